@@ -1,0 +1,26 @@
+"""lstm-multi: the same LSTM language models on PyTorch, TensorFlow, JAX and MXNet.
+
+``import lstm_multi`` imports no framework; :func:`get_backend` imports the one
+chosen (argument, :func:`set_backend`, ``LSTM_MULTI_BACKEND``, or the first installed).
+"""
+
+from .backend import (BACKENDS, BackendError, BackendNotInstalledError, UnknownBackendError,
+                      available_backends, backend_name, get_backend, set_backend)
+from .core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from .core.data import CorpusError, TimeMachine, Vocab
+from .core.module import DataModule, HyperParameters, Module
+from .core.optim import SGD
+from .core.params import ParameterError, init_params
+from .core.plot import plot_history
+from .core.sampling import predict
+from .core.trainer import Callback, EpochRecord, Trainer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BACKENDS", "BackendError", "BackendNotInstalledError", "Callback", "Checkpoint",
+    "CheckpointError", "CorpusError", "DataModule", "EpochRecord", "HyperParameters", "Module",
+    "ParameterError", "SGD", "TimeMachine", "Trainer", "UnknownBackendError", "Vocab",
+    "available_backends", "backend_name", "get_backend", "init_params", "load_checkpoint",
+    "plot_history", "predict", "save_checkpoint", "set_backend",
+]

@@ -1,0 +1,110 @@
+"""Backend registry: which framework runs the models.
+
+Like einops' ``_backends.py``, a framework is imported only when its backend is
+asked for, so ``import lstm_multi`` imports none of them. The backend is chosen by,
+in order: the ``name`` passed to :func:`get_backend`, :func:`set_backend`, the
+``LSTM_MULTI_BACKEND`` environment variable, and otherwise the first installed of
+:data:`DEFAULT_ORDER`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from types import ModuleType
+
+ENV_VAR = "LSTM_MULTI_BACKEND"
+
+#: backend name -> the top-level modules it needs (what ``find_spec`` looks for).
+REQUIREMENTS = {
+    "torch": ("torch",),
+    "tensorflow": ("tensorflow", "keras"),
+    "jax": ("jax", "flax", "optax"),
+    "mxnet": ("mxnet",),
+}
+BACKENDS = tuple(REQUIREMENTS)
+#: the default is the first of these that is installed.
+DEFAULT_ORDER = ("torch", "jax", "tensorflow", "mxnet")
+
+_chosen: str | None = None
+
+
+class BackendError(Exception):
+    """Base class of the errors raised while choosing a backend."""
+
+
+class UnknownBackendError(BackendError, ValueError):
+    """The name is not one of :data:`BACKENDS`."""
+
+
+class BackendNotInstalledError(BackendError, ImportError):
+    """The framework behind a valid backend name is not installed."""
+
+
+def install_command(name: str) -> str:
+    return f'pip install "lstm-multi[{name}]"'
+
+
+def validate_name(name: str, source: str = "backend") -> str:
+    """Return ``name`` if it is a backend, else raise :class:`UnknownBackendError`."""
+    if name not in REQUIREMENTS:
+        raise UnknownBackendError(
+            f"Unknown {source} {name!r}. Valid backends: {', '.join(BACKENDS)}."
+        )
+    return name
+
+
+def missing_modules(name: str) -> list[str]:
+    """The modules backend ``name`` needs that cannot be imported (none imported)."""
+    return [m for m in REQUIREMENTS[validate_name(name)] if importlib.util.find_spec(m) is None]
+
+
+def is_available(name: str) -> bool:
+    return not missing_modules(name)
+
+
+def available_backends() -> list[str]:
+    """The installed backends, in :data:`DEFAULT_ORDER`."""
+    return [name for name in DEFAULT_ORDER if is_available(name)]
+
+
+def set_backend(name: str | None) -> None:
+    """Choose the backend for this process (``None`` goes back to the default rule)."""
+    global _chosen
+    _chosen = None if name is None else validate_name(name)
+
+
+def backend_name(name: str | None = None) -> str:
+    """Resolve the backend name without importing any framework."""
+    if name is not None:
+        return validate_name(name)
+    if _chosen is not None:
+        return _chosen
+    from_env = os.environ.get(ENV_VAR, "").strip()
+    if from_env:
+        return validate_name(from_env, source=f"{ENV_VAR} value")
+    installed = available_backends()
+    if not installed:
+        raise BackendNotInstalledError(
+            f"No backend framework is installed. Install one of {', '.join(DEFAULT_ORDER)}, "
+            f"for example: {install_command('torch')}"
+        )
+    return installed[0]
+
+
+def get_backend(name: str | None = None) -> ModuleType:
+    """Import and return the backend module ``lstm_multi.backends.<name>``.
+
+    The module implements the same API on every framework: ``LSTMScratch``,
+    ``LSTM``, ``RNNLMScratch``, ``RNNLM``, ``get_params``, ``set_params``,
+    ``loss_and_grads``, ``train_step``, ``evaluate_loss``, ``tensor``, ``to_numpy``.
+    """
+    name = backend_name(name)
+    missing = missing_modules(name)
+    if missing:
+        raise BackendNotInstalledError(
+            f"Backend {name!r} needs {', '.join(missing)}, which is not installed. "
+            f"Install it with: {install_command(name)}"
+        )
+    return importlib.import_module(f"lstm_multi.backends.{name}")

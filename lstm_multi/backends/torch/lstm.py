@@ -1,0 +1,124 @@
+"""LSTMs on PyTorch: the from-scratch cell and ``torch.nn.LSTM``.
+
+Both take time-major ``X (num_steps, batch_size, num_inputs)`` and an optional
+state ``(H, C)``, each ``(batch_size, num_hiddens)``, and return
+``outputs (num_steps, batch_size, num_hiddens)`` and the final ``(H, C)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...core.checks import check_model_sizes, check_sequence, check_state
+from ...core.params import GATES, fuse_gates, init_params, lstm_shapes, split_gates
+
+
+class LSTMScratch(nn.Module):
+    """d2l's LSTM from scratch, with the four gates fused into one matmul.
+
+    For each step t (``*`` is element-wise)::
+
+        I, F, O = sigmoid(X_t W_xi + H W_hi + b_i), sigmoid(... f ...), sigmoid(... o ...)
+        C_tilde = tanh(X_t W_xc + H W_hc + b_c)
+        C = F * C + I * C_tilde
+        H = O * tanh(C)
+
+    The gates' weights are stored side by side, in d2l's order i, f, o, c:
+    ``W_x (num_inputs, 4h)``, ``W_h (h, 4h)``, ``b (4h,)``. The input half of every
+    step, ``X_t W_x + b``, does not depend on H, so it is computed for all steps at
+    once before the loop. Initialisation is d2l's (N(0, sigma^2) weights, zero
+    biases) drawn by NumPy from ``seed``, so every backend starts from the same model.
+    """
+
+    def __init__(self, num_inputs: int, num_hiddens: int, sigma: float = 0.01, seed: int = 0):
+        super().__init__()
+        check_model_sizes(num_inputs, num_hiddens)
+        self.num_inputs, self.num_hiddens, self.sigma = num_inputs, num_hiddens, sigma
+        W_x, W_h, b = fuse_gates(init_params(num_inputs, num_hiddens, sigma=sigma, seed=seed), GATES)
+        self.W_x = nn.Parameter(torch.from_numpy(W_x))
+        self.W_h = nn.Parameter(torch.from_numpy(W_h))
+        self.b = nn.Parameter(torch.from_numpy(b))
+
+    def forward(self, inputs, H_C=None):
+        check_sequence(inputs.shape, self.num_inputs)
+        batch_size = inputs.shape[1]
+        if H_C is None:
+            H = C = inputs.new_zeros((batch_size, self.num_hiddens))
+        else:
+            check_state(H_C, batch_size, self.num_hiddens)
+            H, C = H_C
+        XW = inputs @ self.W_x + self.b  # (T, B, 4h): the input projection, hoisted
+        outputs = []
+        for XW_t in XW:
+            I, F, O, C_tilde = (XW_t + H @ self.W_h).chunk(4, dim=-1)
+            I, F, O, C_tilde = torch.sigmoid(I), torch.sigmoid(F), torch.sigmoid(O), torch.tanh(C_tilde)
+            C = F * C + I * C_tilde
+            H = O * torch.tanh(C)
+            outputs.append(H)
+        return torch.stack(outputs), (H, C)
+
+    def canonical_shapes(self):
+        return lstm_shapes(self.num_inputs, self.num_hiddens)
+
+    @staticmethod
+    def to_canonical(native, grads=False):
+        return split_gates(native["W_x"], native["W_h"], native["b"], GATES)
+
+    @staticmethod
+    def from_canonical(params):
+        return dict(zip(("W_x", "W_h", "b"), fuse_gates(params, GATES)))
+
+
+class LSTM(nn.Module):
+    """The concise LSTM: one layer of ``torch.nn.LSTM`` (time-major, cuDNN on GPU).
+
+    torch stacks the gates in the order i, f, g, o (g is d2l's C_tilde, "c" here)
+    as rows: ``weight_ih_l0 (4h, num_inputs)``, ``weight_hh_l0 (4h, h)``, and it
+    adds two biases, ``bias_ih_l0 + bias_hh_l0``. Canonical ``b_*`` is their sum;
+    ``bias_hh_l0`` is kept at zero and frozen, so training updates one bias per gate
+    as every other implementation does. Initialisation is torch's (uniform in
+    +-1/sqrt(h)), drawn from ``seed``.
+    """
+
+    GATE_ORDER = "ifco"
+
+    def __init__(self, num_inputs: int, num_hiddens: int, seed: int = 0):
+        super().__init__()
+        check_model_sizes(num_inputs, num_hiddens)
+        self.num_inputs, self.num_hiddens = num_inputs, num_hiddens
+        with torch.random.fork_rng(devices=[]):  # torch's own init, seeded, global RNG untouched
+            torch.manual_seed(seed)
+            self.rnn = nn.LSTM(num_inputs, num_hiddens)
+        # One bias per gate, as in the canonical model: fold bias_hh into bias_ih (the same
+        # function) and freeze it at zero, so the global gradient norm and the SGD update
+        # see exactly the canonical parameters.
+        with torch.no_grad():
+            self.rnn.bias_ih_l0 += self.rnn.bias_hh_l0
+            self.rnn.bias_hh_l0.zero_()
+        self.rnn.bias_hh_l0.requires_grad_(False)
+
+    def forward(self, inputs, H_C=None):
+        check_sequence(inputs.shape, self.num_inputs)
+        if H_C is not None:
+            check_state(H_C, inputs.shape[1], self.num_hiddens)
+            H_C = (H_C[0].unsqueeze(0), H_C[1].unsqueeze(0))  # torch wants (num_layers, B, h)
+        outputs, (H, C) = self.rnn(inputs, H_C)
+        return outputs, (H[0], C[0])
+
+    def canonical_shapes(self):
+        return lstm_shapes(self.num_inputs, self.num_hiddens)
+
+    @classmethod
+    def to_canonical(cls, native, grads=False):
+        # b = bias_ih + bias_hh; bias_hh is frozen, so only bias_ih has a gradient (= dL/db).
+        b = native["rnn.bias_ih_l0"] if grads else native["rnn.bias_ih_l0"] + native["rnn.bias_hh_l0"]
+        return split_gates(native["rnn.weight_ih_l0"].T, native["rnn.weight_hh_l0"].T, b,
+                           cls.GATE_ORDER)
+
+    @classmethod
+    def from_canonical(cls, params):
+        W_x, W_h, b = fuse_gates(params, cls.GATE_ORDER)
+        return {"rnn.weight_ih_l0": W_x.T, "rnn.weight_hh_l0": W_h.T,
+                "rnn.bias_ih_l0": b, "rnn.bias_hh_l0": np.zeros_like(b)}

@@ -1,0 +1,1 @@
+"""Framework-neutral pieces: data, vocabulary, Module/Trainer, sampling, checkpoints, plots."""

@@ -1,0 +1,104 @@
+"""Portable checkpoints: canonical parameters in a safetensors file.
+
+The metadata holds the vocabulary and the hyper-parameters, so a model trained on
+one backend is loaded, sampled and trained further on any other. Files are
+written atomically: to a temporary file in the same folder, flushed to disk, then
+renamed over the target, so a crash mid-save leaves the previous file intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .params import check_params, lm_shapes
+
+FORMAT = "lstm-multi"
+VERSION = "1"
+
+
+class CheckpointError(ValueError):
+    """A file that is not a usable lstm-multi checkpoint."""
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint file holds."""
+
+    params: dict[str, np.ndarray]
+    vocab: list[str]
+    hparams: dict = field(default_factory=dict)
+
+
+def save_checkpoint(path: str | Path, params: dict, vocab: list[str], hparams: dict | None = None):
+    """Atomically write canonical ``params`` (float32), ``vocab`` tokens and ``hparams`` to ``path``."""
+    from safetensors.numpy import save
+
+    path = Path(path)
+    tensors = {name: np.ascontiguousarray(value, dtype=np.float32) for name, value in params.items()}
+    metadata = {"format": FORMAT, "version": VERSION, "vocab": json.dumps(list(vocab)),
+                "hparams": json.dumps(hparams or {})}
+    payload = save(tensors, metadata=metadata)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+def _read_metadata(raw: bytes, path: Path) -> dict:
+    """The ``__metadata__`` of a safetensors header (8-byte length, then JSON)."""
+    if len(raw) < 8:
+        raise CheckpointError(f"{path} is not a checkpoint: only {len(raw)} bytes.")
+    (header_len,) = struct.unpack("<Q", raw[:8])
+    if header_len > len(raw) - 8:
+        raise CheckpointError(f"{path} is not a checkpoint: not a safetensors file (bad header).")
+    try:
+        header = json.loads(raw[8:8 + header_len])
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CheckpointError(f"{path} is not a checkpoint: not a safetensors file (bad header).") from None
+    metadata = header.get("__metadata__") or {} if isinstance(header, dict) else {}
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is a safetensors file but not an lstm-multi checkpoint "
+                              "(no 'format: lstm-multi' in its metadata).")
+    if metadata.get("version") != VERSION:
+        raise CheckpointError(f"{path} has checkpoint version {metadata.get('version')!r}; "
+                              f"this lstm-multi reads version {VERSION}.")
+    return metadata
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read and validate a checkpoint; errors say what is wrong with the file."""
+    from safetensors.numpy import load
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"Checkpoint {str(path)!r} does not exist.")
+    raw = path.read_bytes()
+    metadata = _read_metadata(raw, path)
+    try:
+        params = load(raw)
+        vocab = json.loads(metadata["vocab"])
+        hparams = json.loads(metadata.get("hparams", "{}"))
+    except Exception as err:  # safetensors raises its own error types for truncated data
+        raise CheckpointError(f"{path} is a corrupt checkpoint: {err}") from None
+    num_hiddens = np.shape(params.get("W_hq", np.zeros((0, 0))))[0]
+    shapes = lm_shapes(len(vocab), num_hiddens, len(vocab))
+    try:
+        check_params(params, shapes, what=f"checkpoint (vocabulary of {len(vocab)})")
+    except ValueError as err:
+        raise CheckpointError(f"{path}: {err}") from None
+    return Checkpoint(params=params, vocab=vocab, hparams=hparams)

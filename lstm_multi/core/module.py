@@ -1,0 +1,89 @@
+"""d2l's ``HyperParameters``, ``Module`` and ``DataModule``, framework-neutral.
+
+The backends mix :class:`Module` into their own model classes
+(``torch.nn.Module``, ``flax.nnx.Module``, ``tf.Module``, ``gluon.Block``), so the
+:class:`~lstm_multi.core.trainer.Trainer` drives every framework the same way.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+
+
+class HyperParameters:
+    """Saves the arguments of ``__init__`` as attributes (d2l)."""
+
+    def save_hyperparameters(self, ignore=()):
+        frame = inspect.currentframe().f_back
+        _, _, _, local_vars = inspect.getargvalues(frame)
+        self.hparams = {k: v for k, v in local_vars.items()
+                        if k not in set(ignore) | {"self"} and not k.startswith("_")
+                        and k != "__class__"}
+        for k, v in self.hparams.items():
+            setattr(self, k, v)
+
+
+def check_positive(name: str, value, integer: bool = False):
+    """Raise a clear ``ValueError`` unless ``value`` is a positive (integer) number."""
+    kind = "integer" if integer else "number"
+    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive {kind}, got {value!r}.")
+    return value
+
+
+class Module(HyperParameters):
+    """The interface the Trainer uses; each backend's language models implement it.
+
+    A backend class sets :attr:`backend_name`; the framework-specific work (forward,
+    gradients, the SGD update) is done by that backend's ``ops`` functions, so this
+    class is written once for all frameworks.
+    """
+
+    backend_name: str = ""
+
+    @property
+    def ops(self):
+        """The backend module (``lstm_multi.backends.<backend_name>``)."""
+        return importlib.import_module(f"lstm_multi.backends.{self.backend_name}")
+
+    def loss(self, logits, targets):
+        """Mean cross-entropy over all tokens (framework scalar)."""
+        return self.ops.cross_entropy(logits, targets)
+
+    def configure_optimizers(self):
+        """Plain SGD with this model's learning rate (d2l: ``SGD(params, lr)``)."""
+        from .optim import SGD
+
+        return SGD(self.lr)
+
+    def training_step(self, batch, optimizer, gradient_clip_val=None) -> float:
+        """Forward, backward, clip by global norm, update; returns the batch loss."""
+        tokens, targets = batch
+        return self.ops.train_step(self, tokens, targets, optimizer.lr, gradient_clip_val)
+
+    def validation_step(self, batch) -> float:
+        """The batch's mean cross-entropy, without any update."""
+        tokens, targets = batch
+        return self.ops.evaluate_loss(self, tokens, targets)
+
+    def predict(self, prefix: str, num_preds: int, vocab, **sampling) -> str:
+        """Continue ``prefix`` by ``num_preds`` characters (greedy unless told otherwise)."""
+        from .sampling import predict
+
+        return predict(self, prefix, num_preds, vocab, **sampling)
+
+
+class DataModule(HyperParameters):
+    """d2l's DataModule: ``train_dataloader`` and ``val_dataloader``."""
+
+    def get_dataloader(self, train: bool):
+        raise NotImplementedError
+
+    def train_dataloader(self):
+        return self.get_dataloader(train=True)
+
+    def val_dataloader(self):
+        return self.get_dataloader(train=False)
