@@ -101,4 +101,4 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         check_params(params, shapes, what=f"checkpoint (vocabulary of {len(vocab)})")
     except ValueError as err:
         raise CheckpointError(f"{path}: {err}") from None
-    return Checkpoint(params=params, vocab=vocab, hparams=hparams)
+    return Checkpoint(params={name: params[name] for name in shapes}, vocab=vocab, hparams=hparams)
