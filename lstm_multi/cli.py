@@ -1,4 +1,4 @@
-"""``lstm-multi train | generate``: the command line.
+"""``lstm-multi train | generate | parity``: the command line.
 
 Defaults reproduce d2l's LSTM chapter: 32 hidden units, batches of 1024 windows
 of 32 characters, SGD with lr 4, gradients clipped to norm 1, 50 epochs.
@@ -63,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--num-preds", type=int, default=50)
     gen.add_argument("--temperature", type=float, default=0.0, help="0: greedy (d2l)")
     gen.add_argument("--seed", type=int, default=0)
+
+    par = sub.add_parser("parity", help="compare every implementation with the NumPy reference")
+    par.add_argument("--backends", nargs="+", choices=BACKENDS, help="default: all four")
+    par.add_argument("--hidden", type=_positive_int, default=32)
+    par.add_argument("--num-steps", type=_positive_int, default=16)
+    par.add_argument("--batch-size", type=_positive_int, default=8)
+    par.add_argument("--steps", type=_positive_int, default=20, help="SGD steps of the trajectory")
+    par.add_argument("--seed", type=int, default=0)
+    par.add_argument("--full", action="store_true", help="every quantity, not the worst of each kind")
+    par.add_argument("--json", metavar="FILE", help="also write every row as JSON")
     return parser
 
 
@@ -138,10 +148,31 @@ def generate(args) -> int:
     return 0
 
 
+def parity(args) -> int:
+    from dataclasses import asdict
+
+    from .core.parity import TOLERANCES, parity as run_parity
+
+    report = run_parity(args.backends, hidden=args.hidden, num_steps=args.num_steps,
+                        batch_size=args.batch_size, seed=args.seed, steps=args.steps)
+    print(report.to_markdown(full=args.full))
+    print("\npasses when max abs diff <= atol + rtol * max|reference|; (atol, rtol): "
+          + ", ".join(f"{kind} {tol}" for kind, tol in TOLERANCES.items()))
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            [{**asdict(r), "ok": r.ok} for r in report.rows], indent=1))
+    if not report.rows:
+        print("no implementation could run", file=sys.stderr)
+        return 1
+    print("all implementations agree with the reference" if report.ok
+          else "SOME IMPLEMENTATIONS DIFFER FROM THE REFERENCE")
+    return 0 if report.ok else 1
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"train": train, "generate": generate}[args.command](args)
+        return {"train": train, "generate": generate, "parity": parity}[args.command](args)
     except (BackendError, ValueError, FloatingPointError) as err:
         # Our own errors say what was wrong and what is valid; no traceback.
         print(f"lstm-multi {args.command}: error: {err}", file=sys.stderr)

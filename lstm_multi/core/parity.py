@@ -1,0 +1,222 @@
+"""Cross-framework parity: one case, every implementation, differences against the reference.
+
+A *case* is one set of canonical parameters and inputs (NumPy, float32). Every
+implementation (backend x scratch/concise) computes from it, in float32:
+
+- ``outputs``, ``H``, ``C``: the LSTM alone on a random ``X (T, B, V)`` from a random state;
+- ``logits``, ``loss`` and ``grad/<name>`` for every canonical parameter of the LM;
+- ``trajectory``: the losses of ``steps`` SGD steps with clipping on Time Machine batches.
+
+The NumPy reference computes the same in float64 (the trajectory with its own
+gradients). A quantity passes when ``max|x - ref| <= atol + rtol * max|ref|``
+(:data:`TOLERANCES`). Backends that cannot be imported here (MXNet lives in its own
+environment) run in another interpreter as a subprocess, exchanging ``.npz`` files:
+``LSTM_MULTI_PYTHON_<BACKEND>`` names it, else ``.tox/<backend>/bin/python`` is used.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import backend as registry
+from .params import init_params
+
+IMPLEMENTATIONS = ("scratch", "concise")
+
+#: (atol, rtol) for each kind of quantity; float32 round-off, measured in docs/parity.md.
+TOLERANCES = {
+    "forward": (1e-6, 5e-6),     # outputs, H, C, logits
+    "loss": (0.0, 2e-6),
+    "grad": (1e-8, 5e-6),        # relative to the largest entry of that gradient
+    "trajectory": (0.0, 1e-5),   # per-step losses of 20 clipped SGD steps
+}
+
+
+def kind_of(quantity: str) -> str:
+    if quantity.startswith("grad/"):
+        return "grad"
+    return quantity if quantity in ("loss", "trajectory") else "forward"
+
+
+def make_case(hidden: int = 32, num_steps: int = 16, batch_size: int = 8, seed: int = 0,
+              steps: int = 20, lr: float = 1.0, clip: float = 1.0) -> dict[str, np.ndarray]:
+    """The inputs every implementation receives (all NumPy; scalars as 0-d arrays)."""
+    from .data import TimeMachine
+
+    data = TimeMachine(batch_size, num_steps, num_train=steps * batch_size, num_val=0, seed=seed)
+    vocab = len(data.vocab)
+    rng = np.random.default_rng(seed)
+    f32 = lambda *shape, scale=1.0: (rng.standard_normal(shape) * scale).astype(np.float32)
+    # Weights ~ N(0, 1/h), as frameworks initialise (well-conditioned, gates not saturated).
+    scale = 1 / np.sqrt(hidden)
+    case = {f"param/{k}": f32(*v.shape, scale=scale) for k, v in init_params(vocab, hidden, vocab).items()}
+    batches = list(data.train_dataloader())
+    case.update(
+        X=f32(num_steps, batch_size, vocab), H0=f32(batch_size, hidden, scale=0.5),
+        C0=f32(batch_size, hidden, scale=0.5),
+        tokens=rng.integers(0, vocab, (batch_size, num_steps)).astype(np.int32),
+        targets=rng.integers(0, vocab, (batch_size, num_steps)).astype(np.int32),
+        train_tokens=np.stack([x for x, _ in batches]), train_targets=np.stack([y for _, y in batches]),
+        lr=np.array(lr), clip=np.array(clip), hidden=np.array(hidden), vocab=np.array(vocab),
+    )
+    return case
+
+
+def case_params(case) -> dict[str, np.ndarray]:
+    return {k[len("param/"):]: v for k, v in case.items() if k.startswith("param/")}
+
+
+def run_reference(case) -> dict[str, np.ndarray]:
+    """The reference's quantities for ``case`` (float64)."""
+    from ..reference import lm_forward, lm_loss_and_grads, lstm_forward, sgd_train
+
+    params = case_params(case)
+    outputs, (H, C), _ = lstm_forward(params, case["X"], (case["H0"], case["C0"]))
+    loss, grads = lm_loss_and_grads(params, case["tokens"], case["targets"])
+    trajectory, _ = sgd_train(params, zip(case["train_tokens"], case["train_targets"]),
+                              float(case["lr"]), float(case["clip"]))
+    return {"outputs": outputs, "H": H, "C": C, "logits": lm_forward(params, case["tokens"])[0],
+            "loss": np.array(loss), **{f"grad/{k}": v for k, v in grads.items()},
+            "trajectory": trajectory}
+
+
+def run_backend(name: str, case) -> dict[str, np.ndarray]:
+    """Every implementation of backend ``name`` in this process; keys ``<impl>/<quantity>``."""
+    from .lm import build_model
+
+    bk = registry.get_backend(name)
+    params = case_params(case)
+    hidden, vocab, lr, clip = int(case["hidden"]), int(case["vocab"]), float(case["lr"]), float(case["clip"])
+    results = {}
+    for impl in IMPLEMENTATIONS:
+        model = build_model(bk, impl, vocab, hidden, lr)
+        bk.set_params(model, params)
+        outputs, (H, C) = model.rnn(bk.tensor(case["X"]), (bk.tensor(case["H0"]), bk.tensor(case["C0"])))
+        logits = model(bk.tensor(case["tokens"]))
+        loss, grads = bk.loss_and_grads(model, case["tokens"], case["targets"])
+        trajectory = [bk.train_step(model, x, y, lr, clip)
+                      for x, y in zip(case["train_tokens"], case["train_targets"])]
+        found = {"outputs": outputs, "H": H, "C": C, "logits": logits}
+        found = {k: bk.to_numpy(v) for k, v in found.items()}
+        found.update(loss=np.array(loss), trajectory=np.array(trajectory),
+                     **{f"grad/{k}": v for k, v in grads.items()})
+        results.update({f"{impl}/{k}": v for k, v in found.items()})
+    return results
+
+
+def interpreter_for(name: str) -> str | None:
+    """Another Python that has backend ``name`` (for backends not installed here)."""
+    explicit = os.environ.get(f"LSTM_MULTI_PYTHON_{name.upper()}")
+    if explicit:
+        return explicit
+    candidate = Path.cwd() / ".tox" / name / "bin" / "python"
+    return str(candidate) if candidate.exists() else None
+
+
+def run_backend_elsewhere(name: str, case, python: str) -> dict[str, np.ndarray]:
+    """:func:`run_backend` in another interpreter, through ``.npz`` files."""
+    with tempfile.TemporaryDirectory() as tmp:
+        case_file, out_file = Path(tmp, "case.npz"), Path(tmp, "out.npz")
+        np.savez(case_file, **case)
+        proc = subprocess.run([python, "-m", "lstm_multi.core.parity", name, str(case_file), str(out_file)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = proc.stderr.strip().splitlines()[-1:] or ["(no output)"]
+            raise RuntimeError(f"backend {name!r} failed in {python}: {tail[0]}")
+        with np.load(out_file) as out:
+            return {k: out[k] for k in out.files}
+
+
+@dataclass
+class Row:
+    backend: str
+    impl: str
+    quantity: str
+    max_abs: float
+    max_rel: float  # max_abs / max|reference|
+    bound: float
+
+    @property
+    def ok(self) -> bool:
+        return self.max_abs <= self.bound
+
+
+@dataclass
+class ParityReport:
+    rows: list[Row]
+    skipped: dict[str, str]  # backend -> why it did not run
+
+    @property
+    def ok(self) -> bool:
+        return all(row.ok for row in self.rows)
+
+    def worst(self) -> list[Row]:
+        """One row per (backend, impl, kind): the one closest to its bound."""
+        best: dict[tuple, Row] = {}
+        for row in self.rows:
+            key = (row.backend, row.impl, kind_of(row.quantity))
+            if key not in best or row.max_abs / row.bound > best[key].max_abs / best[key].bound:
+                best[key] = row
+        return list(best.values())
+
+    def to_markdown(self, full: bool = False) -> str:
+        lines = ["| backend | impl | quantity | max abs diff | max rel diff | bound | ok |",
+                 "|---|---|---|---|---|---|---|"]
+        for r in self.rows if full else self.worst():
+            lines.append(f"| {r.backend} | {r.impl} | {r.quantity} | {r.max_abs:.2e} | {r.max_rel:.2e} "
+                         f"| {r.bound:.2e} | {'yes' if r.ok else 'NO'} |")
+        lines += [f"\n{name}: not run ({why})" for name, why in self.skipped.items()]
+        return "\n".join(lines)
+
+
+def compare(name: str, results, reference) -> list[Row]:
+    rows = []
+    for key, value in results.items():
+        impl, quantity = key.split("/", 1)
+        ref = np.asarray(reference[quantity], np.float64)
+        scale = float(np.abs(ref).max()) if ref.size else 0.0
+        max_abs = float(np.abs(np.asarray(value, np.float64) - ref).max())
+        atol, rtol = TOLERANCES[kind_of(quantity)]
+        rows.append(Row(name, impl, quantity, max_abs, max_abs / scale if scale else 0.0,
+                        atol + rtol * scale))
+    return rows
+
+
+def parity(backends=None, hidden: int = 32, num_steps: int = 16, batch_size: int = 8,
+           seed: int = 0, steps: int = 20) -> ParityReport:
+    """Run every implementation that can run here or in its own environment; compare."""
+    case = make_case(hidden, num_steps, batch_size, seed, steps)
+    reference = run_reference(case)
+    rows, skipped = [], {}
+    for name in backends or registry.BACKENDS:
+        registry.validate_name(name)
+        if registry.is_available(name):
+            results = run_backend(name, case)
+        elif (python := interpreter_for(name)) is not None:
+            results = run_backend_elsewhere(name, case, python)
+        else:
+            skipped[name] = (f"not installed here and no interpreter for it: set "
+                             f"LSTM_MULTI_PYTHON_{name.upper()} or create .tox/{name} (tox -e {name})")
+            continue
+        rows += compare(name, results, reference)
+    return ParityReport(rows, skipped)
+
+
+def _worker(argv) -> int:
+    """``python -m lstm_multi.core.parity BACKEND CASE.npz OUT.npz`` (used by the subprocess path)."""
+    name, case_file, out_file = argv
+    with np.load(case_file) as loaded:
+        case = {k: loaded[k] for k in loaded.files}
+    np.savez(out_file, **run_backend(name, case))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_worker(sys.argv[1:]))
