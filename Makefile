@@ -1,5 +1,6 @@
 # `make train`: train the Time Machine LM (torch, d2l's recipe), print perplexity and a sample.
-# `make test`:  the whole test suite, one tox environment per framework.
+# `make test`:  the whole test suite, one tox environment per framework, then `cross`
+#               (checkpoints and parity between frameworks and environments).
 # Both bootstrap tox into .venv-tox; tox builds every other environment itself.
 PYTHON ?= python3
 TOX := .venv-tox/bin/tox
@@ -9,7 +10,7 @@ train: $(TOX)
 	$(TOX) run -e train -- $(ARGS)
 
 test: $(TOX)
-	$(TOX) run -e torch,tensorflow,jax,mxnet
+	$(TOX) run -e torch,tensorflow,jax,mxnet,cross
 
 $(TOX):
 	$(PYTHON) -m venv .venv-tox

@@ -1,0 +1,84 @@
+"""The parity report: every implementation vs the reference, in process and across environments."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from lstm_multi.backend import BACKENDS, is_available
+from lstm_multi.cli import main
+from lstm_multi.core import parity as parity_mod
+from lstm_multi.core.parity import (TOLERANCES, compare, interpreter_for, make_case, parity,
+                                    run_backend, run_backend_elsewhere, run_reference)
+
+SMALL = dict(hidden=8, num_steps=6, batch_size=3, steps=20)
+
+
+def test_every_implementation_agrees_with_reference(bk):
+    report = parity([bk.NAME], **SMALL)
+    assert report.skipped == {}
+    quantities = {(r.impl, r.quantity) for r in report.rows}
+    for impl in ("scratch", "concise"):
+        for q in ("outputs", "H", "C", "logits", "loss", "trajectory", "grad/W_xi", "grad/b_q"):
+            assert (impl, q) in quantities
+    bad = [r for r in report.rows if not r.ok]
+    assert not bad, report.to_markdown(full=True)
+
+
+def test_identical_trajectories_across_backends_and_reference(bk):
+    """20 clipped SGD steps from one initialisation: per-step losses agree (rtol 1e-5)."""
+    case = make_case(**SMALL)
+    reference = run_reference(case)["trajectory"]
+    assert reference[-1] < reference[0]  # it really trains
+    results = run_backend(bk.NAME, case)
+    for impl in ("scratch", "concise"):
+        np.testing.assert_allclose(results[f"{impl}/trajectory"], reference, rtol=TOLERANCES["trajectory"][1])
+
+
+def test_subprocess_path_gives_the_same_numbers(bk, monkeypatch):
+    case = make_case(hidden=4, num_steps=3, batch_size=2, steps=2)
+    here = run_backend(bk.NAME, case)
+    there = run_backend_elsewhere(bk.NAME, case, sys.executable)
+    assert here.keys() == there.keys()
+    for key in here:
+        np.testing.assert_array_equal(here[key], there[key], err_msg=key)
+
+
+def test_backends_in_other_environments():
+    """Backends not importable here run through their own interpreter (tox env or variable)."""
+    elsewhere = [n for n in BACKENDS if not is_available(n) and interpreter_for(n)]
+    if not elsewhere:
+        pytest.skip("no backend of another environment has an interpreter here "
+                    "(set LSTM_MULTI_PYTHON_<BACKEND> or build .tox/<backend>)")
+    report = parity(elsewhere, **SMALL)
+    assert {r.backend for r in report.rows} == set(elsewhere)
+    assert report.ok, report.to_markdown(full=True)
+
+
+def test_unavailable_backend_is_reported(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # no .tox here
+    monkeypatch.setattr(parity_mod.registry, "is_available", lambda name: False)
+    monkeypatch.delenv("LSTM_MULTI_PYTHON_MXNET", raising=False)
+    report = parity(["mxnet"], **SMALL)
+    assert report.rows == []
+    assert report.skipped == {"mxnet": "not installed here and no interpreter for it: set "
+                                       "LSTM_MULTI_PYTHON_MXNET or create .tox/mxnet (tox -e mxnet)"}
+
+
+def test_compare_flags_differences():
+    reference = {"loss": np.array(2.0), "grad/W_hq": np.array([1.0, -4.0])}
+    rows = compare("x", {"a/loss": np.array(2.0 + 1e-5), "a/grad/W_hq": np.array([1.0, -4.0 + 1e-5])},
+                   reference)
+    assert [(r.quantity, r.ok) for r in rows] == [("loss", False), ("grad/W_hq", True)]
+    assert rows[1].bound == pytest.approx(1e-8 + 5e-6 * 4)
+
+
+def test_cli_exit_status(bk, capsys, monkeypatch):
+    assert main(["parity", "--backends", bk.NAME, "--hidden", "4", "--num-steps", "3",
+                 "--batch-size", "2", "--steps", "3"]) == 0
+    assert "all implementations agree with the reference" in capsys.readouterr().out
+    monkeypatch.setitem(parity_mod.TOLERANCES, "loss", (0.0, 0.0))
+    monkeypatch.setitem(parity_mod.TOLERANCES, "forward", (0.0, 1e-12))
+    assert main(["parity", "--backends", bk.NAME, "--hidden", "4", "--num-steps", "3",
+                 "--batch-size", "2", "--steps", "3"]) == 1
+    assert "SOME IMPLEMENTATIONS DIFFER FROM THE REFERENCE" in capsys.readouterr().out
