@@ -1,0 +1,166 @@
+"""Benchmarks: training and generation tokens per second, per backend and implementation.
+
+Implementations: ``scratch`` (the fused, hoisted, compiled cell), ``concise`` (the
+framework's native layer) and ``d2l`` (the book's loop: eight matmuls per step, no
+hoisting; ``backends/<name>/d2l.py``). Training is timed through the real
+``Module.training_step`` (forward, backward, clipping, update) on Time Machine
+batches; the first step is timed apart (compilation) and one more is warm-up.
+Each configuration runs in its own process, so peak memory (max RSS) is its own;
+backends of another environment run with that environment's interpreter.
+
+The practical ceiling: a plain matmul of the LSTM's shapes, ``(batch, h + V) @
+(h + V, 4h)``, timed in the same framework, gives FLOP/s; one training token costs
+``6 * (4h(V + h) + hV)`` FLOPs (forward 2x, backward 4x the multiply-adds), so
+``ceiling = FLOP/s / FLOPs per token`` and each implementation reports its fraction.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+IMPLS = ("scratch", "concise", "d2l")
+PREFIX = "time traveller"
+
+
+def flops_per_token(hidden: int, vocab: int) -> int:
+    return 6 * (4 * hidden * (vocab + hidden) + hidden * vocab)
+
+
+def build(bk, impl: str, vocab: int, hidden: int, lr: float = 1.0):
+    from .core.lm import build_model
+
+    if impl == "d2l":
+        d2l = importlib.import_module(f"lstm_multi.backends.{bk.NAME}.d2l")
+        return bk.RNNLMScratch(d2l.D2LLSTMScratch(vocab, hidden), vocab, lr=lr)
+    return build_model(bk, impl, vocab, hidden, lr)
+
+
+def matmul_gflops(bk, hidden: int, batch_size: int, vocab: int, reps: int = 50) -> float:
+    """FLOP/s (in G) of ``(batch, h + V) @ (h + V, 4h)`` in this framework."""
+    rng = np.random.default_rng(0)
+    A = bk.tensor(rng.standard_normal((batch_size, hidden + vocab)).astype(np.float32))
+    B = bk.tensor(rng.standard_normal((hidden + vocab, 4 * hidden)).astype(np.float32))
+    bk.to_numpy(A @ B)
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(reps):
+            out = A @ B
+        bk.to_numpy(out)  # waits for asynchronous frameworks
+        best = min(best, (time.perf_counter() - start) / reps)
+    return 2 * batch_size * (hidden + vocab) * 4 * hidden / best / 1e9
+
+
+def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: int = 32,
+            steps: int = 10, gen_tokens: int = 100) -> dict:
+    """One configuration in this process; returns a flat dict of results."""
+    from . import get_backend
+    from .core.data import TimeMachine
+    from .core.optim import SGD
+
+    bk = get_backend(backend)
+    data = TimeMachine(batch_size, num_steps, num_train=batch_size, num_val=0)
+    vocab = len(data.vocab)
+    X, Y = next(iter(data.train_dataloader()))
+    model = build(bk, impl, vocab, hidden)
+    optimizer = SGD(1.0)
+    step = lambda: model.training_step((X, Y), optimizer, 1.0)
+    start = time.perf_counter()
+    step()
+    first = time.perf_counter() - start
+    step()  # warm-up
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    step_s = statistics.median(times)
+    model.predict(PREFIX, 5, data.vocab)  # compile / warm the generation path
+    start = time.perf_counter()
+    model.predict(PREFIX, gen_tokens, data.vocab)
+    gen_s = time.perf_counter() - start
+    train_tps = batch_size * num_steps / step_s
+    gflops = matmul_gflops(bk, hidden, batch_size, vocab)
+    ceiling = gflops * 1e9 / flops_per_token(hidden, vocab)
+    return {"backend": backend, "impl": impl, "hidden": hidden, "batch_size": batch_size,
+            "num_steps": num_steps, "train_tokens_per_s": train_tps, "step_s": step_s,
+            "compile_s": max(first - step_s, 0.0), "gen_tokens_per_s": gen_tokens / gen_s,
+            "matmul_gflops": gflops, "ceiling_tokens_per_s": ceiling,
+            "ceiling_fraction": train_tps / ceiling,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def run(backends, impls=IMPLS, hiddens=(32, 256), batch_sizes=(1024, 32), num_steps: int = 32,
+        steps: int = 10, gen_tokens: int = 100, progress: bool = True) -> list[dict]:
+    """Every configuration, each in a fresh process of the backend's environment."""
+    from . import backend as registry
+    from .core.parity import interpreter_for
+
+    configs = [(b, i, h, n) for b in backends for h in hiddens for n in batch_sizes for i in impls]
+    results = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(configs), unit="config", desc="bench")
+    for backend, impl, hidden, batch_size in configs:
+        python = sys.executable if registry.is_available(backend) else interpreter_for(backend)
+        if python is None:
+            results.append({"backend": backend, "impl": impl, "hidden": hidden,
+                            "batch_size": batch_size, "error": "not installed here"})
+        else:
+            args = dict(backend=backend, impl=impl, hidden=hidden, batch_size=batch_size,
+                        num_steps=num_steps, steps=steps, gen_tokens=gen_tokens)
+            proc = subprocess.run([python, "-m", "lstm_multi.bench", json.dumps(args)],
+                                  capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+            if proc.returncode == 0:
+                results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            else:
+                tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+                results.append({**args, "error": tail})
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    add_ratios(results)
+    return results
+
+
+def add_ratios(results: list[dict]) -> None:
+    """``vs_native`` and ``vs_d2l``: tokens/s over the same backend and shape's concise and d2l."""
+    index = {(r["backend"], r["impl"], r["hidden"], r["batch_size"]): r for r in results if "error" not in r}
+    for (backend, impl, hidden, batch_size), r in index.items():
+        for other, key in (("concise", "vs_native"), ("d2l", "vs_d2l")):
+            base = index.get((backend, other, hidden, batch_size))
+            if base is not None:
+                r[key] = r["train_tokens_per_s"] / base["train_tokens_per_s"]
+
+
+def to_markdown(results: list[dict]) -> str:
+    lines = ["| backend | impl | h | batch | train tok/s | vs native | vs d2l | of ceiling | compile s "
+             "| generate tok/s | peak MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    fmt = lambda r, k, f: f.format(r[k]) if k in r else "-"
+    for r in results:
+        if "error" in r:
+            lines.append(f"| {r['backend']} | {r['impl']} | {r['hidden']} | {r['batch_size']} "
+                         f"| error: {r['error']} | | | | | | |")
+            continue
+        lines.append(" | ".join([
+            f"| {r['backend']}", r["impl"], str(r["hidden"]), str(r["batch_size"]),
+            f"{r['train_tokens_per_s']:,.0f}", fmt(r, "vs_native", "{:.2f}"), fmt(r, "vs_d2l", "{:.2f}"),
+            f"{100 * r['ceiling_fraction']:.0f}%", f"{r['compile_s']:.2f}",
+            f"{r['gen_tokens_per_s']:,.0f}", f"{r['peak_rss_mb']:.0f} |"]))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(**json.loads(sys.argv[1]))))
