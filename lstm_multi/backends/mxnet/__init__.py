@@ -1,0 +1,21 @@
+"""MXNet backend (Gluon, NumPy-compatible interface).
+
+MXNet is retired: 1.9.1 is its last release, and it needs NumPy < 1.24. Like d2l,
+this backend uses MXNet's NumPy interface (``from mxnet import np, npx``), switched
+on once here with ``npx.set_np()``; that switch is global to the process, so
+MXNet code run beside this backend sees NumPy-interface arrays too.
+"""
+
+from mxnet import npx
+
+npx.set_np()
+
+from .lm import RNNLM, RNNLMScratch  # noqa: E402  (set_np first: parameters are created as np arrays)
+from .lstm import LSTM, LSTMScratch  # noqa: E402
+from .ops import (cross_entropy, evaluate_loss, get_params, loss_and_grads, set_params,  # noqa: E402
+                  tensor, to_numpy, train_step)
+
+NAME = "mxnet"
+
+__all__ = ["LSTM", "LSTMScratch", "RNNLM", "RNNLMScratch", "cross_entropy", "evaluate_loss",
+           "get_params", "loss_and_grads", "set_params", "tensor", "to_numpy", "train_step"]
