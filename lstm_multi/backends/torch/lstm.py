@@ -15,6 +15,74 @@ from ...core.checks import check_model_sizes, check_sequence, check_state
 from ...core.params import GATES, fuse_gates, init_params, lstm_shapes, split_gates
 
 
+def lstm_recurrence(XW, W_h, H, C):
+    """The loop over time, without autograd: results go straight into preallocated tensors.
+
+    ``XW (T, B, 4h)`` is the hoisted input half of the gates, in order i, f, o, c.
+    Returns ``outputs (T, B, h)``, the cells ``Cs``, the activated ``gates (T, B, 4h)``
+    and ``tanh_Cs``: what the backward pass needs.
+    """
+    h = W_h.shape[0]
+    T, B = XW.shape[0], XW.shape[1]
+    outputs, Cs, tanh_Cs = XW.new_empty((T, B, h)), XW.new_empty((T, B, h)), XW.new_empty((T, B, h))
+    gates = XW.new_empty((T, B, 4 * h))
+    for t in range(T):
+        A = torch.addmm(XW[t], H, W_h, out=gates[t])
+        A[:, :3 * h].sigmoid_()  # I, F, O in one call (d2l's gate order keeps them together)
+        A[:, 3 * h:].tanh_()  # C_tilde
+        I, F, O, C_tilde = A[:, :h], A[:, h:2 * h], A[:, 2 * h:3 * h], A[:, 3 * h:]
+        C = torch.addcmul(F * C, I, C_tilde, out=Cs[t])  # C = F * C + I * C_tilde
+        H = torch.mul(O, torch.tanh(C, out=tanh_Cs[t]), out=outputs[t])  # H = O * tanh(C)
+    return outputs, Cs, gates, tanh_Cs
+
+
+def lstm_recurrence_backward(d_outputs, dH, dC, H0, C0, outputs, Cs, gates, tanh_Cs, W_h):
+    """Backpropagation through time by hand (the equations of ``reference/lstm.py``).
+
+    Returns ``dXW (T, B, 4h)``, ``dW_h`` and ``(dH0, dC0)``.
+    """
+    h = W_h.shape[0]
+    T = gates.shape[0]
+    dA = torch.empty_like(gates)
+    W_h_T = W_h.t()
+    for t in range(T - 1, -1, -1):
+        A = gates[t]
+        I, F, O, C_tilde = A[:, :h], A[:, h:2 * h], A[:, 2 * h:3 * h], A[:, 3 * h:]
+        C_prev = Cs[t - 1] if t > 0 else C0
+        dH = dH + d_outputs[t]
+        dC = dC + dH * O * (1 - tanh_Cs[t] * tanh_Cs[t])
+        dA_t = dA[t]
+        dA_t[:, :h] = dC * C_tilde * I * (1 - I)
+        dA_t[:, h:2 * h] = dC * C_prev * F * (1 - F)
+        dA_t[:, 2 * h:3 * h] = dH * tanh_Cs[t] * O * (1 - O)
+        dA_t[:, 3 * h:] = dC * I * (1 - C_tilde * C_tilde)
+        dH = dA_t @ W_h_T
+        dC = dC * F
+    H_prev = torch.cat([H0.unsqueeze(0), outputs[:-1]]).reshape(-1, h)
+    dW_h = H_prev.t() @ dA.reshape(-1, 4 * h)
+    return dA, dW_h, dH, dC
+
+
+class LSTMRecurrence(torch.autograd.Function):
+    """``outputs, H_T, C_T = LSTMRecurrence.apply(XW, W_h, H0, C0)`` with the hand-written backward.
+
+    Recording autograd's graph for 32 steps of small ops, and replaying it, costs
+    more than the arithmetic at h = 32 (the plain autograd loop is 2-3x slower);
+    a forward loop without autograd and the backward written out do not.
+    """
+
+    @staticmethod
+    def forward(ctx, XW, W_h, H0, C0):
+        outputs, Cs, gates, tanh_Cs = lstm_recurrence(XW, W_h, H0, C0)
+        ctx.save_for_backward(H0, C0, outputs, Cs, gates, tanh_Cs, W_h)
+        return outputs, outputs[-1], Cs[-1]
+
+    @staticmethod
+    def backward(ctx, d_outputs, dH, dC):
+        dXW, dW_h, dH0, dC0 = lstm_recurrence_backward(d_outputs.contiguous(), dH, dC, *ctx.saved_tensors)
+        return dXW, dW_h, dH0, dC0
+
+
 class LSTMScratch(nn.Module):
     """d2l's LSTM from scratch, with the four gates fused into one matmul.
 
@@ -28,8 +96,10 @@ class LSTMScratch(nn.Module):
     The gates' weights are stored side by side, in d2l's order i, f, o, c:
     ``W_x (num_inputs, 4h)``, ``W_h (h, 4h)``, ``b (4h,)``. The input half of every
     step, ``X_t W_x + b``, does not depend on H, so it is computed for all steps at
-    once before the loop. Initialisation is d2l's (N(0, sigma^2) weights, zero
-    biases) drawn by NumPy from ``seed``, so every backend starts from the same model.
+    once before the loop (:func:`lstm_recurrence`; its backward is written out in
+    :func:`lstm_recurrence_backward`, the reference's BPTT). Initialisation is d2l's (N(0, sigma^2)
+    weights, zero biases) drawn by NumPy from ``seed``, so every backend starts from
+    the same model.
     """
 
     def __init__(self, num_inputs: int, num_hiddens: int, sigma: float = 0.01, seed: int = 0):
@@ -50,14 +120,8 @@ class LSTMScratch(nn.Module):
             check_state(H_C, batch_size, self.num_hiddens)
             H, C = H_C
         XW = inputs @ self.W_x + self.b  # (T, B, 4h): the input projection, hoisted
-        outputs = []
-        for XW_t in XW:
-            I, F, O, C_tilde = (XW_t + H @ self.W_h).chunk(4, dim=-1)
-            I, F, O, C_tilde = torch.sigmoid(I), torch.sigmoid(F), torch.sigmoid(O), torch.tanh(C_tilde)
-            C = F * C + I * C_tilde
-            H = O * torch.tanh(C)
-            outputs.append(H)
-        return torch.stack(outputs), (H, C)
+        outputs, H, C = LSTMRecurrence.apply(XW, self.W_h, H, C)
+        return outputs, (H, C)
 
     def canonical_shapes(self):
         return lstm_shapes(self.num_inputs, self.num_hiddens)

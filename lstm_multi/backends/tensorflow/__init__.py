@@ -1,0 +1,18 @@
+"""TensorFlow backend (Keras 3 on TensorFlow).
+
+Importing it sets ``TF_CPP_MIN_LOG_LEVEL=2`` unless you set it (TensorFlow's C++
+start-up messages and absl's ``InitializeLog`` warning are hidden; set it to 0 to
+see them) and imports Keras on TensorFlow; if ``KERAS_BACKEND`` names another
+framework, or Keras was already imported on one, it raises a
+:class:`~lstm_multi.backend.BackendError` saying what to do. See ``_imports.py``.
+"""
+
+from .lm import RNNLM, RNNLMScratch
+from .lstm import LSTM, LSTMScratch
+from .ops import (cross_entropy, evaluate_loss, get_params, loss_and_grads, set_params, tensor,
+                  to_numpy, train_step)
+
+NAME = "tensorflow"
+
+__all__ = ["LSTM", "LSTMScratch", "RNNLM", "RNNLMScratch", "cross_entropy", "evaluate_loss",
+           "get_params", "loss_and_grads", "set_params", "tensor", "to_numpy", "train_step"]

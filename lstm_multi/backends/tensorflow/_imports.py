@@ -1,0 +1,59 @@
+"""Imports TensorFlow and Keras 3 for this backend: quietly, and with Keras on TensorFlow.
+
+Every file of the backend takes ``tf`` and ``keras`` from here, so this runs first.
+
+* Start-up log: TensorFlow's C++ core (and absl, through it) prints info lines and
+  warnings when it loads (CPU features, oneDNN, ``absl::InitializeLog``).
+  ``TF_CPP_MIN_LOG_LEVEL`` is set to ``"2"`` (errors only) before ``tensorflow`` is
+  imported, unless you set it yourself: ``TF_CPP_MIN_LOG_LEVEL=0`` shows everything.
+* Keras 3 picks its backend once per process, when ``keras`` is first imported:
+  ``KERAS_BACKEND``, else ``~/.keras/keras.json``, else TensorFlow. This backend needs
+  TensorFlow-backed Keras. With ``KERAS_BACKEND`` unset, Keras is imported on TensorFlow
+  whatever ``keras.json`` says (the variable is set for the import only and removed
+  again). If ``KERAS_BACKEND`` names another framework, or ``keras`` was already
+  imported on one, a :class:`~lstm_multi.backend.BackendError` says what to do; nothing
+  is imported. Nothing here changes how torch or JAX compute in the same process
+  (JAX's XLA runtime reads ``TF_CPP_MIN_LOG_LEVEL`` too: at most its info lines are
+  hidden as well).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ...backend import BackendError
+
+_HOW = ("Keras chooses its backend once per process, at its first import. Unset KERAS_BACKEND "
+        "or set KERAS_BACKEND=tensorflow before Python starts, or choose another lstm-multi "
+        "backend (LSTM_MULTI_BACKEND=torch, jax or mxnet).")
+
+
+def _import_keras_on_tensorflow():
+    if "keras" in sys.modules:
+        import keras
+
+        if keras.backend.backend() != "tensorflow":
+            raise BackendError(f"The tensorflow backend needs Keras on TensorFlow, but Keras is "
+                               f"already imported on {keras.backend.backend()!r}. {_HOW}")
+        return keras
+    original = os.environ.get("KERAS_BACKEND")
+    if original and original != "tensorflow":
+        raise BackendError(f"The tensorflow backend needs Keras on TensorFlow, but "
+                           f"KERAS_BACKEND is {original!r}. {_HOW}")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before Keras imports TensorFlow
+    os.environ["KERAS_BACKEND"] = "tensorflow"  # for this import only: overrides keras.json
+    try:
+        import keras
+    finally:
+        if original is None:
+            del os.environ["KERAS_BACKEND"]
+        else:
+            os.environ["KERAS_BACKEND"] = original
+    return keras
+
+
+keras = _import_keras_on_tensorflow()
+import tensorflow as tf  # noqa: E402  (Keras has imported it: after the settings above)
+
+__all__ = ["keras", "tf"]
