@@ -1,4 +1,4 @@
-"""``lstm-multi train | generate | parity``: the command line.
+"""``lstm-multi train | generate | parity | bench``: the command line.
 
 Defaults reproduce d2l's LSTM chapter: 32 hidden units, batches of 1024 windows
 of 32 characters, SGD with lr 4, gradients clipped to norm 1, 50 epochs.
@@ -73,6 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
     par.add_argument("--seed", type=int, default=0)
     par.add_argument("--full", action="store_true", help="every quantity, not the worst of each kind")
     par.add_argument("--json", metavar="FILE", help="also write every row as JSON")
+
+    bench = sub.add_parser("bench", help="training and generation tokens/s per implementation")
+    bench.add_argument("--backends", nargs="+", choices=BACKENDS, help="default: all four")
+    bench.add_argument("--impls", nargs="+", choices=("scratch", "concise", "d2l"),
+                       default=["scratch", "concise", "d2l"])
+    bench.add_argument("--hidden", nargs="+", type=_positive_int, default=[32, 256])
+    bench.add_argument("--batch-size", nargs="+", type=_positive_int, default=[1024, 32])
+    bench.add_argument("--num-steps", type=_positive_int, default=32)
+    bench.add_argument("--steps", type=_positive_int, default=10, help="timed training steps")
+    bench.add_argument("--gen-tokens", type=_positive_int, default=100)
+    bench.add_argument("--out", default="bench-results", help="folder for results.md and results.json")
     return parser
 
 
@@ -169,10 +180,26 @@ def parity(args) -> int:
     return 0 if report.ok else 1
 
 
+def bench(args) -> int:
+    from .backend import BACKENDS as ALL
+    from .bench import run, to_markdown
+
+    results = run(args.backends or ALL, args.impls, args.hidden, args.batch_size, args.num_steps,
+                  args.steps, args.gen_tokens)
+    table = to_markdown(results)
+    print(table)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.md").write_text(table + "\n")
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    print(f"wrote {out / 'results.md'} and {out / 'results.json'}")
+    return 0 if all("error" not in r for r in results) else 1
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"train": train, "generate": generate, "parity": parity}[args.command](args)
+        return {"train": train, "generate": generate, "parity": parity, "bench": bench}[args.command](args)
     except (BackendError, ValueError, FloatingPointError) as err:
         # Our own errors say what was wrong and what is valid; no traceback.
         print(f"lstm-multi {args.command}: error: {err}", file=sys.stderr)

@@ -1,0 +1,32 @@
+"""The d2l chapter's LSTM loop, kept as the benchmark baseline (not for training).
+
+The same parameters as :class:`~.lstm.LSTMScratch`, used as the book writes the
+equations: eight separate matmuls per step and no hoisting of the input half, in a
+plain Python ``for`` loop over time. In the compiled training step autograph turns
+that loop into a ``While`` op over a ``TensorArray`` (the book's list of outputs).
+``lstm-multi bench`` measures the fused, hoisted cell against this.
+"""
+
+from __future__ import annotations
+
+from ._imports import tf
+from .lstm import LSTMScratch, _state
+
+
+class D2LLSTMScratch(LSTMScratch):
+    def forward(self, inputs, H_C=None):
+        H, C = _state(self, inputs, H_C)
+        W_xi, W_xf, W_xo, W_xc = tf.split(self.W_x, 4, axis=1)
+        W_hi, W_hf, W_ho, W_hc = tf.split(self.W_h, 4, axis=1)
+        b_i, b_f, b_o, b_c = tf.split(self.b, 4)
+        outputs = tf.TensorArray(tf.float32, size=tf.shape(inputs)[0])
+        for t in tf.range(tf.shape(inputs)[0]):
+            X = inputs[t]
+            I = tf.sigmoid(X @ W_xi + H @ W_hi + b_i)
+            F = tf.sigmoid(X @ W_xf + H @ W_hf + b_f)
+            O = tf.sigmoid(X @ W_xo + H @ W_ho + b_o)
+            C_tilde = tf.tanh(X @ W_xc + H @ W_hc + b_c)
+            C = F * C + I * C_tilde
+            H = O * tf.tanh(C)
+            outputs = outputs.write(t, H)
+        return outputs.stack(), (H, C)

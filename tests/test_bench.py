@@ -1,0 +1,61 @@
+"""The benchmark harness in a tiny configuration (no time is asserted) and its d2l baseline."""
+
+import numpy as np
+import pytest
+from conftest import assert_close
+
+from lstm_multi.bench import add_ratios, build, flops_per_token, measure, run, to_markdown
+
+
+def test_d2l_baseline_computes_the_same_function(bk):
+    scratch, d2l = build(bk, "scratch", 28, 6), build(bk, "d2l", 28, 6)
+    rng = np.random.default_rng(0)
+    params = {k: (rng.standard_normal(v.shape) * 0.5).astype(np.float32)
+              for k, v in bk.get_params(scratch).items()}
+    bk.set_params(scratch, params)
+    bk.set_params(d2l, params)
+    tokens = rng.integers(0, 28, (3, 5)).astype(np.int32)
+    loss_a, grads_a = bk.loss_and_grads(scratch, tokens, tokens)
+    loss_b, grads_b = bk.loss_and_grads(d2l, tokens, tokens)
+    assert loss_b == pytest.approx(loss_a, rel=1e-6)
+    for name in grads_a:
+        assert_close(grads_b[name], grads_a[name], atol=1e-7, what=name)
+
+
+def test_measure_reports_every_figure(bk):
+    result = measure(bk.NAME, "scratch", hidden=4, batch_size=2, num_steps=3, steps=2, gen_tokens=3)
+    for key in ("train_tokens_per_s", "gen_tokens_per_s", "compile_s", "matmul_gflops",
+                "ceiling_fraction", "peak_rss_mb"):
+        assert result[key] >= 0, key
+    assert result["train_tokens_per_s"] > 0 and result["peak_rss_mb"] > 10
+
+
+def test_run_in_subprocesses_and_ratios(bk):
+    results = run([bk.NAME], hiddens=(4,), batch_sizes=(2,), num_steps=3, steps=1, gen_tokens=2,
+                  progress=False)
+    assert [r["impl"] for r in results] == ["scratch", "concise", "d2l"]
+    assert all("error" not in r for r in results), results
+    scratch = results[0]
+    assert scratch["vs_native"] == pytest.approx(scratch["train_tokens_per_s"] / results[1]["train_tokens_per_s"])
+    table = to_markdown(results)
+    assert table.count("\n") == 4 and f"| {bk.NAME} | d2l | 4 | 2 |" in table
+
+
+def test_ratios_and_flops():
+    assert flops_per_token(256, 28) == 6 * (4 * 256 * 284 + 256 * 28)  # ~1.8 MFLOP, DESIGN.md
+    rows = [{"backend": "b", "impl": i, "hidden": 8, "batch_size": 2, "train_tokens_per_s": t}
+            for i, t in (("scratch", 300.0), ("concise", 150.0), ("d2l", 100.0))]
+    add_ratios(rows)
+    assert rows[0]["vs_native"] == 2.0 and rows[0]["vs_d2l"] == 3.0 and rows[2]["vs_d2l"] == 1.0
+
+
+def test_cli_writes_tables(bk, tmp_path, capsys):
+    from lstm_multi.cli import main
+
+    assert main(["bench", "--backends", bk.NAME, "--impls", "scratch", "--hidden", "4", "--batch-size", "2",
+                 "--num-steps", "3", "--steps", "1", "--gen-tokens", "2", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "results.md").read_text().startswith("| backend | impl |")
+    import json
+
+    assert json.loads((tmp_path / "results.json").read_text())[0]["impl"] == "scratch"
+    capsys.readouterr()
