@@ -80,3 +80,42 @@ def init_params(num_inputs: int, num_hiddens: int, vocab_size: int | None = None
               else lm_shapes(num_inputs, num_hiddens, vocab_size))
     return {name: (np.zeros(shape) if name.startswith("b_") else rng.standard_normal(shape) * sigma
                    ).astype(np.float32) for name, shape in shapes.items()}
+
+
+class FusedGates:
+    """Canonical conversion for an LSTM that stores its four gates fused.
+
+    A class says how its framework lays the gates out, and this mixin converts
+    (``to_canonical`` / ``from_canonical`` on flat dicts of NumPy arrays by native name):
+
+    - ``NATIVE``: the names of the fused input weights, recurrent weights and bias;
+    - ``GATE_ORDER``: the order of the four gate blocks (``"ifoc"``: d2l's; ``"ifco"``: cuDNN's);
+    - ``ROWS``: blocks stacked as rows, ``(4h, d)`` (torch, Gluon), not columns ``(d, 4h)``;
+    - ``SECOND_BIAS``: a second bias the layer adds (torch, Gluon). Canonical ``b`` is the
+      sum; the backends keep the second at zero and frozen, so ``dL/db`` is the first's gradient.
+    """
+
+    NATIVE = ("W_x", "W_h", "b")
+    GATE_ORDER = GATES
+    ROWS = False
+    SECOND_BIAS: str | None = None
+
+    def canonical_shapes(self):
+        return lstm_shapes(self.num_inputs, self.num_hiddens)
+
+    def to_canonical(self, native, grads=False):
+        W_x, W_h, b = (native[name] for name in self.NATIVE)
+        if self.ROWS:
+            W_x, W_h = W_x.T, W_h.T
+        if self.SECOND_BIAS is not None and not grads:
+            b = b + native[self.SECOND_BIAS]
+        return split_gates(W_x, W_h, b, self.GATE_ORDER)
+
+    def from_canonical(self, params):
+        W_x, W_h, b = fuse_gates(params, self.GATE_ORDER)
+        if self.ROWS:
+            W_x, W_h = W_x.T, W_h.T
+        native = dict(zip(self.NATIVE, (W_x, W_h, b)))
+        if self.SECOND_BIAS is not None:
+            native[self.SECOND_BIAS] = np.zeros_like(b)
+        return native

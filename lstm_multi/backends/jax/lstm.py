@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from ...core.checks import check_model_sizes, check_sequence, check_state
-from ...core.params import GATES, fuse_gates, init_params, lstm_shapes, split_gates
+from ...core.params import FusedGates, GATES, fuse_gates, init_params
 from .ops import jit_method
 
 
@@ -30,7 +30,7 @@ def initial_state(inputs, num_hiddens: int, H_C=None):
     return tuple(H_C)
 
 
-class LSTMScratch(nnx.Module):
+class LSTMScratch(FusedGates, nnx.Module):
     """d2l's LSTM from scratch, with the four gates fused into one matmul.
 
     For each step t (``*`` is element-wise)::
@@ -77,19 +77,8 @@ class LSTMScratch(nnx.Module):
         (H, C), outputs = jax.lax.scan(step, H_C, XW)
         return outputs, (H, C)
 
-    def canonical_shapes(self):
-        return lstm_shapes(self.num_inputs, self.num_hiddens)
 
-    @staticmethod
-    def to_canonical(native, grads=False):
-        return split_gates(native["W_x"], native["W_h"], native["b"], GATES)
-
-    @staticmethod
-    def from_canonical(params):
-        return dict(zip(("W_x", "W_h", "b"), fuse_gates(params, GATES)))
-
-
-class LSTM(nnx.Module):
+class LSTM(FusedGates, nnx.Module):
     """The concise LSTM: ``nnx.RNN`` scanning Flax's ``nnx.OptimizedLSTMCell`` (time-major).
 
     The cell (flax/nnx/nn/recurrent.py, https://github.com/google/flax) computes
@@ -102,6 +91,7 @@ class LSTM(nnx.Module):
     ``seed``.
     """
 
+    NATIVE = ("rnn.cell.dense_i.kernel", "rnn.cell.dense_h.kernel", "rnn.cell.dense_h.bias")
     GATE_ORDER = "ifco"
 
     def __init__(self, num_inputs: int, num_hiddens: int, seed: int = 0):
@@ -120,17 +110,3 @@ class LSTM(nnx.Module):
         H, C = H_C
         (C, H), outputs = self.rnn(inputs, initial_carry=(C, H))  # Flax's carry is (c, h)
         return outputs, (H, C)
-
-    def canonical_shapes(self):
-        return lstm_shapes(self.num_inputs, self.num_hiddens)
-
-    @classmethod
-    def to_canonical(cls, native, grads=False):
-        return split_gates(native["rnn.cell.dense_i.kernel"], native["rnn.cell.dense_h.kernel"],
-                           native["rnn.cell.dense_h.bias"], cls.GATE_ORDER)
-
-    @classmethod
-    def from_canonical(cls, params):
-        W_x, W_h, b = fuse_gates(params, cls.GATE_ORDER)
-        return {"rnn.cell.dense_i.kernel": W_x, "rnn.cell.dense_h.kernel": W_h,
-                "rnn.cell.dense_h.bias": b}

@@ -19,7 +19,7 @@ import numpy as onp  # NumPy itself; np below is MXNet's NumPy interface
 from mxnet import gluon, np
 
 from ...core.checks import check_model_sizes, check_sequence, check_state
-from ...core.params import GATES, fuse_gates, init_params, lstm_shapes, split_gates
+from ...core.params import FusedGates, GATES, fuse_gates, init_params
 from .ops import new_parameter
 
 #: Gluon's hybridize options: reuse the memory of the cached graph between calls.
@@ -61,7 +61,7 @@ def scan(api, step, xs, state):
     return ys.as_np_ndarray(), [s.as_np_ndarray() for s in state]
 
 
-class LSTMScratch(gluon.HybridBlock):
+class LSTMScratch(FusedGates, gluon.HybridBlock):
     """d2l's LSTM from scratch, with the four gates fused into one matmul.
 
     For each step t (``*`` is element-wise)::
@@ -120,19 +120,8 @@ class LSTMScratch(gluon.HybridBlock):
         outputs, (H, C) = scan(api, step, XW, H_C)
         return outputs, (H, C)
 
-    def canonical_shapes(self):
-        return lstm_shapes(self.num_inputs, self.num_hiddens)
 
-    @staticmethod
-    def to_canonical(native, grads=False):
-        return split_gates(native["W_x"], native["W_h"], native["b"], GATES)
-
-    @staticmethod
-    def from_canonical(params):
-        return dict(zip(("W_x", "W_h", "b"), fuse_gates(params, GATES)))
-
-
-class LSTM(gluon.HybridBlock):
+class LSTM(FusedGates, gluon.HybridBlock):
     """The concise LSTM: one layer of ``gluon.rnn.LSTM`` (layout "TNC", time-major).
 
     Gluon stacks the gates in the order i, f, g, o (g is d2l's C_tilde, "c" here)
@@ -149,7 +138,10 @@ class LSTM(gluon.HybridBlock):
     global generator (MXNet cannot fork it).
     """
 
+    NATIVE = ("rnn.l0_i2h_weight", "rnn.l0_h2h_weight", "rnn.l0_i2h_bias")
     GATE_ORDER = "ifco"
+    ROWS = True
+    SECOND_BIAS = "rnn.l0_h2h_bias"
 
     def __init__(self, num_inputs: int, num_hiddens: int, seed: int = 0):
         super().__init__()
@@ -175,19 +167,3 @@ class LSTM(gluon.HybridBlock):
         # Gluon wants the state as [H, C] with a leading num_layers axis: (1, B, h) each.
         outputs, (H, C) = self.rnn(inputs, [api.np.expand_dims(s, 0) for s in H_C])
         return outputs, (api.np.squeeze(H, axis=0), api.np.squeeze(C, axis=0))
-
-    def canonical_shapes(self):
-        return lstm_shapes(self.num_inputs, self.num_hiddens)
-
-    @classmethod
-    def to_canonical(cls, native, grads=False):
-        # b = i2h_bias + h2h_bias; h2h_bias is frozen, so only i2h_bias has a gradient (= dL/db).
-        b = native["rnn.l0_i2h_bias"] if grads else native["rnn.l0_i2h_bias"] + native["rnn.l0_h2h_bias"]
-        return split_gates(native["rnn.l0_i2h_weight"].T, native["rnn.l0_h2h_weight"].T, b,
-                           cls.GATE_ORDER)
-
-    @classmethod
-    def from_canonical(cls, params):
-        W_x, W_h, b = fuse_gates(params, cls.GATE_ORDER)
-        return {"rnn.l0_i2h_weight": W_x.T, "rnn.l0_h2h_weight": W_h.T,
-                "rnn.l0_i2h_bias": b, "rnn.l0_h2h_bias": onp.zeros_like(b)}

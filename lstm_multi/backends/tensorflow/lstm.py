@@ -12,7 +12,7 @@ already checked in NumPy (inside a trace the batch size is not known).
 from __future__ import annotations
 
 from ...core.checks import check_model_sizes, check_sequence, check_state
-from ...core.params import GATES, fuse_gates, init_params, lstm_shapes, split_gates
+from ...core.params import FusedGates, GATES, fuse_gates, init_params
 from ._imports import keras, tf
 
 SEQUENCE = tf.TensorSpec([None, None, None], tf.float32)
@@ -32,7 +32,7 @@ def _state(lstm, inputs, H_C):
     return H_C
 
 
-class LSTMScratch(tf.Module):
+class LSTMScratch(FusedGates, tf.Module):
     """d2l's LSTM from scratch, with the four gates fused into one matmul.
 
     For each step t (``*`` is element-wise)::
@@ -89,19 +89,8 @@ class LSTMScratch(tf.Module):
     def named_variables(self):
         return {"W_x": self.W_x, "W_h": self.W_h, "b": self.b}
 
-    def canonical_shapes(self):
-        return lstm_shapes(self.num_inputs, self.num_hiddens)
 
-    @staticmethod
-    def to_canonical(native, grads=False):
-        return split_gates(native["W_x"], native["W_h"], native["b"], GATES)
-
-    @staticmethod
-    def from_canonical(params):
-        return dict(zip(("W_x", "W_h", "b"), fuse_gates(params, GATES)))
-
-
-class LSTM(tf.Module):
+class LSTM(FusedGates, tf.Module):
     """The concise LSTM: ``keras.layers.LSTM`` (Keras 3 on TensorFlow; cuDNN on a GPU).
 
     Keras' ``LSTMCell`` (keras/src/layers/rnn/lstm.py) holds ``kernel (num_inputs, 4h)``,
@@ -120,6 +109,7 @@ class LSTM(tf.Module):
     parameters), drawn from ``keras.random.SeedGenerator(seed)``.
     """
 
+    NATIVE = ("rnn.kernel", "rnn.recurrent_kernel", "rnn.bias")
     GATE_ORDER = "ifco"
 
     def __init__(self, num_inputs: int, num_hiddens: int, seed: int = 0):
@@ -150,17 +140,3 @@ class LSTM(tf.Module):
         cell = self.rnn.cell
         return {"rnn.kernel": cell.kernel, "rnn.recurrent_kernel": cell.recurrent_kernel,
                 "rnn.bias": cell.bias}
-
-    def canonical_shapes(self):
-        return lstm_shapes(self.num_inputs, self.num_hiddens)
-
-    @classmethod
-    def to_canonical(cls, native, grads=False):
-        # One bias per gate, as in the canonical model: values and gradients convert alike.
-        return split_gates(native["rnn.kernel"], native["rnn.recurrent_kernel"],
-                           native["rnn.bias"], cls.GATE_ORDER)
-
-    @classmethod
-    def from_canonical(cls, params):
-        W_x, W_h, b = fuse_gates(params, cls.GATE_ORDER)
-        return {"rnn.kernel": W_x, "rnn.recurrent_kernel": W_h, "rnn.bias": b}

@@ -7,12 +7,11 @@ state ``(H, C)``, each ``(batch_size, num_hiddens)``, and return
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
 from ...core.checks import check_model_sizes, check_sequence, check_state
-from ...core.params import GATES, fuse_gates, init_params, lstm_shapes, split_gates
+from ...core.params import FusedGates, GATES, fuse_gates, init_params
 
 
 def lstm_recurrence(XW, W_h, H, C):
@@ -83,7 +82,7 @@ class LSTMRecurrence(torch.autograd.Function):
         return dXW, dW_h, dH0, dC0
 
 
-class LSTMScratch(nn.Module):
+class LSTMScratch(FusedGates, nn.Module):
     """d2l's LSTM from scratch, with the four gates fused into one matmul.
 
     For each step t (``*`` is element-wise)::
@@ -123,19 +122,8 @@ class LSTMScratch(nn.Module):
         outputs, H, C = LSTMRecurrence.apply(XW, self.W_h, H, C)
         return outputs, (H, C)
 
-    def canonical_shapes(self):
-        return lstm_shapes(self.num_inputs, self.num_hiddens)
 
-    @staticmethod
-    def to_canonical(native, grads=False):
-        return split_gates(native["W_x"], native["W_h"], native["b"], GATES)
-
-    @staticmethod
-    def from_canonical(params):
-        return dict(zip(("W_x", "W_h", "b"), fuse_gates(params, GATES)))
-
-
-class LSTM(nn.Module):
+class LSTM(FusedGates, nn.Module):
     """The concise LSTM: one layer of ``torch.nn.LSTM`` (time-major, cuDNN on GPU).
 
     torch stacks the gates in the order i, f, g, o (g is d2l's C_tilde, "c" here)
@@ -146,7 +134,10 @@ class LSTM(nn.Module):
     +-1/sqrt(h)), drawn from ``seed``.
     """
 
+    NATIVE = ("rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0")
     GATE_ORDER = "ifco"
+    ROWS = True
+    SECOND_BIAS = "rnn.bias_hh_l0"
 
     def __init__(self, num_inputs: int, num_hiddens: int, seed: int = 0):
         super().__init__()
@@ -170,19 +161,3 @@ class LSTM(nn.Module):
             H_C = (H_C[0].unsqueeze(0), H_C[1].unsqueeze(0))  # torch wants (num_layers, B, h)
         outputs, (H, C) = self.rnn(inputs, H_C)
         return outputs, (H[0], C[0])
-
-    def canonical_shapes(self):
-        return lstm_shapes(self.num_inputs, self.num_hiddens)
-
-    @classmethod
-    def to_canonical(cls, native, grads=False):
-        # b = bias_ih + bias_hh; bias_hh is frozen, so only bias_ih has a gradient (= dL/db).
-        b = native["rnn.bias_ih_l0"] if grads else native["rnn.bias_ih_l0"] + native["rnn.bias_hh_l0"]
-        return split_gates(native["rnn.weight_ih_l0"].T, native["rnn.weight_hh_l0"].T, b,
-                           cls.GATE_ORDER)
-
-    @classmethod
-    def from_canonical(cls, params):
-        W_x, W_h, b = fuse_gates(params, cls.GATE_ORDER)
-        return {"rnn.weight_ih_l0": W_x.T, "rnn.weight_hh_l0": W_h.T,
-                "rnn.bias_ih_l0": b, "rnn.bias_hh_l0": np.zeros_like(b)}
