@@ -150,20 +150,33 @@ def test_keras_backend_set_to_another_framework_is_a_clear_error(tmp_path):
             print(err)
         # nothing imported, nothing changed
         print("keras" in sys.modules, "tensorflow" in sys.modules, os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
-        import keras  # now Keras is on another backend (numpy needs no extra framework)
-        del os.environ["KERAS_BACKEND"]
-        try:
-            lstm_multi.get_backend("tensorflow")
-        except lstm_multi.BackendError as err:
-            print(err)
     """
     result = _run(code, {"KERAS_BACKEND": "numpy", "KERAS_HOME": str(tmp_path)}, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         f"The tensorflow backend needs Keras on TensorFlow, but KERAS_BACKEND is 'numpy'. {HOW}",
         "False False None",
+    ]
+
+
+@pytest.mark.skipif(bool(missing_modules("jax")),
+                    reason="Keras' other backends need jax (the tox env 'cross' runs this test)")
+def test_keras_already_imported_on_another_framework_is_a_clear_error(tmp_path):
+    code = """
+        import os
+        import keras  # Keras on JAX, chosen by KERAS_BACKEND
+        del os.environ["KERAS_BACKEND"]
+        import lstm_multi
+        try:
+            lstm_multi.get_backend("tensorflow")
+        except lstm_multi.BackendError as err:
+            print(err)
+    """
+    result = _run(code, {"KERAS_BACKEND": "jax", "KERAS_HOME": str(tmp_path)}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
         f"The tensorflow backend needs Keras on TensorFlow, but Keras is already imported on "
-        f"'numpy'. {HOW}",
+        f"'jax'. {HOW}",
     ]
 
 
