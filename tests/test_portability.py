@@ -6,7 +6,6 @@ environments through files when another environment's interpreter is known.
 
 import itertools
 import subprocess
-import sys
 
 import numpy as np
 import pytest

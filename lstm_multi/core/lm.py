@@ -7,7 +7,7 @@ module class; it supplies ``forward_with_state`` and its output layer's names.
 from __future__ import annotations
 
 from .module import Module
-from .params import lm_shapes
+from .params import init_params, lm_shapes
 
 
 class LanguageModel(Module):
@@ -16,6 +16,12 @@ class LanguageModel(Module):
     Native parameter names (as the backend's ``get_params`` lists them) are the
     LSTM's own names behind the prefix ``"rnn."`` plus the output layer's names.
     """
+
+    def initial_output_params(self):
+        """d2l's initialisation of ``W_hq`` and ``b_q``, drawn by NumPy from ``seed + 1``."""
+        params = init_params(self.rnn.num_hiddens, self.rnn.num_hiddens, self.vocab_size,
+                             sigma=getattr(self.rnn, "sigma", 0.01), seed=self.seed + 1)
+        return {"W_hq": params["W_hq"], "b_q": params["b_q"]}
 
     def canonical_shapes(self):
         return lm_shapes(self.rnn.num_inputs, self.rnn.num_hiddens, self.vocab_size)

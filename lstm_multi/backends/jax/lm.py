@@ -13,7 +13,6 @@ from flax.core import FrozenDict
 
 from ...core.checks import check_lm_sizes, check_state, check_tokens
 from ...core.lm import LanguageModel
-from ...core.params import init_params
 from .ops import jit_method
 
 
@@ -32,8 +31,7 @@ class RNNLMScratch(LanguageModel, nnx.Module):
         self.init_params()
 
     def init_params(self):
-        params = init_params(self.rnn.num_hiddens, self.rnn.num_hiddens, self.vocab_size,
-                             sigma=getattr(self.rnn, "sigma", 0.01), seed=self.seed + 1)
+        params = self.initial_output_params()
         self.W_hq = nnx.Param(jnp.asarray(params["W_hq"]))
         self.b_q = nnx.Param(jnp.asarray(params["b_q"]))
 

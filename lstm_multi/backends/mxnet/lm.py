@@ -14,7 +14,6 @@ from mxnet import gluon, np, npx
 
 from ...core.checks import check_lm_sizes, check_tokens
 from ...core.lm import LanguageModel
-from ...core.params import init_params
 from .ops import new_parameter
 
 
@@ -30,8 +29,7 @@ class RNNLMScratch(LanguageModel, gluon.Block):
         self.init_params()
 
     def init_params(self):
-        params = init_params(self.rnn.num_hiddens, self.rnn.num_hiddens, self.vocab_size,
-                             sigma=getattr(self.rnn, "sigma", 0.01), seed=self.seed + 1)
+        params = self.initial_output_params()
         self.W_hq = new_parameter(self, "W_hq", params["W_hq"])
         self.b_q = new_parameter(self, "b_q", params["b_q"])
 

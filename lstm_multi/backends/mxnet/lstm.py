@@ -15,7 +15,6 @@ from __future__ import annotations
 from functools import partial
 
 import mxnet as mx
-import numpy as onp  # NumPy itself; np below is MXNet's NumPy interface
 from mxnet import gluon, np
 
 from ...core.checks import check_model_sizes, check_sequence, check_state

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from ...core.checks import check_lm_sizes, check_tokens
 from ...core.lm import LanguageModel
-from ...core.params import init_params
 from ._imports import keras, tf
 
 
@@ -24,8 +23,7 @@ class RNNLMScratch(LanguageModel, tf.Module):
         self.init_params()
 
     def init_params(self):
-        params = init_params(self.rnn.num_hiddens, self.rnn.num_hiddens, self.vocab_size,
-                             sigma=getattr(self.rnn, "sigma", 0.01), seed=self.seed + 1)
+        params = self.initial_output_params()
         self.W_hq = tf.Variable(params["W_hq"], name="W_hq")
         self.b_q = tf.Variable(params["b_q"], name="b_q")
 

@@ -12,7 +12,6 @@ from torch.nn import functional as F
 
 from ...core.checks import check_lm_sizes, check_tokens
 from ...core.lm import LanguageModel
-from ...core.params import init_params
 
 
 class RNNLMScratch(LanguageModel, nn.Module):
@@ -27,8 +26,7 @@ class RNNLMScratch(LanguageModel, nn.Module):
         self.init_params()
 
     def init_params(self):
-        params = init_params(self.rnn.num_hiddens, self.rnn.num_hiddens, self.vocab_size,
-                             sigma=getattr(self.rnn, "sigma", 0.01), seed=self.seed + 1)
+        params = self.initial_output_params()
         self.W_hq = nn.Parameter(torch.from_numpy(params["W_hq"]))
         self.b_q = nn.Parameter(torch.from_numpy(params["b_q"]))
 
