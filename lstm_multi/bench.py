@@ -1,6 +1,6 @@
 """Benchmarks: training and generation tokens per second, per backend and implementation.
 
-Implementations: ``scratch`` (the fused, hoisted, compiled cell), ``concise`` (the
+Implementations: ``scratch`` (the fused, compiled cell), ``concise`` (the
 framework's native layer) and ``d2l`` (the book's loop: eight matmuls per step, no
 hoisting; ``backends/<name>/d2l.py``). Training is timed through the real
 ``Module.training_step`` (forward, backward, clipping, update) on Time Machine

@@ -106,11 +106,11 @@ def test_scratch_recurrence_is_one_lax_scan_with_one_fused_matmul():
     scans = [eqn for eqn, _ in eqns if eqn.primitive.name == "scan"]
     assert len(scans) == 1 and scans[0].params["length"] == T  # a loop, not T unrolled steps
     dots = [(eqn, inside) for eqn, inside in eqns if eqn.primitive.name == "dot_general"]
-    # Outside the loop the input projection of all steps, inside only H @ W_h (the four gates).
+    # Inside the loop X_t @ W_x and H @ W_h, each for the four gates at once; nothing outside.
     outside = [eqn.outvars[0].aval.shape for eqn, inside in dots if not inside]
     inside = [eqn.outvars[0].aval.shape for eqn, inside in dots if inside]
-    assert outside == [(T, B, 4 * h)]
-    assert inside == [(B, 4 * h)]
+    assert outside == []
+    assert inside == [(B, 4 * h), (B, 4 * h)]
 
 
 def test_concise_lstm_is_a_scan_over_flax_optimized_lstm_cell():

@@ -6,6 +6,9 @@ Every file of the backend takes ``tf`` and ``keras`` from here, so this runs fir
   warnings when it loads (CPU features, oneDNN, ``absl::InitializeLog``).
   ``TF_CPP_MIN_LOG_LEVEL`` is set to ``"2"`` (errors only) before ``tensorflow`` is
   imported, unless you set it yourself: ``TF_CPP_MIN_LOG_LEVEL=0`` shows everything.
+  TensorFlow 2.21 logs some lines while loading before that setting is read (absl's
+  pre-initialisation messages), so, again unless you set the variable, the process's
+  standard error is pointed at ``/dev/null`` while ``tensorflow`` is imported.
 * Keras 3 picks its backend once per process, when ``keras`` is first imported:
   ``KERAS_BACKEND``, else ``~/.keras/keras.json``, else TensorFlow. This backend needs
   TensorFlow-backed Keras. With ``KERAS_BACKEND`` unset, Keras is imported on TensorFlow
@@ -19,6 +22,7 @@ Every file of the backend takes ``tf`` and ``keras`` from here, so this runs fir
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -27,6 +31,20 @@ from ...backend import BackendError
 _HOW = ("Keras chooses its backend once per process, at its first import. Unset KERAS_BACKEND "
         "or set KERAS_BACKEND=tensorflow before Python starts, or choose another lstm-multi "
         "backend (LSTM_MULTI_BACKEND=torch, jax or mxnet).")
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """File descriptor 2 (what C++ writes to) goes to /dev/null inside the block."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _import_keras_on_tensorflow():
@@ -41,10 +59,12 @@ def _import_keras_on_tensorflow():
     if original and original != "tensorflow":
         raise BackendError(f"The tensorflow backend needs Keras on TensorFlow, but "
                            f"KERAS_BACKEND is {original!r}. {_HOW}")
+    quiet = "TF_CPP_MIN_LOG_LEVEL" not in os.environ
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before Keras imports TensorFlow
     os.environ["KERAS_BACKEND"] = "tensorflow"  # for this import only: overrides keras.json
     try:
-        import keras
+        with _native_stderr_silenced() if quiet else contextlib.nullcontext():
+            import keras
     finally:
         if original is None:
             del os.environ["KERAS_BACKEND"]

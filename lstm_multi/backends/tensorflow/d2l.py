@@ -4,7 +4,7 @@ The same parameters as :class:`~.lstm.LSTMScratch`, used as the book writes the
 equations: eight separate matmuls per step and no hoisting of the input half, in a
 plain Python ``for`` loop over time. In the compiled training step autograph turns
 that loop into a ``While`` op over a ``TensorArray`` (the book's list of outputs).
-``lstm-multi bench`` measures the fused, hoisted cell against this.
+``lstm-multi bench`` measures the fused cell against this.
 """
 
 from __future__ import annotations

@@ -36,12 +36,16 @@ class RNNLMScratch(LanguageModel, tf.Module):
         return {"W_hq": self.W_hq, "b_q": self.b_q}
 
     def one_hot(self, tokens):
-        """``(B, T)`` ids -> ``(T, B, vocab)`` float32 one-hot vectors."""
-        return tf.one_hot(tf.transpose(tokens), self.vocab_size)
+        """``(B, T)`` ids -> ``(T, B, vocab)`` float32 one-hot vectors.
+
+        Transposed after one_hot: TensorFlow's oneDNN transpose of int32 logs an error
+        line on CPUs it does not support it on, then falls back.
+        """
+        return tf.transpose(tf.one_hot(tokens, self.vocab_size), (1, 0, 2))
 
     def output_layer(self, rnn_outputs):
         """``(T, B, h)`` -> ``(B, T, vocab)`` logits."""
-        return tf.einsum("tbh,hv->btv", rnn_outputs, self.W_hq) + self.b_q
+        return tf.transpose(rnn_outputs @ self.W_hq + self.b_q, (1, 0, 2))  # the small tensor moves
 
     def forward_with_state(self, tokens, state=None):
         """Logits ``(B, T, vocab)`` and the final LSTM state ``(H, C)``."""

@@ -38,25 +38,38 @@ def lstm_recurrence(XW, W_h, H, C):
 def lstm_recurrence_backward(d_outputs, dH, dC, H0, C0, outputs, Cs, gates, tanh_Cs, W_h):
     """Backpropagation through time by hand (the equations of ``reference/lstm.py``).
 
+    With ``I, F, O, C_tilde`` the activated gates and ``dA`` the gradient of their
+    pre-activations, from the last step to the first::
+
+        dC += dH * O * (1 - tanh(C)^2)
+        dA_i = dC * C_tilde * I (1 - I)     dA_f = dC * C_prev * F (1 - F)
+        dA_o = dH * tanh(C) * O (1 - O)     dA_c = dC * I * (1 - C_tilde^2)
+        dH_prev = dA W_h^T                  dC_prev = dC * F
+
+    The factors that multiply dC go into one ``(B, 4h)`` buffer ``G``, so that all four
+    ``dA`` come from one broadcast product (and one more for the o gate, which takes dH).
     Returns ``dXW (T, B, 4h)``, ``dW_h`` and ``(dH0, dC0)``.
     """
     h = W_h.shape[0]
-    T = gates.shape[0]
+    T, B = gates.shape[0], gates.shape[1]
     dA = torch.empty_like(gates)
+    G = gates.new_empty((B, 4 * h))
     W_h_T = W_h.t()
     for t in range(T - 1, -1, -1):
-        A = gates[t]
+        A, tanh_C = gates[t], tanh_Cs[t]
         I, F, O, C_tilde = A[:, :h], A[:, h:2 * h], A[:, 2 * h:3 * h], A[:, 3 * h:]
-        C_prev = Cs[t - 1] if t > 0 else C0
+        torch.addcmul(A, A, A, value=-1, out=G)  # sigmoid' = S - S^2 (gate c is overwritten)
+        G[:, :h] *= C_tilde
+        G[:, h:2 * h] *= Cs[t - 1] if t > 0 else C0
+        G[:, 2 * h:3 * h] *= tanh_C
+        torch.addcmul(I, I * C_tilde, C_tilde, value=-1, out=G[:, 3 * h:])  # I * tanh'
         dH = dH + d_outputs[t]
-        dC = dC + dH * O * (1 - tanh_Cs[t] * tanh_Cs[t])
+        dC = torch.addcmul(dC, dH, torch.addcmul(O, O * tanh_C, tanh_C, value=-1))
         dA_t = dA[t]
-        dA_t[:, :h] = dC * C_tilde * I * (1 - I)
-        dA_t[:, h:2 * h] = dC * C_prev * F * (1 - F)
-        dA_t[:, 2 * h:3 * h] = dH * tanh_Cs[t] * O * (1 - O)
-        dA_t[:, 3 * h:] = dC * I * (1 - C_tilde * C_tilde)
+        torch.mul(G.view(B, 4, h), dC.unsqueeze(1), out=dA_t.view(B, 4, h))
+        torch.mul(G[:, 2 * h:3 * h], dH, out=dA_t[:, 2 * h:3 * h])  # o takes dH, not dC
         dH = dA_t @ W_h_T
-        dC = dC * F
+        dC = dC.mul_(F)
     H_prev = torch.cat([H0.unsqueeze(0), outputs[:-1]]).reshape(-1, h)
     dW_h = H_prev.t() @ dA.reshape(-1, 4 * h)
     return dA, dW_h, dH, dC
