@@ -19,19 +19,22 @@ def lstm_recurrence(XW, W_h, H, C):
 
     ``XW (T, B, 4h)`` is the hoisted input half of the gates, in order i, f, o, c.
     Returns ``outputs (T, B, h)``, the cells ``Cs``, the activated ``gates (T, B, 4h)``
-    and ``tanh_Cs``: what the backward pass needs.
+    and ``tanh_Cs``: what the backward pass needs. The views of every step's slices are
+    made before the loop (``unbind``), since each indexing is one more dispatched op.
     """
     h = W_h.shape[0]
     T, B = XW.shape[0], XW.shape[1]
-    outputs, Cs, tanh_Cs = XW.new_empty((T, B, h)), XW.new_empty((T, B, h)), XW.new_empty((T, B, h))
+    outputs, Cs, tanh_Cs = (XW.new_empty((T, B, h)) for _ in range(3))
     gates = XW.new_empty((T, B, 4 * h))
+    A, I_F_O = gates.unbind(0), gates[..., :3 * h].unbind(0)
+    I, F, O, C_tilde = (gate.unbind(0) for gate in gates.split(h, dim=-1))
+    XW_, Cs_, tanh_Cs_, outputs_ = XW.unbind(0), Cs.unbind(0), tanh_Cs.unbind(0), outputs.unbind(0)
     for t in range(T):
-        A = torch.addmm(XW[t], H, W_h, out=gates[t])
-        A[:, :3 * h].sigmoid_()  # I, F, O in one call (d2l's gate order keeps them together)
-        A[:, 3 * h:].tanh_()  # C_tilde
-        I, F, O, C_tilde = A[:, :h], A[:, h:2 * h], A[:, 2 * h:3 * h], A[:, 3 * h:]
-        C = torch.addcmul(F * C, I, C_tilde, out=Cs[t])  # C = F * C + I * C_tilde
-        H = torch.mul(O, torch.tanh(C, out=tanh_Cs[t]), out=outputs[t])  # H = O * tanh(C)
+        torch.addmm(XW_[t], H, W_h, out=A[t])
+        I_F_O[t].sigmoid_()  # I, F, O in one call (d2l's gate order keeps them together)
+        C_tilde[t].tanh_()
+        C = torch.addcmul(F[t] * C, I[t], C_tilde[t], out=Cs_[t])  # C = F * C + I * C_tilde
+        H = torch.mul(O[t], torch.tanh(C, out=tanh_Cs_[t]), out=outputs_[t])  # H = O * tanh(C)
     return outputs, Cs, gates, tanh_Cs
 
 
@@ -54,22 +57,23 @@ def lstm_recurrence_backward(d_outputs, dH, dC, H0, C0, outputs, Cs, gates, tanh
     T, B = gates.shape[0], gates.shape[1]
     dA = torch.empty_like(gates)
     G = gates.new_empty((B, 4 * h))
+    G_i, G_f, G_o, G_c = G.split(h, dim=-1)
+    A, (I, F, O, C_tilde) = gates.unbind(0), (gate.unbind(0) for gate in gates.split(h, dim=-1))
+    C_prev, tanh_C, d_out = (C0,) + Cs.unbind(0)[:-1], tanh_Cs.unbind(0), d_outputs.unbind(0)
+    dA_, dA_by_gate, dA_o = dA.unbind(0), dA.view(T, B, 4, h).unbind(0), dA[..., 2 * h:3 * h].unbind(0)
     W_h_T = W_h.t()
     for t in range(T - 1, -1, -1):
-        A, tanh_C = gates[t], tanh_Cs[t]
-        I, F, O, C_tilde = A[:, :h], A[:, h:2 * h], A[:, 2 * h:3 * h], A[:, 3 * h:]
-        torch.addcmul(A, A, A, value=-1, out=G)  # sigmoid' = S - S^2 (gate c is overwritten)
-        G[:, :h] *= C_tilde
-        G[:, h:2 * h] *= Cs[t - 1] if t > 0 else C0
-        G[:, 2 * h:3 * h] *= tanh_C
-        torch.addcmul(I, I * C_tilde, C_tilde, value=-1, out=G[:, 3 * h:])  # I * tanh'
-        dH = dH + d_outputs[t]
-        dC = torch.addcmul(dC, dH, torch.addcmul(O, O * tanh_C, tanh_C, value=-1))
-        dA_t = dA[t]
-        torch.mul(G.view(B, 4, h), dC.unsqueeze(1), out=dA_t.view(B, 4, h))
-        torch.mul(G[:, 2 * h:3 * h], dH, out=dA_t[:, 2 * h:3 * h])  # o takes dH, not dC
-        dH = dA_t @ W_h_T
-        dC = dC.mul_(F)
+        torch.addcmul(A[t], A[t], A[t], value=-1, out=G)  # sigmoid' = S - S^2 (c is overwritten)
+        G_i.mul_(C_tilde[t])
+        G_f.mul_(C_prev[t])
+        G_o.mul_(tanh_C[t])
+        torch.addcmul(I[t], I[t] * C_tilde[t], C_tilde[t], value=-1, out=G_c)  # I * tanh'
+        dH = dH + d_out[t]
+        dC = torch.addcmul(dC, dH, torch.addcmul(O[t], O[t] * tanh_C[t], tanh_C[t], value=-1))
+        torch.mul(G.view(B, 4, h), dC.unsqueeze(1), out=dA_by_gate[t])
+        torch.mul(G_o, dH, out=dA_o[t])  # o takes dH, not dC
+        dH = dA_[t] @ W_h_T
+        dC = dC.mul_(F[t])
     H_prev = torch.cat([H0.unsqueeze(0), outputs[:-1]]).reshape(-1, h)
     dW_h = H_prev.t() @ dA.reshape(-1, 4 * h)
     return dA, dW_h, dH, dC
