@@ -4,16 +4,16 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="torch is not installed in this environment")
 
-from lstm_multi.backends.torch.lstm import LSTMRecurrence  # noqa: E402
+from lstm_multi.backends.torch.lstm import LSTMFunction  # noqa: E402
 
 
-@pytest.mark.parametrize("T,B,h", [(1, 1, 2), (4, 3, 5)])
-def test_recurrence_backward_passes_gradcheck(T, B, h):
-    """Every input's gradient (XW, W_h, H0, C0), against finite differences in float64."""
+@pytest.mark.parametrize("T,B,d,h", [(1, 1, 3, 2), (4, 3, 2, 5)])
+def test_lstm_backward_passes_gradcheck(T, B, d, h):
+    """Every input's gradient (X, W_x, b, W_h, H0, C0), against finite differences in float64."""
     g = torch.Generator().manual_seed(T * 10 + B)
     args = [torch.randn(shape, generator=g, dtype=torch.float64, requires_grad=True)
-            for shape in ((T, B, 4 * h), (h, 4 * h), (B, h), (B, h))]
-    assert torch.autograd.gradcheck(LSTMRecurrence.apply, args, eps=1e-6, atol=1e-8, rtol=1e-6)
+            for shape in ((T, B, d), (d, 4 * h), (4 * h,), (h, 4 * h), (B, h), (B, h))]
+    assert torch.autograd.gradcheck(LSTMFunction.apply, args, eps=1e-6, atol=1e-8, rtol=1e-6)
 
 
 def test_concise_layer_keeps_one_bias_per_gate():

@@ -14,23 +14,24 @@ from ...core.checks import check_model_sizes, check_sequence, check_state
 from ...core.params import FusedGates, GATES, fuse_gates, init_params
 
 
-def lstm_recurrence(XW, W_h, H, C):
-    """The loop over time, without autograd: results go straight into preallocated tensors.
+def lstm_forward(X, W_x, b, W_h, H, C):
+    """All steps, without autograd: results go straight into preallocated tensors.
 
-    ``XW (T, B, 4h)`` is the hoisted input half of the gates, in order i, f, o, c.
+    ``X (T, B, d)``; the gates in order i, f, o, c. The input half of every step,
+    ``X_t W_x + b``, does not depend on H, so it is one matmul for all steps, before
+    the loop, written where the gates of each step are then completed in place.
     Returns ``outputs (T, B, h)``, the cells ``Cs``, the activated ``gates (T, B, 4h)``
-    and ``tanh_Cs``: what the backward pass needs. The views of every step's slices are
-    made before the loop (``unbind``), since each indexing is one more dispatched op.
+    and ``tanh_Cs``: what the backward pass needs. The views of every step's slices
+    are made before the loop (``unbind``), since each indexing is one more dispatched op.
     """
-    h = W_h.shape[0]
-    T, B = XW.shape[0], XW.shape[1]
-    outputs, Cs, tanh_Cs = (XW.new_empty((T, B, h)) for _ in range(3))
-    gates = XW.new_empty((T, B, 4 * h))
+    T, B, h = X.shape[0], X.shape[1], W_h.shape[0]
+    gates = torch.addmm(b, X.reshape(T * B, -1), W_x).view(T, B, 4 * h)  # X W_x + b, hoisted
+    outputs, Cs, tanh_Cs = (X.new_empty((T, B, h)) for _ in range(3))
     A, I_F_O = gates.unbind(0), gates[..., :3 * h].unbind(0)
     I, F, O, C_tilde = (gate.unbind(0) for gate in gates.split(h, dim=-1))
-    XW_, Cs_, tanh_Cs_, outputs_ = XW.unbind(0), Cs.unbind(0), tanh_Cs.unbind(0), outputs.unbind(0)
+    Cs_, tanh_Cs_, outputs_ = Cs.unbind(0), tanh_Cs.unbind(0), outputs.unbind(0)
     for t in range(T):
-        torch.addmm(XW_[t], H, W_h, out=A[t])
+        A[t].addmm_(H, W_h)  # + H W_h: the four gates' pre-activations
         I_F_O[t].sigmoid_()  # I, F, O in one call (d2l's gate order keeps them together)
         C_tilde[t].tanh_()
         C = torch.addcmul(F[t] * C, I[t], C_tilde[t], out=Cs_[t])  # C = F * C + I * C_tilde
@@ -38,7 +39,7 @@ def lstm_recurrence(XW, W_h, H, C):
     return outputs, Cs, gates, tanh_Cs
 
 
-def lstm_recurrence_backward(d_outputs, dH, dC, H0, C0, outputs, Cs, gates, tanh_Cs, W_h):
+def lstm_backward(d_outputs, dH, dC, X, W_x, W_h, H0, C0, outputs, Cs, gates, tanh_Cs):
     """Backpropagation through time by hand (the equations of ``reference/lstm.py``).
 
     With ``I, F, O, C_tilde`` the activated gates and ``dA`` the gradient of their
@@ -51,10 +52,10 @@ def lstm_recurrence_backward(d_outputs, dH, dC, H0, C0, outputs, Cs, gates, tanh
 
     The factors that multiply dC go into one ``(B, 4h)`` buffer ``G``, so that all four
     ``dA`` come from one broadcast product (and one more for the o gate, which takes dH).
-    Returns ``dXW (T, B, 4h)``, ``dW_h`` and ``(dH0, dC0)``.
+    The weight gradients are then sums over all steps, one matmul each. Returns
+    ``dA (T, B, 4h)``, ``dW_x``, ``db``, ``dW_h``, ``dH0``, ``dC0``.
     """
-    h = W_h.shape[0]
-    T, B = gates.shape[0], gates.shape[1]
+    T, B, h = gates.shape[0], gates.shape[1], W_h.shape[0]
     dA = torch.empty_like(gates)
     G = gates.new_empty((B, 4 * h))
     G_i, G_f, G_o, G_c = G.split(h, dim=-1)
@@ -74,13 +75,15 @@ def lstm_recurrence_backward(d_outputs, dH, dC, H0, C0, outputs, Cs, gates, tanh
         torch.mul(G_o, dH, out=dA_o[t])  # o takes dH, not dC
         dH = dA_[t] @ W_h_T
         dC = dC.mul_(F[t])
-    H_prev = torch.cat([H0.unsqueeze(0), outputs[:-1]]).reshape(-1, h)
-    dW_h = H_prev.t() @ dA.reshape(-1, 4 * h)
-    return dA, dW_h, dH, dC
+    dA_flat = dA.view(T * B, 4 * h)
+    dW_x = X.reshape(T * B, -1).t() @ dA_flat
+    # H_{t-1} for every step is H0, then outputs[:-1]: two matmuls, no concatenated copy.
+    dW_h = torch.addmm(H0.t() @ dA[0], outputs[:-1].reshape(-1, h).t(), dA_flat[B:])
+    return dA, dW_x, dA_flat.sum(0), dW_h, dH, dC
 
 
-class LSTMRecurrence(torch.autograd.Function):
-    """``outputs, H_T, C_T = LSTMRecurrence.apply(XW, W_h, H0, C0)`` with the hand-written backward.
+class LSTMFunction(torch.autograd.Function):
+    """``outputs, H_T, C_T = LSTMFunction.apply(X, W_x, b, W_h, H0, C0)``, the backward written out.
 
     Recording autograd's graph for 32 steps of small ops, and replaying it, costs
     more than the arithmetic at h = 32 (the plain autograd loop is 2-3x slower);
@@ -88,15 +91,17 @@ class LSTMRecurrence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, XW, W_h, H0, C0):
-        outputs, Cs, gates, tanh_Cs = lstm_recurrence(XW, W_h, H0, C0)
-        ctx.save_for_backward(H0, C0, outputs, Cs, gates, tanh_Cs, W_h)
+    def forward(ctx, X, W_x, b, W_h, H0, C0):
+        outputs, Cs, gates, tanh_Cs = lstm_forward(X, W_x, b, W_h, H0, C0)
+        ctx.save_for_backward(X, W_x, W_h, H0, C0, outputs, Cs, gates, tanh_Cs)
         return outputs, outputs[-1], Cs[-1]
 
     @staticmethod
     def backward(ctx, d_outputs, dH, dC):
-        dXW, dW_h, dH0, dC0 = lstm_recurrence_backward(d_outputs.contiguous(), dH, dC, *ctx.saved_tensors)
-        return dXW, dW_h, dH0, dC0
+        X, W_x, *rest = ctx.saved_tensors
+        dA, dW_x, db, dW_h, dH0, dC0 = lstm_backward(d_outputs.contiguous(), dH, dC, X, W_x, *rest)
+        dX = dA @ W_x.t() if ctx.needs_input_grad[0] else None  # one-hot inputs need none
+        return dX, dW_x, db, dW_h, dH0, dC0
 
 
 class LSTMScratch(FusedGates, nn.Module):
@@ -112,10 +117,10 @@ class LSTMScratch(FusedGates, nn.Module):
     The gates' weights are stored side by side, in d2l's order i, f, o, c:
     ``W_x (num_inputs, 4h)``, ``W_h (h, 4h)``, ``b (4h,)``. The input half of every
     step, ``X_t W_x + b``, does not depend on H, so it is computed for all steps at
-    once before the loop (:func:`lstm_recurrence`; its backward is written out in
-    :func:`lstm_recurrence_backward`, the reference's BPTT). Initialisation is d2l's (N(0, sigma^2)
-    weights, zero biases) drawn by NumPy from ``seed``, so every backend starts from
-    the same model.
+    once before the loop (:func:`lstm_forward`; its backward is written out in
+    :func:`lstm_backward`, the reference's BPTT). Initialisation is d2l's
+    (N(0, sigma^2) weights, zero biases) drawn by NumPy from ``seed``, so every backend
+    starts from the same model.
     """
 
     def __init__(self, num_inputs: int, num_hiddens: int, sigma: float = 0.01, seed: int = 0):
@@ -135,8 +140,7 @@ class LSTMScratch(FusedGates, nn.Module):
         else:
             check_state(H_C, batch_size, self.num_hiddens)
             H, C = H_C
-        XW = inputs @ self.W_x + self.b  # (T, B, 4h): the input projection, hoisted
-        outputs, H, C = LSTMRecurrence.apply(XW, self.W_h, H, C)
+        outputs, H, C = LSTMFunction.apply(inputs, self.W_x, self.b, self.W_h, H, C)
         return outputs, (H, C)
 
 
