@@ -61,8 +61,12 @@ def matmul_gflops(bk, hidden: int, batch_size: int, vocab: int, reps: int = 50) 
 
 
 def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: int = 32,
-            steps: int = 10, gen_tokens: int = 100) -> dict:
-    """One configuration in this process; returns a flat dict of results."""
+            steps: int = 10, gen_tokens: int = 100, min_seconds: float = 1.0) -> dict:
+    """One configuration in this process; returns a flat dict of results.
+
+    At least ``steps`` training steps are timed, and more until ``min_seconds`` have
+    passed (small configurations take a few ms a step; their median needs more samples).
+    """
     from . import get_backend
     from .core.data import TimeMachine
     from .core.optim import SGD
@@ -79,7 +83,7 @@ def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: in
     first = time.perf_counter() - start
     step()  # warm-up
     times = []
-    for _ in range(steps):
+    while len(times) < steps or (sum(times) < min_seconds and len(times) < 1000):
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
@@ -92,7 +96,7 @@ def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: in
     gflops = matmul_gflops(bk, hidden, batch_size, vocab)
     ceiling = gflops * 1e9 / flops_per_token(hidden, vocab)
     return {"backend": backend, "impl": impl, "hidden": hidden, "batch_size": batch_size,
-            "num_steps": num_steps, "train_tokens_per_s": train_tps, "step_s": step_s,
+            "num_steps": num_steps, "train_tokens_per_s": train_tps, "step_s": step_s, "timed_steps": len(times),
             "compile_s": max(first - step_s, 0.0), "gen_tokens_per_s": gen_tokens / gen_s,
             "matmul_gflops": gflops, "ceiling_tokens_per_s": ceiling,
             "ceiling_fraction": train_tps / ceiling,
@@ -100,7 +104,8 @@ def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: in
 
 
 def run(backends, impls=IMPLS, hiddens=(32, 256), batch_sizes=(1024, 32), num_steps: int = 32,
-        steps: int = 10, gen_tokens: int = 100, progress: bool = True) -> list[dict]:
+        steps: int = 10, gen_tokens: int = 100, min_seconds: float = 1.0,
+        progress: bool = True) -> list[dict]:
     """Every configuration, each in a fresh process of the backend's environment."""
     from . import backend as registry
     from .core.parity import interpreter_for
@@ -119,7 +124,7 @@ def run(backends, impls=IMPLS, hiddens=(32, 256), batch_sizes=(1024, 32), num_st
                             "batch_size": batch_size, "error": "not installed here"})
         else:
             args = dict(backend=backend, impl=impl, hidden=hidden, batch_size=batch_size,
-                        num_steps=num_steps, steps=steps, gen_tokens=gen_tokens)
+                        num_steps=num_steps, steps=steps, gen_tokens=gen_tokens, min_seconds=min_seconds)
             proc = subprocess.run([python, "-m", "lstm_multi.bench", json.dumps(args)],
                                   capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
             if proc.returncode == 0:

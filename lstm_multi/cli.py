@@ -30,6 +30,13 @@ def _positive_float(text):
     return value
 
 
+def _non_negative_float(text):
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lstm-multi", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -81,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--hidden", nargs="+", type=_positive_int, default=[32, 256])
     bench.add_argument("--batch-size", nargs="+", type=_positive_int, default=[1024, 32])
     bench.add_argument("--num-steps", type=_positive_int, default=32)
-    bench.add_argument("--steps", type=_positive_int, default=10, help="timed training steps")
+    bench.add_argument("--steps", type=_positive_int, default=10, help="timed training steps, at least")
+    bench.add_argument("--min-seconds", type=_non_negative_float, default=1.0,
+                       help="time more steps until this many seconds have passed")
     bench.add_argument("--gen-tokens", type=_positive_int, default=100)
     bench.add_argument("--out", default="bench-results", help="folder for results.md and results.json")
     return parser
@@ -185,7 +194,7 @@ def bench(args) -> int:
     from .bench import run, to_markdown
 
     results = run(args.backends or ALL, args.impls, args.hidden, args.batch_size, args.num_steps,
-                  args.steps, args.gen_tokens)
+                  args.steps, args.gen_tokens, args.min_seconds)
     table = to_markdown(results)
     print(table)
     out = Path(args.out)

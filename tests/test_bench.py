@@ -23,7 +23,8 @@ def test_d2l_baseline_computes_the_same_function(bk):
 
 
 def test_measure_reports_every_figure(bk):
-    result = measure(bk.NAME, "scratch", hidden=4, batch_size=2, num_steps=3, steps=2, gen_tokens=3)
+    result = measure(bk.NAME, "scratch", hidden=4, batch_size=2, num_steps=3, steps=2, gen_tokens=3,
+                     min_seconds=0)
     for key in ("train_tokens_per_s", "gen_tokens_per_s", "compile_s", "matmul_gflops",
                 "ceiling_fraction", "peak_rss_mb"):
         assert result[key] >= 0, key
@@ -32,7 +33,7 @@ def test_measure_reports_every_figure(bk):
 
 def test_run_in_subprocesses_and_ratios(bk):
     results = run([bk.NAME], hiddens=(4,), batch_sizes=(2,), num_steps=3, steps=1, gen_tokens=2,
-                  progress=False)
+                  min_seconds=0, progress=False)
     assert [r["impl"] for r in results] == ["scratch", "concise", "d2l"]
     assert all("error" not in r for r in results), results
     scratch = results[0]
@@ -53,7 +54,7 @@ def test_cli_writes_tables(bk, tmp_path, capsys):
     from lstm_multi.cli import main
 
     assert main(["bench", "--backends", bk.NAME, "--impls", "scratch", "--hidden", "4", "--batch-size", "2",
-                 "--num-steps", "3", "--steps", "1", "--gen-tokens", "2", "--out", str(tmp_path)]) == 0
+                 "--num-steps", "3", "--steps", "1", "--min-seconds", "0", "--gen-tokens", "2", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "results.md").read_text().startswith("| backend | impl |")
     import json
 
