@@ -171,13 +171,14 @@ def generate(args) -> int:
 def parity(args) -> int:
     from dataclasses import asdict
 
-    from .core.parity import TOLERANCES, parity as run_parity
+    from .core.parity import TOLERANCES, parity as run_parity, tolerance
 
     report = run_parity(args.backends, hidden=args.hidden, num_steps=args.num_steps,
                         batch_size=args.batch_size, seed=args.seed, steps=args.steps)
     print(report.to_markdown(full=args.full))
+    terms = args.num_steps * args.batch_size
     print("\npasses when max abs diff <= atol + rtol * max|reference|; (atol, rtol): "
-          + ", ".join(f"{kind} {tol}" for kind, tol in TOLERANCES.items()))
+          + ", ".join(f"{kind} {tolerance(kind, terms)}" for kind in TOLERANCES))
     if args.json:
         Path(args.json).write_text(json.dumps(
             [{**asdict(r), "ok": r.ok} for r in report.rows], indent=1))

@@ -8,7 +8,7 @@ import pytest
 from lstm_multi.backend import BACKENDS, is_available
 from lstm_multi.cli import main
 from lstm_multi.core import parity as parity_mod
-from lstm_multi.core.parity import (TOLERANCES, compare, interpreter_for, make_case, parity,
+from lstm_multi.core.parity import (TOLERANCES, tolerance, compare, interpreter_for, make_case, parity,
                                     run_backend, run_backend_elsewhere, run_reference)
 
 SMALL = dict(hidden=8, num_steps=6, batch_size=3, steps=20)
@@ -82,3 +82,11 @@ def test_cli_exit_status(bk, capsys, monkeypatch):
     assert main(["parity", "--backends", bk.NAME, "--hidden", "4", "--num-steps", "3",
                  "--batch-size", "2", "--steps", "3"]) == 1
     assert "SOME IMPLEMENTATIONS DIFFER FROM THE REFERENCE" in capsys.readouterr().out
+
+
+def test_gradient_tolerance_grows_with_the_terms_summed():
+    """sqrt(T * B / 128) above the default case, never tighter; other kinds unchanged."""
+    assert tolerance("grad") == TOLERANCES["grad"] == (1e-8, 5e-6)
+    assert tolerance("grad", 32 * 32) == pytest.approx((1e-8, 5e-6 * 8 ** 0.5))
+    assert tolerance("grad", 1) == TOLERANCES["grad"]
+    assert tolerance("loss", 32 * 32) == TOLERANCES["loss"]
