@@ -38,3 +38,28 @@ def assert_close(actual, expected, atol, rtol=0.0, what="value"):
     worst = np.unravel_index(np.argmax(err - bound), err.shape) if err.size else ()
     assert np.all(err <= bound), (f"{what}: max abs error {err.max():.3g} (bound {atol} + {rtol}*|x|); "
                                   f"at {worst}: {actual[worst]!r} vs {expected[worst]!r}")
+
+
+def assert_scratch_lm_matches_reference(bk, lstm, T=6, B=4, seed=3):
+    """``lstm`` (num_inputs = vocab) alone and in the scratch LM, on random canonical
+    parameters: outputs, final state, loss and every gradient against the NumPy reference."""
+    from lstm_multi.core.params import init_params
+    from lstm_multi.reference import lm_loss_and_grads, lstm_forward
+
+    d, h = lstm.num_inputs, lstm.num_hiddens
+    rng = np.random.default_rng(seed)
+    params = {k: (rng.standard_normal(v.shape) * 0.4).astype(np.float32)
+              for k, v in init_params(d, h, d).items()}
+    model = bk.RNNLMScratch(lstm, d)
+    bk.set_params(model, params)
+    X = rng.standard_normal((T, B, d)).astype(np.float32)
+    outputs, (H, C) = lstm(bk.tensor(X))
+    ref_outputs, (ref_H, ref_C), _ = lstm_forward(params, X)
+    for name, value, ref in (("outputs", outputs, ref_outputs), ("H", H, ref_H), ("C", C, ref_C)):
+        assert_close(bk.to_numpy(value), ref, atol=2e-6, what=name)
+    tokens, targets = (rng.integers(0, d, (B, T)).astype(np.int32) for _ in range(2))
+    loss, grads = bk.loss_and_grads(model, tokens, targets)
+    ref_loss, ref_grads = lm_loss_and_grads(params, tokens, targets)
+    assert loss == pytest.approx(ref_loss, rel=2e-6)
+    for name, ref in ref_grads.items():
+        assert_close(grads[name], ref, atol=2e-6 * np.abs(ref).max() + 1e-8, what=f"d loss / d {name}")

@@ -6,7 +6,7 @@ reference) is tests/test_backends.py; here we pin how JAX gets there.
 
 import numpy as np
 import pytest
-from conftest import assert_close
+from conftest import assert_close, assert_scratch_lm_matches_reference
 
 from lstm_multi.backend import install_command, missing_modules
 
@@ -98,19 +98,26 @@ def _equations(jaxpr, inside_scan=False):
                 yield from _equations(sub, inside_scan or eqn.primitive.name == "scan")
 
 
-def test_scratch_recurrence_is_one_lax_scan_with_one_fused_matmul():
+@pytest.mark.parametrize("hoist_input", [False, True])
+def test_scratch_recurrence_is_one_lax_scan_with_fused_matmuls(hoist_input):
     T, B, d, h = 7, 3, 5, 4
-    lstm = bk.LSTMScratch(d, h)
+    lstm = bk.LSTMScratch(d, h, hoist_input=hoist_input)
     jaxpr = jax.make_jaxpr(lambda X: lstm(X))(np.zeros((T, B, d), np.float32))
     eqns = list(_equations(jaxpr.jaxpr))
     scans = [eqn for eqn, _ in eqns if eqn.primitive.name == "scan"]
     assert len(scans) == 1 and scans[0].params["length"] == T  # a loop, not T unrolled steps
     dots = [(eqn, inside) for eqn, inside in eqns if eqn.primitive.name == "dot_general"]
-    # Inside the loop X_t @ W_x and H @ W_h, each for the four gates at once; nothing outside.
     outside = [eqn.outvars[0].aval.shape for eqn, inside in dots if not inside]
     inside = [eqn.outvars[0].aval.shape for eqn, inside in dots if inside]
-    assert outside == []
-    assert inside == [(B, 4 * h), (B, 4 * h)]
+    if hoist_input:  # X W_x for all steps before the loop; in it only H W_h, the four gates at once
+        assert (outside, inside) == ([(T, B, 4 * h)], [(B, 4 * h)])
+    else:  # X_t W_x and H W_h in the step, each for the four gates at once
+        assert (outside, inside) == ([], [(B, 4 * h), (B, 4 * h)])
+
+
+def test_hoisted_input_projection_computes_the_same():
+    """hoist_input=True: the same outputs, state, loss and gradients as the reference."""
+    assert_scratch_lm_matches_reference(bk, bk.LSTMScratch(5, 3, hoist_input=True))
 
 
 def test_concise_lstm_is_a_scan_over_flax_optimized_lstm_cell():

@@ -11,7 +11,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import assert_close
+from conftest import assert_close, assert_scratch_lm_matches_reference
 
 from lstm_multi.backend import get_backend, install_command, missing_modules
 from lstm_multi.core.data import TimeMachine
@@ -65,17 +65,23 @@ def _while_body(concrete):
     return next(f for f in graph_def.library.function if f.signature.name == body_name)
 
 
-def test_scratch_recurrence_is_one_graph_loop():
-    """The time loop is a While op (not one eager op per step); its body has the two fused
-    matmuls, X_t W_x and H W_h (all four gates in each)."""
-    lstm = bk.LSTMScratch(5, 3)
+@pytest.mark.parametrize("hoist_input", [False, True])
+def test_scratch_recurrence_is_one_graph_loop(hoist_input):
+    """The time loop is a While op (not one eager op per step); its body has the fused
+    matmuls: X_t W_x and H W_h, or only H W_h with the input half hoisted before it."""
+    lstm = bk.LSTMScratch(5, 3, hoist_input=hoist_input)
     for T in (1, 4, 9):  # any number of steps runs the same graph
         lstm(bk.tensor(np.ones((T, 2, 5), np.float32)))
     assert lstm.recurrence.experimental_get_tracing_count() == 1
     body = _while_body(lstm.recurrence.get_concrete_function())
     ops_in_body = [node.op for node in body.node_def]
-    assert ops_in_body.count("MatMul") == 2
+    assert ops_in_body.count("MatMul") == (1 if hoist_input else 2)
     assert {"Sigmoid", "Tanh"} <= set(ops_in_body)
+
+
+def test_hoisted_input_projection_computes_the_same():
+    """hoist_input=True: the same outputs, state, loss and gradients as the reference."""
+    assert_scratch_lm_matches_reference(bk, bk.LSTMScratch(5, 3, hoist_input=True))
 
 
 def test_clip_none_is_plain_sgd():
