@@ -31,7 +31,7 @@ def initial_state(inputs, num_hiddens: int, H_C=None):
 
 
 class LSTMScratch(FusedGates, nnx.Module):
-    """d2l's LSTM from scratch, with the four gates fused into one matmul.
+    """d2l's LSTM from scratch, with the four gates fused: one matmul each for X_t and H.
 
     For each step t (``*`` is element-wise)::
 

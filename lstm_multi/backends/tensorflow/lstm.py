@@ -33,7 +33,7 @@ def _state(lstm, inputs, H_C):
 
 
 class LSTMScratch(FusedGates, tf.Module):
-    """d2l's LSTM from scratch, with the four gates fused into one matmul.
+    """d2l's LSTM from scratch, with the four gates fused: one matmul each for X_t and H.
 
     For each step t (``*`` is element-wise)::
 
