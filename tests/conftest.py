@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from lstm_multi.backend import BACKENDS, get_backend, install_command, missing_modules
+from lstm_multi.core.params import init_params
 
 
 def backend_params(names=BACKENDS):
@@ -40,16 +41,21 @@ def assert_close(actual, expected, atol, rtol=0.0, what="value"):
                                   f"at {worst}: {actual[worst]!r} vs {expected[worst]!r}")
 
 
+def random_params(d, h, vocab=None, seed=0, scale=0.4):
+    """Canonical float32 parameters ~ N(0, scale^2), the LM's output layer when ``vocab``."""
+    rng = np.random.default_rng(seed)
+    return {k: (rng.standard_normal(v.shape) * scale).astype(np.float32)
+            for k, v in init_params(d, h, vocab).items()}
+
+
 def assert_scratch_lm_matches_reference(bk, lstm, T=6, B=4, seed=3):
     """``lstm`` (num_inputs = vocab) alone and in the scratch LM, on random canonical
     parameters: outputs, final state, loss and every gradient against the NumPy reference."""
-    from lstm_multi.core.params import init_params
     from lstm_multi.reference import lm_loss_and_grads, lstm_forward
 
     d, h = lstm.num_inputs, lstm.num_hiddens
-    rng = np.random.default_rng(seed)
-    params = {k: (rng.standard_normal(v.shape) * 0.4).astype(np.float32)
-              for k, v in init_params(d, h, d).items()}
+    params = random_params(d, h, d, seed=seed)
+    rng = np.random.default_rng(seed + 1)
     model = bk.RNNLMScratch(lstm, d)
     bk.set_params(model, params)
     X = rng.standard_normal((T, B, d)).astype(np.float32)

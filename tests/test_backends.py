@@ -9,11 +9,11 @@ canonical parameters. Tolerances (float32 round-off over a few dozen steps):
 
 import numpy as np
 import pytest
-from conftest import assert_close
+from conftest import assert_close, random_params
 
 from lstm_multi.core.data import TimeMachine
 from lstm_multi.core.lm import build_model
-from lstm_multi.core.params import ParameterError, init_params, lm_shapes, lstm_shapes
+from lstm_multi.core.params import ParameterError, lm_shapes, lstm_shapes
 from lstm_multi.core.trainer import Trainer
 from lstm_multi.reference import lm_forward, lm_loss_and_grads, lstm_forward
 
@@ -23,12 +23,6 @@ SHAPES = [  # (num_steps, batch_size, num_inputs, num_hiddens)
     (12, 1, 7, 5),
     (3, 16, 28, 32),
 ]
-
-
-def random_params(d, h, vocab=None, seed=0, scale=0.4):
-    rng = np.random.default_rng(seed)
-    return {k: (rng.standard_normal(v.shape) * scale).astype(np.float32)
-            for k, v in init_params(d, h, vocab).items()}
 
 
 def make_lstm(bk, impl, d, h):
