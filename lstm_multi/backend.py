@@ -22,8 +22,11 @@ REQUIREMENTS = {
     "tensorflow": ("tensorflow", "keras"),
     "jax": ("jax", "flax", "optax"),
     "mxnet": ("mxnet",),
+    "numpy": ("numpy",),  # the reference itself, float64: exact and slow, needs no framework
 }
 BACKENDS = tuple(REQUIREMENTS)
+#: the frameworks (the ``numpy`` backend is the reference, chosen only by name).
+FRAMEWORKS = ("torch", "tensorflow", "jax", "mxnet")
 #: the default is the first of these that is installed.
 DEFAULT_ORDER = ("torch", "jax", "tensorflow", "mxnet")
 
@@ -43,7 +46,7 @@ class BackendNotInstalledError(BackendError, ImportError):
 
 
 def install_command(name: str) -> str:
-    return f'pip install "lstm-multi[{name}]"'
+    return "pip install lstm-multi" if name == "numpy" else f'pip install "lstm-multi[{name}]"'
 
 
 def validate_name(name: str, source: str = "backend") -> str:
@@ -88,7 +91,8 @@ def backend_name(name: str | None = None) -> str:
     if not installed:
         raise BackendNotInstalledError(
             f"No backend framework is installed. Install one of {', '.join(DEFAULT_ORDER)}, "
-            f"for example: {install_command('torch')}"
+            f"for example: {install_command('torch')}; or choose the NumPy reference backend "
+            f"({ENV_VAR}=numpy: exact, float64, slow)"
         )
     return installed[0]
 

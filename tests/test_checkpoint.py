@@ -82,7 +82,7 @@ def test_missing_extra_and_misshaped_tensors(tmp_path):
     path = save_checkpoint(tmp_path / "m.safetensors", bad, VOCAB)
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(path)
-    assert str(err.value) == (f"{path}: Parameters do not fit this checkpoint (vocabulary of 4): "
+    assert str(err.value) == (f"{path}: Parameters do not fit this checkpoint (LSTM, vocabulary of 4): "
                               "missing W_hc; unexpected extra; b_q has shape (5,), expected (4,).")
 
 
@@ -99,3 +99,46 @@ def test_other_version(tmp_path):
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(path)
     assert str(err.value) == f"{path} has checkpoint version '99'; this lstm-multi reads version 1."
+
+
+def test_family_checkpoint_records_its_model(tmp_path):
+    from lstm_multi.core.family import LayerConfig, init_layer_params
+    from lstm_multi.core.lm import lm_shapes
+
+    config = LayerConfig("gru", 3, 4, num_layers=2, reset_after=False)
+    rng = np.random.default_rng(0)
+    params = {k: rng.standard_normal(s).astype(np.float32) for k, s in lm_shapes(config, 5, 3).items()}
+    path = save_checkpoint(tmp_path / "m.safetensors", params, ["<unk>", "a", "b", "c", " "],
+                           {"model": config.to_dict(), "embedding_dim": 3})
+    ckpt = load_checkpoint(path)
+    assert ckpt.config == config and ckpt.embedding_dim == 3
+    assert list(ckpt.params) == list(lm_shapes(config, 5, 3))
+
+
+def test_non_finite_parameters_are_never_saved_nor_loaded(tmp_path):
+    bad = params()
+    bad["W_hq"][0, 0] = np.nan
+    with pytest.raises(CheckpointError) as err:
+        save_checkpoint(tmp_path / "bad.safetensors", bad, VOCAB)
+    assert str(err.value) == (f"Refusing to save {tmp_path / 'bad.safetensors'}: W_hq hold NaN or "
+                              "infinity (training diverged).")
+    assert not (tmp_path / "bad.safetensors").exists()
+    from safetensors.numpy import save_file
+
+    bad["W_hq"][0, 0] = np.inf
+    path = tmp_path / "forged.safetensors"
+    save_file(bad, str(path), metadata={"format": "lstm-multi", "version": "1",
+                                           "vocab": json.dumps(VOCAB), "hparams": "{}"})
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path)
+    assert str(err.value) == (f"{path} holds NaN or infinity in W_hq: the model it saved had diverged. "
+                              "Use an earlier checkpoint.")
+
+
+def test_checkpoint_follows_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = save_checkpoint(tmp_path / "m.safetensors", params(), VOCAB)
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -80,3 +80,91 @@ def test_loss_of_uniform_model_is_log_vocab():
     tokens = np.zeros((2, 3), dtype=int)
     loss, _ = lm_loss_and_grads(params, tokens, tokens)
     assert loss == pytest.approx(np.log(V), abs=1e-12)
+
+
+FAMILY = [  # every cell, both peephole forms, both GRU forms, stacked and bidirectional
+    dict(cell="lstm"),
+    dict(cell="lstm", peephole="diagonal"),
+    dict(cell="lstm", peephole="full", num_layers=2),
+    dict(cell="lstm", num_layers=2, bidirectional=True),
+    dict(cell="gru"),
+    dict(cell="gru", reset_after=False),
+    dict(cell="gru", num_layers=3, bidirectional=True),
+    dict(cell="gru", reset_after=False, bidirectional=True),
+    dict(cell="rnn"),
+    dict(cell="rnn", num_layers=2, bidirectional=True),
+]
+
+
+def family_id(options):
+    return "-".join(f"{k}={v}" for k, v in options.items())
+
+
+@pytest.mark.parametrize("options", FAMILY, ids=family_id)
+def test_family_layer_backward_matches_finite_differences(options):
+    from lstm_multi.core.family import LayerConfig, init_layer_params
+    from lstm_multi.reference import layer_backward, layer_forward
+
+    config = LayerConfig(num_inputs=3, num_hiddens=2, **options)
+    rng = np.random.default_rng(7)
+    params = {k: rng.standard_normal(v.shape) * 0.6 for k, v in init_layer_params(config).items()}
+    T, B = 4, 2
+    X = rng.standard_normal((T, B, 3))
+    shape = config.state_shape(B)
+    n_state = len(config.spec.state)
+    state = tuple(rng.standard_normal(shape) * 0.5 for _ in range(n_state))
+    R = rng.standard_normal((T, B, config.num_outputs))
+    R_state = tuple(rng.standard_normal(shape) for _ in range(n_state))
+    api = (lambda s: s) if n_state > 1 else (lambda s: s[0])
+
+    def objective():
+        outputs, final, _ = layer_forward(config, params, X, api(state))
+        final = final if n_state > 1 else (final,)
+        return np.sum(outputs * R) + sum(np.sum(f * r) for f, r in zip(final, R_state))
+
+    _, _, cache = layer_forward(config, params, X, api(state))
+    grads, dX, d_state = layer_backward(cache, R, api(R_state))
+    assert list(grads) == list(config.shapes())
+    for name, value in params.items():
+        np.testing.assert_allclose(grads[name], numerical_grad(objective, value), atol=1e-8, rtol=1e-6,
+                                   err_msg=name)
+    np.testing.assert_allclose(dX, numerical_grad(objective, X), atol=1e-8, rtol=1e-6, err_msg="X")
+    d_state = d_state if n_state > 1 else (d_state,)
+    for i, (grad, value) in enumerate(zip(d_state, state)):
+        np.testing.assert_allclose(grad, numerical_grad(objective, value), atol=1e-8, rtol=1e-6,
+                                   err_msg=f"state {i}")
+
+
+@pytest.mark.parametrize("options", [dict(cell="gru", num_layers=2), dict(cell="lstm", peephole="full")],
+                         ids=family_id)
+def test_family_lm_with_embedding_matches_finite_differences(options):
+    from lstm_multi.core.family import LayerConfig, init_layer_params
+
+    V, e, h = 5, 3, 2
+    config = LayerConfig(num_inputs=e, num_hiddens=h, **options)
+    rng = np.random.default_rng(8)
+    shapes = {"W_e": (V, e), **{k: v.shape for k, v in init_layer_params(config).items()},
+              "W_hq": (h, V), "b_q": (V,)}
+    params = {k: rng.standard_normal(s) * 0.6 for k, s in shapes.items()}
+    tokens, targets = rng.integers(0, V, (2, 4)), rng.integers(0, V, (2, 4))
+    _, grads = lm_loss_and_grads(params, tokens, targets, config=config)
+    assert list(grads) == list(shapes)
+    for name, value in params.items():
+        numeric = numerical_grad(lambda: lm_loss_and_grads(params, tokens, targets, config=config)[0], value)
+        np.testing.assert_allclose(grads[name], numeric, atol=1e-8, rtol=1e-6, err_msg=name)
+
+
+def test_reverse_direction_reads_the_reversed_sequence():
+    """A bidirectional layer's reverse half equals a forward layer run on X[::-1], flipped back."""
+    from lstm_multi.core.family import LayerConfig, init_layer_params
+    from lstm_multi.reference import layer_forward
+
+    bi = LayerConfig("gru", 3, 2, bidirectional=True)
+    params = init_layer_params(bi, sigma=0.5, seed=1)
+    X = np.random.default_rng(2).standard_normal((5, 2, 3))
+    outputs, H, _ = layer_forward(bi, params, X)
+    one = LayerConfig("gru", 3, 2)
+    rev = {k[len("l0.rev."):]: v for k, v in params.items() if k.startswith("l0.rev.")}
+    rev_out, rev_H, _ = layer_forward(one, rev, X[::-1])
+    np.testing.assert_allclose(outputs[:, :, 2:], rev_out[::-1], atol=1e-12)
+    np.testing.assert_allclose(H[1], rev_H, atol=1e-12)

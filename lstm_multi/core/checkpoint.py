@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .params import check_params, lm_shapes
+from .family import LayerConfig
+from .lm import lm_shapes
+from .params import check_params, short_list
 
 FORMAT = "lstm-multi"
 VERSION = "1"
@@ -34,13 +36,29 @@ class Checkpoint:
     params: dict[str, np.ndarray]
     vocab: list[str]
     hparams: dict = field(default_factory=dict)
+    config: LayerConfig | None = None  # the layer (d2l's one-layer LSTM for older files)
+    embedding_dim: int | None = None
+
+
+def non_finite(params: dict) -> list[str]:
+    """The names of the tensors holding NaN or infinity."""
+    return [name for name, value in params.items() if not np.all(np.isfinite(value))]
 
 
 def save_checkpoint(path: str | Path, params: dict, vocab: list[str], hparams: dict | None = None):
-    """Atomically write canonical ``params`` (float32), ``vocab`` tokens and ``hparams`` to ``path``."""
+    """Atomically write canonical ``params`` (float32), ``vocab`` tokens and ``hparams`` to ``path``.
+
+    ``hparams["model"]`` (a :class:`~.family.LayerConfig` as a dict) and
+    ``hparams["embedding_dim"]`` say which model to rebuild; without them the model is
+    d2l's one-layer LSTM. Parameters with NaN or infinity are refused (nothing is written).
+    """
     from safetensors.numpy import save
 
     path = Path(path)
+    bad = non_finite(params)
+    if bad:
+        raise CheckpointError(f"Refusing to save {path}: {short_list(bad)} hold NaN or infinity "
+                              "(training diverged).")
     tensors = {name: np.ascontiguousarray(value, dtype=np.float32) for name, value in params.items()}
     metadata = {"format": FORMAT, "version": VERSION, "vocab": json.dumps(list(vocab)),
                 "hparams": json.dumps(hparams or {})}
@@ -52,11 +70,27 @@ def save_checkpoint(path: str | Path, params: dict, vocab: list[str], hparams: d
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; follow the umask like open()
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def model_of(hparams: dict, vocab_size: int, params: dict) -> tuple[LayerConfig, int | None]:
+    """The layer configuration and embedding size a checkpoint's ``hparams`` describe."""
+    embedding_dim = hparams.get("embedding_dim")
+    if "model" in hparams:
+        return LayerConfig.from_dict(hparams["model"]), embedding_dim
+    num_hiddens = np.shape(params.get("W_hq", np.zeros((1, 0))))[0]  # written before the family
+    return LayerConfig("lstm", vocab_size, max(int(num_hiddens), 1)), None
 
 
 def _read_metadata(raw: bytes, path: Path) -> dict:
@@ -95,10 +129,15 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         hparams = json.loads(metadata.get("hparams", "{}"))
     except Exception as err:  # safetensors raises its own error types for truncated data
         raise CheckpointError(f"{path} is a corrupt checkpoint: {err}") from None
-    num_hiddens = np.shape(params.get("W_hq", np.zeros((0, 0))))[0]
-    shapes = lm_shapes(len(vocab), num_hiddens, len(vocab))
     try:
-        check_params(params, shapes, what=f"checkpoint (vocabulary of {len(vocab)})")
+        config, embedding_dim = model_of(hparams, len(vocab), params)
+        shapes = lm_shapes(config, len(vocab), embedding_dim)
+        check_params(params, shapes, what=f"checkpoint ({config.describe()}, vocabulary of {len(vocab)})")
     except ValueError as err:
         raise CheckpointError(f"{path}: {err}") from None
-    return Checkpoint(params={name: params[name] for name in shapes}, vocab=vocab, hparams=hparams)
+    bad = non_finite(params)
+    if bad:
+        raise CheckpointError(f"{path} holds NaN or infinity in {short_list(bad)}: the model it saved "
+                              "had diverged. Use an earlier checkpoint.")
+    return Checkpoint(params={name: params[name] for name in shapes}, vocab=vocab, hparams=hparams,
+                      config=config, embedding_dim=embedding_dim)

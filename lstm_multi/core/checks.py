@@ -3,25 +3,46 @@ before any framework sees them (never a traceback from inside a framework)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
-def check_sequence(shape, num_inputs: int) -> None:
+def check_positive(name: str, value, integer: bool = False):
+    """Raise a clear ``ValueError`` unless ``value`` is a positive (integer) number."""
+    kind = "integer" if integer else "number"
+    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive {kind}, got {value!r}.")
+    return value
+
+
+def check_sequence(shape, config) -> None:
     """``X`` must be time-major ``(num_steps, batch_size, num_inputs)``."""
     shape = tuple(int(s) for s in shape)
-    if len(shape) != 3 or shape[2] != num_inputs or 0 in shape:
-        raise ValueError(f"LSTM input must have shape (num_steps, batch_size, {num_inputs}) "
-                         f"(time-major, num_inputs={num_inputs}), got {shape}.")
+    d = config.num_inputs
+    if len(shape) != 3 or shape[2] != d or 0 in shape:
+        raise ValueError(f"{config.spec.title} input must have shape (num_steps, batch_size, {d}) "
+                         f"(time-major, num_inputs={d}), got {shape}.")
 
 
-def check_state(state, batch_size: int, num_hiddens: int) -> None:
-    """A state is a pair ``(H, C)``, each ``(batch_size, num_hiddens)``."""
-    expected = (batch_size, num_hiddens)
-    if (not isinstance(state, (tuple, list)) or len(state) != 2
-            or any(tuple(int(s) for s in np.shape(x)) != expected for x in state)):
-        shapes = ([tuple(np.shape(x)) for x in state] if isinstance(state, (tuple, list))
-                  else type(state).__name__)
-        raise ValueError(f"LSTM state must be a pair (H, C) of shape {expected} each, got {shapes}.")
+def check_state(state, config, batch_size: int) -> None:
+    """An LSTM's state is a pair ``(H, C)``, a GRU's or RNN's one tensor ``H``; each
+    ``(batch_size, h)``, or ``(layers * directions, batch_size, h)`` for stacked or
+    bidirectional layers."""
+    expected = config.state_shape(batch_size)
+    names = config.spec.state
+    shape_of = lambda x: tuple(int(s) for s in np.shape(x))
+    if len(names) == 1:
+        if isinstance(state, (tuple, list)) or shape_of(state) != expected:
+            got = ([shape_of(x) for x in state] if isinstance(state, (tuple, list)) else shape_of(state))
+            raise ValueError(f"{config.spec.title} state must be H of shape {expected}, got {got}.")
+        return
+    if (not isinstance(state, (tuple, list)) or len(state) != len(names)
+            or any(shape_of(x) != expected for x in state)):
+        got = [shape_of(x) for x in state] if isinstance(state, (tuple, list)) else type(state).__name__
+        raise ValueError(f"{config.spec.title} state must be a pair ({', '.join(names)}) of shape "
+                         f"{expected} each, got {got}.")
 
 
 def check_tokens(tokens, vocab_size: int, name: str = "tokens") -> None:
@@ -42,26 +63,21 @@ def check_tokens(tokens, vocab_size: int, name: str = "tokens") -> None:
                              f"got values from {low} to {high}.")
 
 
+def as_numpy(array) -> np.ndarray:
+    """NumPy input as it is, or any backend's tensor as NumPy."""
+    if hasattr(array, "asnumpy"):  # MXNet
+        return array.asnumpy()
+    if hasattr(array, "detach"):  # torch
+        array = array.detach().cpu()
+    return np.asarray(array)
+
+
 def check_batch(tokens, targets, vocab_size: int):
-    """A training batch: ``tokens`` and ``targets`` as NumPy ``(batch_size, num_steps)`` ids."""
-    tokens, targets = np.asarray(tokens), np.asarray(targets)
+    """A training batch: ``tokens`` and ``targets`` as NumPy ``(batch_size, num_steps)`` ids
+    (NumPy arrays or the backend's own tensors)."""
+    tokens, targets = as_numpy(tokens), as_numpy(targets)
     check_tokens(tokens, vocab_size)
     check_tokens(targets, vocab_size, name="targets")
     if tokens.shape != targets.shape:
         raise ValueError(f"targets must have the shape of tokens {tokens.shape}, got {targets.shape}.")
     return tokens, targets
-
-
-def check_model_sizes(num_inputs, num_hiddens) -> None:
-    for name, value in (("num_inputs", num_inputs), ("num_hiddens", num_hiddens)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-
-
-def check_lm_sizes(rnn, vocab_size) -> None:
-    """The LM feeds one-hot characters, so the LSTM's input size is the vocabulary size."""
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 1:
-        raise ValueError(f"vocab_size must be a positive integer, got {vocab_size!r}.")
-    if rnn.num_inputs != vocab_size:
-        raise ValueError(f"The LSTM takes {rnn.num_inputs} inputs but the one-hot characters have "
-                         f"vocab_size={vocab_size}: build it with num_inputs={vocab_size}.")

@@ -1,65 +1,138 @@
-"""What every backend's character language model shares, written once.
+"""What every backend's language model shares, written once.
 
 A backend's ``RNNLMScratch`` subclasses :class:`LanguageModel` and its framework's
-module class; it supplies ``forward_with_state`` and its output layer's names.
+module class; it supplies ``forward_with_state`` and, in :attr:`NATIVE`, the native
+names of its own parameters (the layer's are behind the prefix ``"rnn."``).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
+from .family import CELLS, LayerConfig
+from .checks import check_positive
 from .module import Module
-from .params import init_params, lm_shapes
+from .params import init_params
+
+
+def check_lm_layer(rnn, vocab_size, embedding_dim) -> None:
+    """The layer must run forward only, and read one-hot characters or the embedding."""
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 1:
+        raise ValueError(f"vocab_size must be a positive integer, got {vocab_size!r}.")
+    config = rnn.config
+    if config.bidirectional:
+        raise ValueError(f"A bidirectional {config.spec.title} cannot drive a next-character language "
+                         "model: its reverse direction reads the characters it should predict. "
+                         "Use bidirectional=False.")
+    if embedding_dim is None:
+        if config.num_inputs != vocab_size:
+            raise ValueError(f"The {config.spec.title} takes {config.num_inputs} inputs but the one-hot "
+                             f"characters have vocab_size={vocab_size}: build it with "
+                             f"num_inputs={vocab_size}.")
+    else:
+        check_positive("embedding_dim", embedding_dim, integer=True)
+        if config.num_inputs != embedding_dim:
+            raise ValueError(f"The {config.spec.title} takes {config.num_inputs} inputs but the embedding "
+                             f"has embedding_dim={embedding_dim}: build it with "
+                             f"num_inputs={embedding_dim}.")
+
+
+def lm_shapes(config: LayerConfig, vocab_size: int, embedding_dim: int | None = None):
+    """A language model's canonical parameters: ``W_e`` (with an embedding), the layer's, the output's."""
+    embedding = {} if embedding_dim is None else {"W_e": (vocab_size, embedding_dim)}
+    return {**embedding, **config.shapes(), "W_hq": (config.num_hiddens, vocab_size),
+            "b_q": (vocab_size,)}
 
 
 class LanguageModel(Module):
-    """d2l's RNN language model: one-hot characters -> ``self.rnn`` -> output layer.
+    """d2l's RNN language model: one-hot characters (or an embedding) -> ``self.rnn`` -> output.
 
-    Native parameter names (as the backend's ``get_params`` lists them) are the
-    LSTM's own names behind the prefix ``"rnn."`` plus the output layer's names.
+    Canonical parameters: ``W_e (vocab, embedding_dim)`` when there is an embedding, the
+    layer's own, then ``W_hq (h, vocab)`` and ``b_q (vocab,)``.
     """
 
+    #: canonical name -> (native name, stored transposed) for the LM's own parameters.
+    NATIVE = {"W_e": ("W_e", False), "W_hq": ("W_hq", False), "b_q": ("b_q", False)}
+
+    @property
+    def config(self) -> LayerConfig:
+        return self.rnn.config
+
     def initial_output_params(self):
-        """d2l's initialisation of ``W_hq`` and ``b_q``, drawn by NumPy from ``seed + 1``."""
-        params = init_params(self.rnn.num_hiddens, self.rnn.num_hiddens, self.vocab_size,
-                             sigma=getattr(self.rnn, "sigma", 0.01), seed=self.seed + 1)
-        return {"W_hq": params["W_hq"], "b_q": params["b_q"]}
+        """d2l's initialisation: ``W_hq``, ``b_q`` drawn by NumPy from ``seed + 1``; the embedding
+        ~ N(0, 1) (as ``nn.Embedding``) from ``seed + 2``."""
+        h = self.config.num_hiddens
+        params = init_params(h, h, self.vocab_size, sigma=getattr(self.rnn, "sigma", 0.01),
+                             seed=self.seed + 1)
+        params = {"W_hq": params["W_hq"], "b_q": params["b_q"]}
+        if self.embedding_dim is not None:
+            rng = np.random.default_rng(self.seed + 2)
+            params["W_e"] = rng.standard_normal((self.vocab_size, self.embedding_dim)).astype(np.float32)
+        return params
 
     def canonical_shapes(self):
-        return lm_shapes(self.rnn.num_inputs, self.rnn.num_hiddens, self.vocab_size)
+        return lm_shapes(self.config, self.vocab_size, self.embedding_dim)
+
+    def _own_names(self):
+        return [name for name in self.NATIVE if name != "W_e" or self.embedding_dim is not None]
 
     def to_canonical(self, native, grads=False):
         """Native names -> canonical; ``grads=True`` converts gradients (two-bias layers differ)."""
         rnn = {name[len("rnn."):]: value for name, value in native.items() if name.startswith("rnn.")}
-        return {**self.rnn.to_canonical(rnn, grads), **self._output_to_canonical(native)}
+        own = {}
+        for name in self._own_names():
+            native_name, transposed = self.NATIVE[name]
+            own[name] = native[native_name].T if transposed else native[native_name]
+        params = {**own, **self.rnn.to_canonical(rnn, grads)}
+        return {name: params[name] for name in self.canonical_shapes()}
 
     def from_canonical(self, params):
-        rnn = {f"rnn.{name}": value for name, value in self.rnn.from_canonical(params).items()}
-        return {**rnn, **self._output_from_canonical(params)}
+        native = {f"rnn.{name}": value for name, value in self.rnn.from_canonical(params).items()}
+        for name in self._own_names():
+            native_name, transposed = self.NATIVE[name]
+            native[native_name] = np.ascontiguousarray(params[name].T if transposed else params[name])
+        return native
 
-    def _output_to_canonical(self, native):
-        """Scratch output layer: the parameters are already ``W_hq`` and ``b_q``."""
-        return {"W_hq": native["W_hq"], "b_q": native["b_q"]}
-
-    def _output_from_canonical(self, params):
-        return {"W_hq": params["W_hq"], "b_q": params["b_q"]}
+    def frozen(self):
+        """Native name -> mask of the entries that training keeps at zero."""
+        return {f"rnn.{name}": mask for name, mask in self.rnn.frozen().items()}
 
 
 IMPLEMENTATIONS = ("scratch", "concise")
 
 
-def build_model(backend, impl: str, vocab_size: int, num_hiddens: int, lr: float, seed: int = 0):
+def layer_class(backend, impl: str, cell: str):
+    """``bk.LSTMScratch`` for ("scratch", "lstm"), ``bk.GRU`` for ("concise", "gru"), ..."""
+    if impl not in IMPLEMENTATIONS:
+        raise ValueError(f"Unknown implementation {impl!r}. Valid: {', '.join(IMPLEMENTATIONS)}.")
+    title = CELLS[cell].title if cell in CELLS else None
+    if title is None:
+        raise ValueError(f"Unknown model {cell!r}. Valid models: {', '.join(CELLS)}.")
+    return getattr(backend, title + ("Scratch" if impl == "scratch" else ""))
+
+
+def build_layer(backend, impl: str, config: LayerConfig, seed: int = 0):
+    """The layer of ``config`` on ``backend``: scratch or the framework's native layer."""
+    options = {k: v for k, v in config.to_dict().items() if k not in ("cell", "num_inputs", "num_hiddens")}
+    options = {k: v for k, v in options.items() if k in ("num_layers", "bidirectional", "dropout")
+               or k in config.spec.options}
+    return layer_class(backend, impl, config.cell)(config.num_inputs, config.num_hiddens, seed=seed,
+                                                   **options)
+
+
+def build_model(backend, impl: str, vocab_size: int, num_hiddens: int, lr: float, seed: int = 0,
+                model: str = "lstm", embedding_dim: int | None = None, **options):
     """A character LM on ``backend`` (a backend module): ``impl`` is "scratch" or "concise".
 
-    scratch: ``RNNLMScratch(LSTMScratch(...))``, d2l's initialisation from ``seed``;
-    concise: ``RNNLM(LSTM(...))``, the framework's own layers and initialisation (seeded).
+    scratch: ``RNNLMScratch(<Model>Scratch(...))``, d2l's initialisation from ``seed``;
+    concise: ``RNNLM(<Model>(...))``, the framework's own layers and initialisation (seeded).
+    ``model`` is "lstm", "gru" or "rnn"; ``options`` are the layer's (``num_layers``,
+    ``dropout``, ``peephole``, ``forget_bias``, ``reset_after``).
     """
-    from .module import check_positive
-
     check_positive("num_hiddens", num_hiddens, integer=True)
     check_positive("lr", lr)
-    if impl == "scratch":
-        return backend.RNNLMScratch(backend.LSTMScratch(vocab_size, num_hiddens, seed=seed),
-                                    vocab_size, lr=lr, seed=seed)
-    if impl == "concise":
-        return backend.RNNLM(backend.LSTM(vocab_size, num_hiddens, seed=seed), vocab_size, lr=lr,
-                             seed=seed)
-    raise ValueError(f"Unknown implementation {impl!r}. Valid: {', '.join(IMPLEMENTATIONS)}.")
+    num_inputs = vocab_size if embedding_dim is None else embedding_dim
+    config = LayerConfig(model, num_inputs, num_hiddens, **options)
+    layer = build_layer(backend, impl, config, seed=seed)
+    lm_class = backend.RNNLMScratch if impl == "scratch" else backend.RNNLM
+    return lm_class(layer, vocab_size, lr=lr, seed=seed, embedding_dim=embedding_dim)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import math
+
+from .optim import SGD
 
 
 class HyperParameters:
@@ -23,15 +24,6 @@ class HyperParameters:
                         and k != "__class__"}
         for k, v in self.hparams.items():
             setattr(self, k, v)
-
-
-def check_positive(name: str, value, integer: bool = False):
-    """Raise a clear ``ValueError`` unless ``value`` is a positive (integer) number."""
-    kind = "integer" if integer else "number"
-    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive {kind}, got {value!r}.")
-    return value
 
 
 class Module(HyperParameters):
@@ -55,8 +47,6 @@ class Module(HyperParameters):
 
     def configure_optimizers(self):
         """Plain SGD with this model's learning rate (d2l: ``SGD(params, lr)``)."""
-        from .optim import SGD
-
         return SGD(self.lr)
 
     def training_step(self, batch, optimizer, gradient_clip_val=None) -> float:

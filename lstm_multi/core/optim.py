@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .module import check_positive
+from .checks import check_positive
 
 
 @dataclass(frozen=True)

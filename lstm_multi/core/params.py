@@ -12,6 +12,8 @@ Every backend stores the four gates fused, in its own order; :func:`fuse_gates` 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 #: d2l's gate order (the order its LSTMScratch declares them); the scratch cells use it.
@@ -37,17 +39,21 @@ def lm_shapes(num_inputs: int, num_hiddens: int, vocab_size: int) -> dict[str, t
 
 
 def check_params(params: dict, expected: dict[str, tuple[int, ...]], what: str = "model") -> None:
-    """Raise :class:`ParameterError` naming every missing, unexpected or mis-shaped tensor."""
+    """Raise :class:`ParameterError` naming the missing, unexpected and mis-shaped tensors
+    (the first few of each kind, and how many more)."""
     problems = []
     missing = [n for n in expected if n not in params]
     extra = [n for n in params if n not in expected]
     if missing:
-        problems.append(f"missing {', '.join(missing)}")
+        problems.append(f"missing {short_list(missing)}")
     if extra:
-        problems.append(f"unexpected {', '.join(extra)}")
-    for name, shape in expected.items():
-        if name in params and tuple(np.shape(params[name])) != tuple(shape):
-            problems.append(f"{name} has shape {tuple(np.shape(params[name]))}, expected {tuple(shape)}")
+        problems.append(f"unexpected {short_list(extra)}")
+    wrong = [f"{name} has shape {tuple(np.shape(params[name]))}, expected {tuple(shape)}"
+             for name, shape in expected.items()
+             if name in params and tuple(np.shape(params[name])) != tuple(shape)]
+    if wrong:
+        more = f" and {len(wrong) - 2} more mis-shaped" if len(wrong) > 2 else ""
+        problems.append("; ".join(wrong[:2]) + more)
     if problems:
         raise ParameterError(f"Parameters do not fit this {what}: " + "; ".join(problems) + ".")
 
@@ -82,40 +88,152 @@ def init_params(num_inputs: int, num_hiddens: int, vocab_size: int | None = None
                    ).astype(np.float32) for name, shape in shapes.items()}
 
 
-class FusedGates:
-    """Canonical conversion for an LSTM that stores its four gates fused.
+def short_list(names, limit: int = 4) -> str:
+    """``"a, b, c, d and 5 more"``: messages name the first problems and count the rest."""
+    names = list(names)
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{', '.join(names[:limit])} and {len(names) - limit} more"
 
-    A class says how its framework lays the gates out, and this mixin converts
-    (``to_canonical`` / ``from_canonical`` on flat dicts of NumPy arrays by native name):
 
-    - ``NATIVE``: the names of the fused input weights, recurrent weights and bias;
-    - ``GATE_ORDER``: the order of the four gate blocks (``"ifoc"``: d2l's; ``"ifco"``: cuDNN's);
-    - ``ROWS``: blocks stacked as rows, ``(4h, d)`` (torch, Gluon), not columns ``(d, 4h)``;
-    - ``SECOND_BIAS``: a second bias the layer adds (torch, Gluon). Canonical ``b`` is the
-      sum; the backends keep the second at zero and frozen, so ``dL/db`` is the first's gradient.
+@dataclass(frozen=True)
+class FusedLayout:
+    """How one unit (a layer in one direction) stores its gates in a framework's parameters.
+
+    Every backend's layer describes its storage with one of these and the conversion to
+    and from canonical names is written here, once:
+
+    - ``W_x``, ``W_h``, ``b``: the native names of the fused input weights, recurrent
+      weights and bias (the gate blocks side by side, in ``order``);
+    - ``rows``: blocks stacked as rows, ``(G h, d)`` (torch, Gluon), not columns ``(d, G h)``;
+    - ``b_h``: a second bias the framework adds to the recurrent half (torch, Gluon, Keras'
+      GRU). Canonical ``b_g`` is the sum of the two; the second's block is kept at zero and
+      frozen (:meth:`frozen`), so ``dL/db_g`` is the first's gradient, except for the gates in
+      ``separate``, whose second-bias block is a canonical parameter of its own (the GRU's
+      ``b_hh``, inside the reset gate's product);
+    - ``paired``: ``b`` is one ``(2, G h)`` array holding both biases (Keras' GRU);
+    - ``extras``: canonical names stored as they are (peephole weights; the scratch GRU's ``b_hh``).
     """
 
-    NATIVE = ("W_x", "W_h", "b")
-    GATE_ORDER = GATES
-    ROWS = False
-    SECOND_BIAS: str | None = None
+    W_x: str
+    W_h: str
+    b: str | None
+    order: str
+    rows: bool = False
+    b_h: str | None = None
+    separate: tuple[tuple[str, str], ...] = ()
+    paired: bool = False
+    extras: dict = field(default_factory=dict)  # canonical name -> native name
+
+    def _biases(self, native):
+        if self.paired:
+            return native[self.b][0], native[self.b][1]
+        return native[self.b], (native[self.b_h] if self.b_h else None)
+
+    def to_canonical(self, native, grads: bool = False) -> dict[str, np.ndarray]:
+        G = len(self.order)
+        W_x, W_h = np.asarray(native[self.W_x]), np.asarray(native[self.W_h])
+        if self.rows:
+            W_x, W_h = W_x.T, W_h.T
+        b, b_h = self._biases(native)
+        b_blocks = np.split(np.asarray(b), G)
+        b_h_blocks = np.split(np.asarray(b_h), G) if b_h is not None else [None] * G
+        separate = dict(self.separate)
+        params = {}
+        for g, w_x, w_h, b_g, b2 in zip(self.order, np.split(W_x, G, axis=1), np.split(W_h, G, axis=1),
+                                        b_blocks, b_h_blocks):
+            params[f"W_x{g}"], params[f"W_h{g}"] = w_x, w_h
+            if g in separate:
+                params[f"b_{g}"], params[separate[g]] = b_g, b2
+            else:
+                params[f"b_{g}"] = b_g if (b2 is None or grads) else b_g + b2
+        params.update({name: np.asarray(native[n]) for name, n in self.extras.items()})
+        return params
+
+    def from_canonical(self, params) -> dict[str, np.ndarray]:
+        W_x = np.concatenate([params[f"W_x{g}"] for g in self.order], axis=1)
+        W_h = np.concatenate([params[f"W_h{g}"] for g in self.order], axis=1)
+        b = np.concatenate([params[f"b_{g}"] for g in self.order])
+        if self.rows:
+            W_x, W_h = W_x.T, W_h.T
+        native = {self.W_x: np.ascontiguousarray(W_x), self.W_h: np.ascontiguousarray(W_h)}
+        separate = dict(self.separate)
+        b_h = np.concatenate([params[separate[g]] if g in separate else np.zeros_like(params[f"b_{g}"])
+                              for g in self.order])
+        if self.paired:
+            native[self.b] = np.stack([b, b_h])
+        else:
+            native[self.b] = b
+            if self.b_h:
+                native[self.b_h] = b_h
+        native.update({n: params[name] for name, n in self.extras.items()})
+        return native
+
+    def frozen(self, h: int) -> dict[str, np.ndarray]:
+        """Native name -> mask of the entries kept at zero (the duplicate biases)."""
+        if not (self.b_h or self.paired):
+            return {}
+        separate = dict(self.separate)
+        mask = np.concatenate([np.full(h, g not in separate) for g in self.order])
+        if self.paired:
+            return {self.b: np.stack([np.zeros_like(mask), mask])}
+        return {self.b_h: mask}
+
+
+class CanonicalLayer:
+    """Canonical names for any layer of the family, from its units' :class:`FusedLayout`.
+
+    A backend's layer class sets ``self.config`` (a :class:`~.family.LayerConfig`) and
+    implements ``unit_layout(index, prefix, layer, reverse) -> FusedLayout`` with the native
+    names of that unit; this mixin does the rest for every cell, stacked or bidirectional.
+    """
+
+    config = None
+
+    @property
+    def num_inputs(self) -> int:
+        return self.config.num_inputs
+
+    @property
+    def num_hiddens(self) -> int:
+        return self.config.num_hiddens
 
     def canonical_shapes(self):
-        return lstm_shapes(self.num_inputs, self.num_hiddens)
+        return self.config.shapes()
 
-    def to_canonical(self, native, grads=False):
-        W_x, W_h, b = (native[name] for name in self.NATIVE)
-        if self.ROWS:
-            W_x, W_h = W_x.T, W_h.T
-        if self.SECOND_BIAS is not None and not grads:
-            b = b + native[self.SECOND_BIAS]
-        return split_gates(W_x, W_h, b, self.GATE_ORDER)
+    def layouts(self):
+        """``(canonical prefix, FusedLayout)`` for every unit."""
+        return [(prefix, self.unit_layout(i, prefix, k, reverse))
+                for i, (prefix, k, _, reverse) in enumerate(self.config.units())]
+
+    def to_canonical(self, native, grads: bool = False):
+        return {prefix + name: value for prefix, layout in self.layouts()
+                for name, value in layout.to_canonical(native, grads).items()}
 
     def from_canonical(self, params):
-        W_x, W_h, b = fuse_gates(params, self.GATE_ORDER)
-        if self.ROWS:
-            W_x, W_h = W_x.T, W_h.T
-        native = dict(zip(self.NATIVE, (W_x, W_h, b)))
-        if self.SECOND_BIAS is not None:
-            native[self.SECOND_BIAS] = np.zeros_like(b)
+        native = {}
+        for prefix, layout in self.layouts():
+            unit = {name[len(prefix):]: value for name, value in params.items() if name.startswith(prefix)}
+            native.update(layout.from_canonical(unit))
         return native
+
+    def frozen(self):
+        """Native name -> mask of entries that training keeps at zero."""
+        masks = {}
+        for _, layout in self.layouts():
+            masks.update(layout.frozen(self.config.num_hiddens))
+        return masks
+
+
+def scratch_layout(config, native_prefix: str) -> FusedLayout:
+    """The scratch cells' storage of one unit: ``W_x (d, G h)``, ``W_h (h, G h)``, ``b (G h,)``
+    fused in d2l's gate order, extras (peepholes, ``b_hh``) under their canonical names."""
+    p = native_prefix
+    extras = {name: p + name for name in config.spec.extra_shapes(config, 1, 1)}
+    return FusedLayout(p + "W_x", p + "W_h", p + "b", config.spec.gates, extras=extras)
+
+
+def fuse_unit(config, params: dict, prefix: str = "") -> dict[str, np.ndarray]:
+    """A unit's canonical parameters -> the scratch storage (``W_x``, ``W_h``, ``b``, extras)."""
+    unit = {name[len(prefix):]: value for name, value in params.items() if name.startswith(prefix)}
+    return scratch_layout(config, "").from_canonical(unit)

@@ -18,7 +18,8 @@ import math
 import time
 from dataclasses import dataclass
 
-from .module import HyperParameters, check_positive
+from .checks import check_positive
+from .module import HyperParameters
 
 
 @dataclass

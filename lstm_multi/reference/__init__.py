@@ -1,8 +1,23 @@
-"""NumPy reference LSTM (float64, hand-written BPTT): the parity oracle."""
+"""The NumPy reference (float64, hand-written BPTT): the parity oracle for the whole family.
 
-from .lstm import (cross_entropy, lm_forward, lm_loss_and_grads, lstm_backward, lstm_forward,
-                   one_hot)
+One file per equation set (``lstm.py``, ``gru.py``, ``rnn.py``: one step forward and
+backward), ``layer.py`` (stacking, both directions, BPTT), ``lm.py`` (the language model)
+and ``train.py`` (SGD with clipping on its own gradients).
+"""
+
+from .layer import layer_backward, layer_forward, trace
+from .lm import cross_entropy, lm_forward, lm_loss_and_grads, one_hot
 from .train import sgd_train
 
-__all__ = ["cross_entropy", "lm_forward", "lm_loss_and_grads", "lstm_backward", "lstm_forward",
-           "one_hot", "sgd_train"]
+
+def lstm_forward(params, X, state=None):
+    """A one-layer LSTM (the configuration inferred from ``params``): see :func:`layer_forward`."""
+    from .layer import infer_config
+
+    return layer_forward(infer_config(params), params, X, state)
+
+
+lstm_backward = layer_backward
+
+__all__ = ["cross_entropy", "layer_backward", "layer_forward", "lm_forward", "lm_loss_and_grads",
+           "lstm_backward", "lstm_forward", "one_hot", "sgd_train", "trace"]
