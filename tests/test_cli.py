@@ -60,3 +60,104 @@ def test_argument_validation(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--lr", "-1"])
     assert "argument --lr: must be a positive number, got -1" in capsys.readouterr().err
+
+
+TINY = ["--hidden", "8", "--batch-size", "32", "--num-steps", "6", "--num-train", "128",
+        "--num-val", "64", "--no-progress"]
+
+
+def test_resume_continues_a_run_exactly(bk, tmp_path, capsys):
+    """2 epochs, then --resume to 4, give the per-epoch losses of 4 uninterrupted epochs."""
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    assert main(["train", "--backend", bk.NAME, *TINY, "--epochs", "4", "--out", str(whole)]) == 0
+    assert main(["train", "--backend", bk.NAME, *TINY, "--epochs", "2", "--out", str(part)]) == 0
+    assert main(["train", "--backend", bk.NAME, "--resume", str(part), "--epochs", "4",
+                 "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "epoch   3  train ppl" in printed and "epoch   1  train ppl" in printed
+    expected = json.loads((whole / "history.json").read_text())
+    got = json.loads((part / "history.json").read_text())
+    assert [r["epoch"] for r in got] == [1, 2, 3, 4]
+    for r, e in zip(got, expected):
+        assert r["train_loss"] == pytest.approx(e["train_loss"], rel=1e-5)
+        assert r["val_loss"] == pytest.approx(e["val_loss"], rel=1e-5)
+    best = load_checkpoint(part / "best.safetensors")
+    best_epoch = min(got, key=lambda r: r["val_loss"])["epoch"]
+    assert best.hparams["epochs"] == best_epoch
+    assert main(["train", "--backend", bk.NAME, "--resume", str(part), "--epochs", "3"]) == 2
+    assert capsys.readouterr().err == (f"lstm-multi train: error: {part / 'model.safetensors'} has already "
+                                       "trained 4 epochs; ask for more with --epochs (e.g. --epochs 14).\n")
+
+
+def test_family_options_reach_the_checkpoint(bk, tmp_path, capsys):
+    out = tmp_path / "gru"
+    assert main(["train", "--backend", bk.NAME, *TINY, "--epochs", "1", "--model", "gru",
+                 "--num-layers", "2", "--reset-before", "--embedding-dim", "5", "--out", str(out)]) == 0
+    assert "scratch 2-layer GRU (reset before), 8 hidden units" in capsys.readouterr().out
+    ckpt = load_checkpoint(out / "model.safetensors")
+    assert (ckpt.config.cell, ckpt.config.num_layers, ckpt.config.reset_after) == ("gru", 2, False)
+    assert ckpt.embedding_dim == 5 and ckpt.params["W_e"].shape == (28, 5)
+    assert main(["generate", "--checkpoint", str(out / "model.safetensors"), "--backend", bk.NAME,
+                 "--num-preds", "5"]) == 0
+    assert len(capsys.readouterr().out.rstrip("\n")) == len("time traveller") + 5
+    assert main(["train", "--backend", bk.NAME, *TINY, "--model", "rnn", "--peephole"]) == 2
+    assert capsys.readouterr().err == ("lstm-multi train: error: --peephole and --forget-bias are LSTM "
+                                       "options, not RNN ones.\n")
+
+
+def run_cli(*args, env=None, **kwargs):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "lstm_multi.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=600, **kwargs)
+
+
+def test_diverging_training_is_one_clear_line(bk, tmp_path):
+    proc = run_cli("train", "--backend", bk.NAME, *TINY, "--epochs", "2", "--lr", "100000",
+                   "--out", str(tmp_path / "run"))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("lstm-multi train: error: Training diverged at epoch 1: the ")
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_unusable_out_fails_before_training(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = run_cli("train", "--backend", "numpy", *TINY, "--out", str(blocker / "run"))
+    assert proc.returncode == 2
+    assert proc.stderr == f"lstm-multi train: error: --out {blocker / 'run'}: {blocker} is a file, not a directory.\n"
+    proc = run_cli("train", "--backend", "numpy", *TINY, "--out", str(blocker))
+    assert proc.stderr == f"lstm-multi train: error: --out {blocker} exists and is not a directory.\n"
+    proc = run_cli("parity", "--backends", "numpy", "--json", str(tmp_path / "no" / "rows.json"))
+    assert proc.stderr == (f"lstm-multi parity: error: --json {tmp_path / 'no' / 'rows.json'}: the directory "
+                           f"{tmp_path / 'no'} does not exist.\n")
+    proc = run_cli("bench", "--out", str(blocker))
+    assert proc.stderr == f"lstm-multi bench: error: --out {blocker} exists and is not a directory.\n"
+
+
+def test_ctrl_c_keeps_finished_epochs_and_says_how_to_resume(bk, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "lstm_multi.cli", "train", "--backend", bk.NAME, *TINY,
+                             "--epochs", "100000", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (out / "history.json").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    done = len(json.loads((out / "history.json").read_text()))
+    assert done >= 1
+    ckpt = load_checkpoint(out / "model.safetensors")
+    assert ckpt.training["epoch"] == done
+    assert f"stopped by Ctrl-C: the last finished epoch ({done}) is saved in {out / 'model.safetensors'}" in err
+    assert f"resume with: lstm-multi train --resume {out} --epochs 100000" in err

@@ -95,3 +95,31 @@ def test_vocab_from_tokens_round_trip():
     assert again.idx_to_token == vocab.idx_to_token and again["o"] == vocab["o"]
     with pytest.raises(CorpusError, match="needs the token '<unk>'"):
         Vocab.from_tokens(["a", "b"])
+
+
+def test_text_without_latin_letters_says_what_to_do(tmp_path):
+    path = tmp_path / "ja.txt"
+    path.write_text("吾輩は猫である。名前はまだ無い。" * 400, encoding="utf-8")
+    with pytest.raises(CorpusError) as err:
+        TimeMachine(batch_size=8, num_steps=4, num_train=100, num_val=10, text=path)
+    assert str(err.value) == (f"{str(path)!r} has 0 letters a-z among 6400 characters: d2l's preprocessing "
+                              "keeps only a-z and spaces. To keep the text's own characters (any language), "
+                              "use preprocessing='none' (lstm-multi train --preprocess none).")
+    data = TimeMachine(batch_size=8, num_steps=4, num_train=100, num_val=10, text=path, preprocessing="none")
+    assert "猫" in data.vocab.token_to_idx and len(data.vocab) == 15  # 14 characters and <unk>
+    assert data.vocab.preprocessing == "none"
+
+
+def test_prefix_is_prepared_like_the_corpus():
+    import warnings
+
+    from lstm_multi.core.sampling import encode_prefix
+
+    vocab = TimeMachine(batch_size=2, num_steps=4, num_train=2, num_val=1).vocab
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert encode_prefix("Time Traveller!", vocab) == vocab[list("time traveller ")]
+    vocab.preprocessing = "none"
+    with pytest.warns(UserWarning, match=r"^The prefix has characters outside the vocabulary, read as "
+                                         r"<unk>: '!T'\.$"):
+        assert encode_prefix("Time!", vocab) == [vocab.unk] + vocab[list("ime")] + [vocab.unk]

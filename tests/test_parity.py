@@ -76,7 +76,7 @@ def test_compare_flags_differences():
 def test_cli_exit_status(bk, capsys, monkeypatch):
     assert main(["parity", "--backends", bk.NAME, "--hidden", "4", "--num-steps", "3",
                  "--batch-size", "2", "--steps", "3"]) == 0
-    assert "all implementations agree with the reference" in capsys.readouterr().out
+    assert "all 2 implementations agree with the reference" in capsys.readouterr().out
     monkeypatch.setitem(parity_mod.TOLERANCES, "loss", (0.0, 0.0))
     monkeypatch.setitem(parity_mod.TOLERANCES, "forward", (0.0, 1e-12))
     assert main(["parity", "--backends", bk.NAME, "--hidden", "4", "--num-steps", "3",
@@ -90,3 +90,36 @@ def test_gradient_tolerance_grows_with_the_terms_summed():
     assert tolerance("grad", 32 * 32) == pytest.approx((1e-8, 5e-6 * 8 ** 0.5))
     assert tolerance("grad", 1) == TOLERANCES["grad"]
     assert tolerance("loss", 32 * 32) == TOLERANCES["loss"]
+
+
+@pytest.mark.parametrize("model,options", [
+    ("gru", dict(num_layers=2)), ("rnn", dict()), ("lstm", dict(peephole="full")),
+    ("lstm", dict(num_layers=2, bidirectional=True)), ("gru", dict(reset_after=False)),
+])
+def test_the_family_agrees_with_reference(bk, model, options):
+    report = parity([bk.NAME], hidden=6, num_steps=5, batch_size=3, steps=3, model=model, **options)
+    assert report.ok, report.to_markdown(full=True)
+    ran = {r.impl for r in report.rows}
+    quantities = {r.quantity for r in report.rows}
+    assert "outputs" in quantities and "H" in quantities
+    assert ("C" in quantities) == (model == "lstm")
+    assert ("loss" in quantities) == (not options.get("bidirectional"))
+    # a native layer without the option (peepholes; reset before on torch, JAX, MXNet) is listed
+    assert ran | {k.split()[1] for k in report.skipped} == {"scratch", "concise"}
+    for why in report.skipped.values():
+        assert "Scratch" in why
+
+
+def test_skipped_and_failed_backends_are_listed_and_exit_non_zero(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(parity_mod.registry, "is_available", lambda name: name == "numpy")
+    monkeypatch.setenv("LSTM_MULTI_PYTHON_MXNET", str(tmp_path / "no-python"))
+    monkeypatch.delenv("LSTM_MULTI_PYTHON_JAX", raising=False)
+    assert main(["parity", "--backends", "numpy", "mxnet", "jax", "--hidden", "4", "--num-steps", "3",
+                 "--batch-size", "2", "--steps", "2"]) == 1
+    out = capsys.readouterr().out
+    assert (f"mxnet: NOT RUN (the interpreter {tmp_path / 'no-python'} for backend 'mxnet' does not exist "
+            "(LSTM_MULTI_PYTHON_MXNET or .tox/mxnet))") in out
+    assert "jax: NOT RUN (not installed here" in out
+    assert ("the 2 implementations that ran agree with the reference, but 2 requested did not run "
+            "(listed above). To compare only what is installed here: lstm-multi parity --backends") in out

@@ -38,6 +38,7 @@ class Checkpoint:
     hparams: dict = field(default_factory=dict)
     config: LayerConfig | None = None  # the layer (d2l's one-layer LSTM for older files)
     embedding_dim: int | None = None
+    training: dict | None = None  # Trainer.state() when saved during a run: what --resume needs
 
 
 def non_finite(params: dict) -> list[str]:
@@ -45,7 +46,8 @@ def non_finite(params: dict) -> list[str]:
     return [name for name, value in params.items() if not np.all(np.isfinite(value))]
 
 
-def save_checkpoint(path: str | Path, params: dict, vocab: list[str], hparams: dict | None = None):
+def save_checkpoint(path: str | Path, params: dict, vocab: list[str], hparams: dict | None = None,
+                    training: dict | None = None):
     """Atomically write canonical ``params`` (float32), ``vocab`` tokens and ``hparams`` to ``path``.
 
     ``hparams["model"]`` (a :class:`~.family.LayerConfig` as a dict) and
@@ -62,7 +64,15 @@ def save_checkpoint(path: str | Path, params: dict, vocab: list[str], hparams: d
     tensors = {name: np.ascontiguousarray(value, dtype=np.float32) for name, value in params.items()}
     metadata = {"format": FORMAT, "version": VERSION, "vocab": json.dumps(list(vocab)),
                 "hparams": json.dumps(hparams or {})}
-    payload = save(tensors, metadata=metadata)
+    if training is not None:
+        metadata["training"] = json.dumps(training)
+    return write_atomically(path, save(tensors, metadata=metadata))
+
+
+def write_atomically(path: str | Path, payload: bytes) -> Path:
+    """Write ``payload`` to a temporary file beside ``path``, flush it to disk, rename it over
+    ``path``: a crash leaves the old file or the new one, never half of either."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -127,6 +137,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         params = load(raw)
         vocab = json.loads(metadata["vocab"])
         hparams = json.loads(metadata.get("hparams", "{}"))
+        training = json.loads(metadata["training"]) if "training" in metadata else None
     except Exception as err:  # safetensors raises its own error types for truncated data
         raise CheckpointError(f"{path} is a corrupt checkpoint: {err}") from None
     try:
@@ -140,4 +151,36 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise CheckpointError(f"{path} holds NaN or infinity in {short_list(bad)}: the model it saved "
                               "had diverged. Use an earlier checkpoint.")
     return Checkpoint(params={name: params[name] for name in shapes}, vocab=vocab, hparams=hparams,
-                      config=config, embedding_dim=embedding_dim)
+                      config=config, embedding_dim=embedding_dim, training=training)
+
+
+class RunCheckpoints:
+    """A Trainer callback that keeps a run's files current after every epoch (atomically):
+
+    ``model.safetensors``  the last finished epoch, with the training state (``--resume``)
+    ``best.safetensors``   the epoch with the lowest validation loss so far
+    ``history.json``       one record per epoch
+
+    like Lightning's ``ModelCheckpoint(save_last=True, monitor="val_loss")``.
+    """
+
+    def __init__(self, out: str | Path, vocab: list[str], hparams: dict):
+        self.out, self.vocab, self.hparams = Path(out), list(vocab), hparams
+        self.best = None
+
+    def on_fit_start(self, trainer, model, data):
+        losses = [r.val_loss for r in trainer.history if r.val_loss is not None]
+        self.best = min(losses) if losses else None
+
+    def on_epoch_end(self, trainer, model, record):
+        params = model.ops.get_params(model)
+        hparams = {**self.hparams, "epochs": record.epoch, "val_ppl": record.val_ppl}
+        save_checkpoint(self.out / "model.safetensors", params, self.vocab, hparams, trainer.state())
+        if record.val_loss is not None and (self.best is None or record.val_loss < self.best):
+            self.best = record.val_loss
+            save_checkpoint(self.out / "best.safetensors", params, self.vocab, hparams)
+        history = json.dumps([r.as_dict() for r in trainer.history], indent=1)
+        write_atomically(self.out / "history.json", history.encode())
+
+    def on_fit_end(self, trainer, model):
+        pass

@@ -53,6 +53,16 @@ def preprocess(text: str) -> str:
     return re.sub("[^A-Za-z]+", " ", text).lower()
 
 
+#: How text becomes characters: d2l's cleaning (letters a-z and space), or the text as it is.
+PREPROCESSORS = {"d2l": preprocess, "none": lambda text: text}
+
+
+def get_preprocessor(name: str):
+    if name not in PREPROCESSORS:
+        raise ValueError(f"Unknown preprocessing {name!r}. Valid: {', '.join(PREPROCESSORS)}.")
+    return PREPROCESSORS[name]
+
+
 def tokenize(text: str) -> list[str]:
     """Character tokens."""
     return list(text)
@@ -62,7 +72,10 @@ class Vocab:
     """d2l's vocabulary: tokens sorted, ``<unk>`` and reserved tokens included.
 
     For the Time Machine it has 28 tokens: ``' '``, ``'<unk>'``, ``'a'`` ... ``'z'``.
+    ``preprocessing`` names how the corpus was cleaned (see :data:`PREPROCESSORS`).
     """
+
+    preprocessing = "d2l"
 
     def __init__(self, tokens=(), min_freq: int = 0, reserved_tokens=()):
         tokens = list(tokens)
@@ -104,9 +117,10 @@ class Vocab:
         return self.token_to_idx["<unk>"]
 
 
-def build_corpus(raw_text: str, vocab: Vocab | None = None) -> tuple[list[int], Vocab]:
+def build_corpus(raw_text: str, vocab: Vocab | None = None,
+                 preprocessing: str = "d2l") -> tuple[list[int], Vocab]:
     """d2l's ``TimeMachine.build``: token indices of the whole text and the vocabulary."""
-    tokens = tokenize(preprocess(raw_text))
+    tokens = tokenize(get_preprocessor(preprocessing)(raw_text))
     if vocab is None:
         vocab = Vocab(tokens)
     return [vocab[token] for token in tokens], vocab
@@ -122,12 +136,15 @@ class TimeMachine(DataModule):
     Args:
         batch_size, num_steps, num_train, num_val: as in d2l.
         text: a path to train on instead of the bundled Time Machine.
+        preprocessing: ``"d2l"`` (letters a-z and space, lower case: the book's) or ``"none"``
+            (the text's own characters, any language; the vocabulary is built from them).
         seed: seeds the shuffling of training windows (one NumPy generator,
             so every backend sees the same batches in the same order).
     """
 
     def __init__(self, batch_size: int, num_steps: int, num_train: int = 10000,
-                 num_val: int = 5000, text: str | Path | None = None, seed: int = 0):
+                 num_val: int = 5000, text: str | Path | None = None, seed: int = 0,
+                 preprocessing: str = "d2l"):
         super().__init__()
         for name, value in (("batch_size", batch_size), ("num_steps", num_steps),
                             ("num_train", num_train)):
@@ -137,10 +154,17 @@ class TimeMachine(DataModule):
             raise ValueError(f"num_val must be a non-negative integer, got {num_val!r}.")
         self.save_hyperparameters()
         raw = read_time_machine() if text is None else read_text_file(text)
-        corpus, self.vocab = build_corpus(raw)
+        corpus, self.vocab = build_corpus(raw, preprocessing=preprocessing)
+        self.vocab.preprocessing = preprocessing  # generation prepares prefixes the same way
         num_windows = len(corpus) - num_steps
+        source = "The Time Machine" if text is None else repr(str(text))
+        if preprocessing == "d2l" and len(corpus) < len(raw) // 2:
+            letters = sum(c.isascii() and c.isalpha() for c in raw)
+            raise CorpusError(
+                f"{source} has {letters} letters a-z among {len(raw)} characters: d2l's preprocessing "
+                "keeps only a-z and spaces. To keep the text's own characters (any language), "
+                "use preprocessing='none' (lstm-multi train --preprocess none).")
         if num_windows < num_train + num_val:
-            source = "The Time Machine" if text is None else repr(str(text))
             raise CorpusError(
                 f"{source} gives {max(num_windows, 0)} windows of {num_steps} steps, fewer than "
                 f"num_train + num_val = {num_train + num_val}. Use a longer text or smaller "

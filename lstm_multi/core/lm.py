@@ -120,6 +120,14 @@ def build_layer(backend, impl: str, config: LayerConfig, seed: int = 0):
                                                    **options)
 
 
+def model_from_config(backend, impl: str, config: LayerConfig, vocab_size: int, lr: float, seed: int = 0,
+                      embedding_dim: int | None = None):
+    """The LM whose layer is ``config`` (``config.num_inputs`` is the vocabulary or embedding size)."""
+    layer = build_layer(backend, impl, config, seed=seed)
+    lm_class = backend.RNNLMScratch if impl == "scratch" else backend.RNNLM
+    return lm_class(layer, vocab_size, lr=lr, seed=seed, embedding_dim=embedding_dim)
+
+
 def build_model(backend, impl: str, vocab_size: int, num_hiddens: int, lr: float, seed: int = 0,
                 model: str = "lstm", embedding_dim: int | None = None, **options):
     """A character LM on ``backend`` (a backend module): ``impl`` is "scratch" or "concise".
@@ -133,6 +141,4 @@ def build_model(backend, impl: str, vocab_size: int, num_hiddens: int, lr: float
     check_positive("lr", lr)
     num_inputs = vocab_size if embedding_dim is None else embedding_dim
     config = LayerConfig(model, num_inputs, num_hiddens, **options)
-    layer = build_layer(backend, impl, config, seed=seed)
-    lm_class = backend.RNNLMScratch if impl == "scratch" else backend.RNNLM
-    return lm_class(layer, vocab_size, lr=lr, seed=seed, embedding_dim=embedding_dim)
+    return model_from_config(backend, impl, config, vocab_size, lr, seed, embedding_dim)

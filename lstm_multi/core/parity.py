@@ -1,11 +1,16 @@
 """Cross-framework parity: one case, every implementation, differences against the reference.
 
-A *case* is one set of canonical parameters and inputs (NumPy, float32). Every
-implementation (backend x scratch/concise) computes from it, in float32:
+A *case* is one model of the family (a :class:`~.family.LayerConfig`) and one set of
+canonical parameters and inputs (NumPy, float32). Every implementation (backend x
+scratch/concise) computes from it, in float32:
 
-- ``outputs``, ``H``, ``C``: the LSTM alone on a random ``X (T, B, V)`` from a random state;
+- ``outputs`` and the final state (``H``, and ``C`` for an LSTM): the layer alone on a
+  random ``X (T, B, V)`` from a random state;
 - ``logits``, ``loss`` and ``grad/<name>`` for every canonical parameter of the LM;
 - ``trajectory``: the losses of ``steps`` SGD steps with clipping on Time Machine batches.
+
+A bidirectional layer cannot drive a language model, so for one only the layer's
+forward quantities are compared.
 
 The NumPy reference computes the same in float64 (the trajectory with its own
 gradients). A quantity passes when ``max|x - ref| <= atol + rtol * max|ref|``
@@ -16,6 +21,7 @@ environment) run in another interpreter as a subprocess, exchanging ``.npz`` fil
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -26,7 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend as registry
-from .params import init_params
+from .family import LayerConfig, init_layer_params
+from .lm import lm_shapes
 
 IMPLEMENTATIONS = ("scratch", "concise")
 
@@ -63,25 +70,33 @@ def kind_of(quantity: str) -> str:
 
 
 def make_case(hidden: int = 32, num_steps: int = 16, batch_size: int = 8, seed: int = 0,
-              steps: int = 20, lr: float = 1.0, clip: float = 1.0) -> dict[str, np.ndarray]:
-    """The inputs every implementation receives (all NumPy; scalars as 0-d arrays)."""
+              steps: int = 20, lr: float = 1.0, clip: float = 1.0, model: str = "lstm",
+              **options) -> dict[str, np.ndarray]:
+    """The inputs every implementation receives (all NumPy; scalars as 0-d arrays).
+
+    ``model`` and ``options`` (``num_layers``, ``bidirectional``, ``peephole``, ``reset_after``,
+    ``forget_bias``) choose the member of the family; its layer reads one-hot characters.
+    """
     from .data import TimeMachine
 
     data = TimeMachine(batch_size, num_steps, num_train=steps * batch_size, num_val=0, seed=seed)
     vocab = len(data.vocab)
+    config = LayerConfig(model, vocab, hidden, **options)
     rng = np.random.default_rng(seed)
     f32 = lambda *shape, scale=1.0: (rng.standard_normal(shape) * scale).astype(np.float32)
     # Weights ~ N(0, 1/h), as frameworks initialise (well-conditioned, gates not saturated).
     scale = 1 / np.sqrt(hidden)
-    case = {f"param/{k}": f32(*v.shape, scale=scale) for k, v in init_params(vocab, hidden, vocab).items()}
+    shapes = config.shapes() if config.bidirectional else lm_shapes(config, vocab)
+    case = {f"param/{k}": f32(*shape, scale=scale) for k, shape in shapes.items()}
     batches = list(data.train_dataloader())
+    case.update({f"state/{name}": f32(*config.state_shape(batch_size), scale=0.5)
+                 for name in config.spec.state})
     case.update(
-        X=f32(num_steps, batch_size, vocab), H0=f32(batch_size, hidden, scale=0.5),
-        C0=f32(batch_size, hidden, scale=0.5),
+        X=f32(num_steps, batch_size, vocab),
         tokens=rng.integers(0, vocab, (batch_size, num_steps)).astype(np.int32),
         targets=rng.integers(0, vocab, (batch_size, num_steps)).astype(np.int32),
         train_tokens=np.stack([x for x, _ in batches]), train_targets=np.stack([y for _, y in batches]),
-        lr=np.array(lr), clip=np.array(clip), hidden=np.array(hidden), vocab=np.array(vocab),
+        lr=np.array(lr), clip=np.array(clip), config=np.array(json.dumps(config.to_dict())),
     )
     return case
 
@@ -90,40 +105,70 @@ def case_params(case) -> dict[str, np.ndarray]:
     return {k[len("param/"):]: v for k, v in case.items() if k.startswith("param/")}
 
 
+def case_config(case) -> LayerConfig:
+    return LayerConfig.from_dict(json.loads(str(case["config"])))
+
+
+def case_state(case, convert=lambda x: x):
+    """The initial state in the API form: ``(H, C)`` for an LSTM, ``H`` otherwise."""
+    parts = [convert(case[f"state/{name}"]) for name in case_config(case).spec.state]
+    return tuple(parts) if len(parts) > 1 else parts[0]
+
+
+def state_quantities(config, state, convert=lambda x: x) -> dict[str, np.ndarray]:
+    parts = state if len(config.spec.state) > 1 else (state,)
+    return {name: convert(part) for name, part in zip(config.spec.state, parts)}
+
+
 def run_reference(case) -> dict[str, np.ndarray]:
     """The reference's quantities for ``case`` (float64)."""
-    from ..reference import lm_forward, lm_loss_and_grads, lstm_forward, sgd_train
+    from ..reference import layer_forward, lm_forward, lm_loss_and_grads, sgd_train
 
-    params = case_params(case)
-    outputs, (H, C), _ = lstm_forward(params, case["X"], (case["H0"], case["C0"]))
-    loss, grads = lm_loss_and_grads(params, case["tokens"], case["targets"])
+    config, params = case_config(case), case_params(case)
+    outputs, state, _ = layer_forward(config, params, case["X"], case_state(case))
+    results = {"outputs": outputs, **state_quantities(config, state)}
+    if config.bidirectional:
+        return results
+    loss, grads = lm_loss_and_grads(params, case["tokens"], case["targets"], config=config)
     trajectory, _ = sgd_train(params, zip(case["train_tokens"], case["train_targets"]),
-                              float(case["lr"]), float(case["clip"]))
-    return {"outputs": outputs, "H": H, "C": C, "logits": lm_forward(params, case["tokens"])[0],
+                              float(case["lr"]), float(case["clip"]), config=config)
+    return {**results, "logits": lm_forward(params, case["tokens"], config=config)[0],
             "loss": np.array(loss), **{f"grad/{k}": v for k, v in grads.items()},
             "trajectory": trajectory}
 
 
 def run_backend(name: str, case) -> dict[str, np.ndarray]:
     """Every implementation of backend ``name`` in this process; keys ``<impl>/<quantity>``."""
-    from .lm import build_model
+    from .lm import build_layer, model_from_config
 
     bk = registry.get_backend(name)
-    params = case_params(case)
-    hidden, vocab, lr, clip = int(case["hidden"]), int(case["vocab"]), float(case["lr"]), float(case["clip"])
+    config, params = case_config(case), case_params(case)
+    lr, clip = float(case["lr"]), float(case["clip"])
     results = {}
     for impl in IMPLEMENTATIONS:
-        model = build_model(bk, impl, vocab, hidden, lr)
+        if config.bidirectional:
+            try:
+                layer = model = build_layer(bk, impl, config)
+            except ValueError as err:
+                results[f"{impl}/skipped"] = np.array(str(err))
+                continue
+        else:
+            try:
+                model = model_from_config(bk, impl, config, config.num_inputs, lr)
+            except ValueError as err:  # a native layer without this option (peepholes, reset before)
+                results[f"{impl}/skipped"] = np.array(str(err))
+                continue
+            layer = model.rnn
         bk.set_params(model, params)
-        outputs, (H, C) = model.rnn(bk.tensor(case["X"]), (bk.tensor(case["H0"]), bk.tensor(case["C0"])))
-        logits = model(bk.tensor(case["tokens"]))
-        loss, grads = bk.loss_and_grads(model, case["tokens"], case["targets"])
-        trajectory = [bk.train_step(model, x, y, lr, clip)
-                      for x, y in zip(case["train_tokens"], case["train_targets"])]
-        found = {"outputs": outputs, "H": H, "C": C, "logits": logits}
-        found = {k: bk.to_numpy(v) for k, v in found.items()}
-        found.update(loss=np.array(loss), trajectory=np.array(trajectory),
-                     **{f"grad/{k}": v for k, v in grads.items()})
+        outputs, state = layer(bk.tensor(case["X"]), case_state(case, bk.tensor))
+        found = {"outputs": bk.to_numpy(outputs), **state_quantities(config, state, bk.to_numpy)}
+        if not config.bidirectional:
+            found["logits"] = bk.to_numpy(model(bk.tensor(case["tokens"])))
+            loss, grads = bk.loss_and_grads(model, case["tokens"], case["targets"])
+            trajectory = [bk.train_step(model, x, y, lr, clip)
+                          for x, y in zip(case["train_tokens"], case["train_targets"])]
+            found.update(loss=np.array(loss), trajectory=np.array(trajectory),
+                         **{f"grad/{k}": v for k, v in grads.items()})
         results.update({f"{impl}/{k}": v for k, v in found.items()})
     return results
 
@@ -139,6 +184,9 @@ def interpreter_for(name: str) -> str | None:
 
 def run_backend_elsewhere(name: str, case, python: str) -> dict[str, np.ndarray]:
     """:func:`run_backend` in another interpreter, through ``.npz`` files."""
+    if not Path(python).is_file():
+        raise RuntimeError(f"the interpreter {python} for backend {name!r} does not exist "
+                           f"(LSTM_MULTI_PYTHON_{name.upper()} or .tox/{name})")
     with tempfile.TemporaryDirectory() as tmp:
         case_file, out_file = Path(tmp, "case.npz"), Path(tmp, "out.npz")
         np.savez(case_file, **case)
@@ -168,11 +216,17 @@ class Row:
 @dataclass
 class ParityReport:
     rows: list[Row]
-    skipped: dict[str, str]  # backend -> why it did not run
+    skipped: dict[str, str]  # "backend" or "backend impl" -> why it did not run
 
     @property
     def ok(self) -> bool:
+        """Every row that ran is within its bound."""
         return all(row.ok for row in self.rows)
+
+    @property
+    def complete(self) -> bool:
+        """Every requested implementation ran."""
+        return not self.skipped
 
     def worst(self) -> list[Row]:
         """One row per (backend, impl, kind): the one closest to its bound."""
@@ -189,7 +243,7 @@ class ParityReport:
         for r in self.rows if full else self.worst():
             lines.append(f"| {r.backend} | {r.impl} | {r.quantity} | {r.max_abs:.2e} | {r.max_rel:.2e} "
                          f"| {r.bound:.2e} | {'yes' if r.ok else 'NO'} |")
-        lines += [f"\n{name}: not run ({why})" for name, why in self.skipped.items()]
+        lines += [f"\n{name}: NOT RUN ({why})" for name, why in self.skipped.items()]
         return "\n".join(lines)
 
 
@@ -197,6 +251,8 @@ def compare(name: str, results, reference, num_terms: int = DEFAULT_TERMS) -> li
     rows = []
     for key, value in results.items():
         impl, quantity = key.split("/", 1)
+        if quantity == "skipped":
+            continue
         ref = np.asarray(reference[quantity], np.float64)
         scale = float(np.abs(ref).max()) if ref.size else 0.0
         max_abs = float(np.abs(np.asarray(value, np.float64) - ref).max())
@@ -207,21 +263,32 @@ def compare(name: str, results, reference, num_terms: int = DEFAULT_TERMS) -> li
 
 
 def parity(backends=None, hidden: int = 32, num_steps: int = 16, batch_size: int = 8,
-           seed: int = 0, steps: int = 20) -> ParityReport:
-    """Run every implementation that can run here or in its own environment; compare."""
-    case = make_case(hidden, num_steps, batch_size, seed, steps)
+           seed: int = 0, steps: int = 20, model: str = "lstm", **options) -> ParityReport:
+    """Run every implementation that can run here or in its own environment; compare.
+
+    ``model`` and ``options`` choose the member of the family (see :func:`make_case`).
+    A backend that cannot run, or fails, is listed in ``skipped`` with the reason; the
+    others are still compared.
+    """
+    case = make_case(hidden, num_steps, batch_size, seed, steps, model=model, **options)
     reference = run_reference(case)
     rows, skipped = [], {}
-    for name in backends or registry.BACKENDS:
+    for name in backends or registry.FRAMEWORKS:
         registry.validate_name(name)
-        if registry.is_available(name):
-            results = run_backend(name, case)
-        elif (python := interpreter_for(name)) is not None:
-            results = run_backend_elsewhere(name, case, python)
-        else:
-            skipped[name] = (f"not installed here and no interpreter for it: set "
-                             f"LSTM_MULTI_PYTHON_{name.upper()} or create .tox/{name} (tox -e {name})")
+        try:
+            if registry.is_available(name):
+                results = run_backend(name, case)
+            elif (python := interpreter_for(name)) is not None:
+                results = run_backend_elsewhere(name, case, python)
+            else:
+                skipped[name] = (f"not installed here and no interpreter for it: set "
+                                 f"LSTM_MULTI_PYTHON_{name.upper()} or create .tox/{name} (tox -e {name})")
+                continue
+        except RuntimeError as err:
+            skipped[name] = str(err)
             continue
+        skipped.update({f"{name} {key.split('/')[0]}": str(value) for key, value in results.items()
+                        if key.endswith("/skipped")})
         rows += compare(name, results, reference, num_steps * batch_size)
     return ParityReport(rows, skipped)
 

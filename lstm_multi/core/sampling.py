@@ -8,7 +8,11 @@ NumPy, so greedy and seeded sampling give the same text on every backend.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+
+from .data import get_preprocessor
 
 
 def choose_next(logits: np.ndarray, temperature: float, rng: np.random.Generator | None) -> int:
@@ -20,13 +24,25 @@ def choose_next(logits: np.ndarray, temperature: float, rng: np.random.Generator
     return int(rng.choice(len(p), p=p / p.sum()))
 
 
+def encode_prefix(prefix: str, vocab) -> list[int]:
+    """The prefix prepared like the corpus (d2l: lower case, non-letters as one space), as ids;
+    characters the vocabulary lacks read as ``<unk>``, with a warning that names them."""
+    prepared = get_preprocessor(getattr(vocab, "preprocessing", "d2l"))(prefix)
+    unknown = sorted({c for c in prepared if c not in vocab.token_to_idx})
+    if unknown:
+        warnings.warn(f"The prefix has characters outside the vocabulary, read as <unk>: "
+                      f"{''.join(unknown)!r}.", stacklevel=3)
+    return [vocab[c] for c in prepared] if prepared else [vocab.unk]
+
+
 def predict(model, prefix: str, num_preds: int, vocab, temperature: float = 0.0,
             seed: int | None = None) -> str:
     """d2l's ``predict``: ``prefix`` followed by ``num_preds`` generated characters.
 
     Args:
         model: a language model of any backend.
-        prefix: at least one character; characters outside the vocabulary read as ``<unk>``.
+        prefix: at least one character, prepared like the corpus (d2l: "Time Traveller" reads
+            as "time traveller"); characters outside the vocabulary read as ``<unk>`` (a warning).
         num_preds: how many characters to generate (>= 0).
         temperature: 0 for greedy argmax (d2l), > 0 to sample from softmax(logits / T).
         seed: seeds the sampling generator.
@@ -39,7 +55,7 @@ def predict(model, prefix: str, num_preds: int, vocab, temperature: float = 0.0,
         raise ValueError(f"temperature must be >= 0, got {temperature!r}.")
     ops = model.ops
     rng = np.random.default_rng(seed)
-    outputs = list(vocab[list(prefix)])
+    outputs = encode_prefix(prefix, vocab)
     logits, state = model.forward_with_state(ops.tensor(np.array([outputs], dtype=np.int32)))
     for _ in range(num_preds):
         next_token = choose_next(ops.to_numpy(logits)[0, -1], temperature, rng)

@@ -10,6 +10,11 @@ One epoch::
 Perplexity is ``exp`` of the mean per-token cross-entropy; the training figure
 averages the batch losses seen during the epoch (weighted by batch size), as
 d2l's plot does, and the validation figure is measured after the epoch.
+
+A run can be interrupted (:meth:`Trainer.request_stop`, which the CLI calls on
+Ctrl-C and SIGTERM): the trainer stops after the current step and keeps only
+finished epochs. :meth:`Trainer.state` and ``fit(..., resume=state)`` continue a run
+exactly: epoch counter, history and the data's shuffling generator.
 """
 
 from __future__ import annotations
@@ -22,6 +27,11 @@ from .checks import check_positive
 from .module import HyperParameters
 
 
+def perplexity(loss: float) -> float:
+    """``exp(loss)``, infinite rather than an OverflowError for a diverged model."""
+    return math.exp(loss) if loss < 700 else math.inf
+
+
 @dataclass
 class EpochRecord:
     epoch: int
@@ -31,11 +41,15 @@ class EpochRecord:
 
     @property
     def train_ppl(self) -> float:
-        return math.exp(self.train_loss)
+        return perplexity(self.train_loss)
 
     @property
     def val_ppl(self) -> float | None:
-        return None if self.val_loss is None else math.exp(self.val_loss)
+        return None if self.val_loss is None else perplexity(self.val_loss)
+
+    @classmethod
+    def from_dict(cls, record: dict) -> "EpochRecord":
+        return cls(record["epoch"], record["train_loss"], record["val_loss"], record["seconds"])
 
     def as_dict(self) -> dict:
         return {"epoch": self.epoch, "train_loss": self.train_loss, "val_loss": self.val_loss,
@@ -74,18 +88,39 @@ class Trainer(HyperParameters):
         self.callbacks = list(callbacks)
         self.history: list[EpochRecord] = []
         self.should_stop = False
+        self.interrupted = False  # stopped by request_stop() in the middle of an epoch
 
-    def fit(self, model, data) -> list[EpochRecord]:
-        """Train ``model`` on ``data``; returns (and keeps in ``history``) one record per epoch."""
+    def request_stop(self) -> None:
+        """Stop after the current step; the unfinished epoch is dropped (safe from a signal handler)."""
+        self.interrupted = True
+
+    def state(self) -> dict:
+        """What resuming needs (JSON-able): finished epochs, history, the data's generator state."""
+        return {"epoch": len(self.history), "history": [r.as_dict() for r in self.history],
+                "data_rng": self.data.rng.bit_generator.state}
+
+    def fit(self, model, data, resume: dict | None = None) -> list[EpochRecord]:
+        """Train ``model`` on ``data``; returns (and keeps in ``history``) one record per epoch.
+
+        ``resume``: a :meth:`state` saved after some epochs (with the model's parameters
+        restored by the caller); training continues from the next epoch up to ``max_epochs``.
+        """
         self.model, self.data = model, data
         self.optimizer = model.configure_optimizers()
-        self.should_stop = False
+        self.should_stop = self.interrupted = False
+        first = 1
+        if resume is not None:
+            self.history = [EpochRecord.from_dict(r) for r in resume["history"]]
+            data.rng.bit_generator.state = resume["data_rng"]
+            first = resume["epoch"] + 1
         for cb in self.callbacks:
             cb.on_fit_start(self, model, data)
-        bar = self._progress_bar()
+        bar = self._progress_bar(first)
         try:
-            for epoch in range(1, self.max_epochs + 1):
+            for epoch in range(first, self.max_epochs + 1):
                 record = self.fit_epoch(epoch, bar)
+                if record is None:  # interrupted
+                    break
                 self.history.append(record)
                 if bar is not None:
                     bar.set_postfix(train_ppl=f"{record.train_ppl:.2f}",
@@ -101,19 +136,31 @@ class Trainer(HyperParameters):
             cb.on_fit_end(self, model)
         return self.history
 
-    def fit_epoch(self, epoch: int, bar=None) -> EpochRecord:
+    def fit_epoch(self, epoch: int, bar=None) -> EpochRecord | None:
+        """One epoch; ``None`` if :meth:`request_stop` was called during it."""
         start = time.perf_counter()
         total, count = 0.0, 0
+        rng_before = self.data.rng.bit_generator.state
         for X, Y in self.data.train_dataloader():
             loss = self.model.training_step((X, Y), self.optimizer, self.gradient_clip_val)
-            if not math.isfinite(loss):
-                raise FloatingPointError(
-                    f"Training diverged at epoch {epoch}: the loss is {loss}. "
-                    "Lower the learning rate or clip gradients (gradient_clip_val).")
+            self._check_finite(epoch, loss, "loss")
             total, count = total + loss * len(X), count + len(X)
             if bar is not None:
                 bar.update(1)
-        return EpochRecord(epoch, total / count, self.evaluate(), time.perf_counter() - start)
+            if self.interrupted:
+                self.data.rng.bit_generator.state = rng_before  # as after the last finished epoch
+                return None
+        val_loss = self.evaluate()
+        if val_loss is not None:
+            self._check_finite(epoch, val_loss, "validation loss")
+        return EpochRecord(epoch, total / count, val_loss, time.perf_counter() - start)
+
+    @staticmethod
+    def _check_finite(epoch, loss, what):
+        if not math.isfinite(loss) or loss > 700:  # exp(700) overflows: no perplexity left
+            raise FloatingPointError(
+                f"Training diverged at epoch {epoch}: the {what} is {loss:.4g}. "
+                "Lower the learning rate or clip gradients (gradient_clip_val).")
 
     def evaluate(self) -> float | None:
         """Mean per-token validation cross-entropy (``None`` without validation data)."""
@@ -122,10 +169,11 @@ class Trainer(HyperParameters):
             total, count = total + self.model.validation_step((X, Y)) * len(X), count + len(X)
         return total / count if count else None
 
-    def _progress_bar(self):
+    def _progress_bar(self, first_epoch: int = 1):
         if not self.progress:
             return None
         from tqdm.auto import tqdm
 
-        return tqdm(total=self.max_epochs * self.data.num_batches(train=True), unit="step",
-                    desc="training", dynamic_ncols=True)
+        per_epoch = self.data.num_batches(train=True)
+        return tqdm(total=self.max_epochs * per_epoch, initial=(first_epoch - 1) * per_epoch,
+                    unit="step", desc="training", dynamic_ncols=True)
