@@ -118,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preprocess", choices=("d2l", "none"), default="d2l",
                        help="d2l: letters a-z and space, lower case (the book's); none: the text's own "
                             "characters, any language")
+    train.add_argument("--tokens", choices=("char", "word"), default="char",
+                       help="characters (d2l) or words (generation joins them with spaces)")
+    train.add_argument("--min-freq", type=_non_negative_int,
+                       help="rarer tokens read as <unk> (default: 0 for characters, 2 for words)")
     train.add_argument("--init-from", metavar="CHECKPOINT",
                        help="start from this checkpoint's parameters (any backend's)")
     train.add_argument("--out", help="folder for model.safetensors (last epoch), best.safetensors, "
@@ -137,7 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--prefix", default=PREFIX, help="text to continue")
     gen.add_argument("--num-preds", type=_non_negative_int, default=50, help="characters to generate")
     gen.add_argument("--temperature", type=float, default=0.0, help="0: greedy (d2l)")
-    gen.add_argument("--seed", type=_non_negative_int, default=0, help="seeds sampling")
+    gen.add_argument("--top-k", type=_positive_int, help="sample among the k most likely characters")
+    gen.add_argument("--top-p", type=_positive_float,
+                     help="nucleus sampling: among the most likely characters whose probabilities reach p")
+    gen.add_argument("--seed", type=_non_negative_int, default=0,
+                     help="seeds sampling: the same seed gives the same text on every backend")
 
     par = sub.add_parser("parity", help="compare every implementation with the NumPy reference", **defaults)
     par.add_argument("--backends", nargs="+", choices=BACKENDS, help="default: the four frameworks")
@@ -185,7 +193,7 @@ class _EpochPrinter:
 
 #: The arguments that define a training run: stored in its checkpoint, reused by --resume.
 RUN_ARGS = ("impl", "hidden", "lr", "clip", "batch_size", "num_steps", "num_train", "num_val", "seed",
-            "text", "preprocess", "model", "num_layers", "dropout", "peephole", "forget_bias", "reset_after",
+            "text", "preprocess", "tokens", "min_freq", "model", "num_layers", "dropout", "peephole", "forget_bias", "reset_after",
             "embedding_dim")
 
 
@@ -254,7 +262,8 @@ def train(args) -> int:
     options = model_options(args)
     bk = get_backend(args.backend)
     data = TimeMachine(args.batch_size, args.num_steps, args.num_train, args.num_val,
-                       text=args.text, seed=args.seed, preprocessing=args.preprocess)
+                       text=args.text, seed=args.seed, preprocessing=args.preprocess,
+                       tokens=args.tokens, min_freq=args.min_freq)
     model = build_model(bk, args.impl, len(data.vocab), args.hidden, args.lr, seed=args.seed,
                         model=args.model, embedding_dim=args.embedding_dim, **options)
     if args.init_from:
@@ -263,8 +272,9 @@ def train(args) -> int:
         load_compatible(args.resume, model, data, ckpt)
     if ckpt is not None:
         bk.set_params(model, ckpt.params)
+    unit = "characters" if args.tokens == "char" else f"words (vocabulary of {len(data.vocab)})"
     print(f"backend {bk.NAME}, {args.impl} {model.config.describe()}, {args.hidden} hidden units, "
-          f"{data.num_train} training windows of {args.num_steps} characters")
+          f"{data.num_train} training windows of {args.num_steps} {unit}")
     out = Path(args.out)
     hparams = {"backend": bk.NAME, "impl": args.impl, "model": model.config.to_dict(),
                "embedding_dim": args.embedding_dim, "num_hiddens": args.hidden, "lr": args.lr,
@@ -329,13 +339,14 @@ def generate(args) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     bk = get_backend(args.backend)
     vocab = Vocab.from_tokens(ckpt.vocab)
-    vocab.preprocessing = ckpt.hparams.get("run", {}).get("preprocess", "d2l")
+    run = ckpt.hparams.get("run", {})
+    vocab.preprocessing, vocab.tokens = run.get("preprocess", "d2l"), run.get("tokens", "char")
     impl = args.impl or ckpt.hparams.get("impl", "scratch")
     model = model_from_config(bk, impl, ckpt.config, len(vocab), ckpt.hparams.get("lr", 1.0),
                               embedding_dim=ckpt.embedding_dim)
     bk.set_params(model, ckpt.params)
     print(model.predict(args.prefix, args.num_preds, vocab, temperature=args.temperature,
-                        seed=args.seed))
+                        seed=args.seed, top_k=args.top_k, top_p=args.top_p))
     return 0
 
 

@@ -63,9 +63,14 @@ def get_preprocessor(name: str):
     return PREPROCESSORS[name]
 
 
-def tokenize(text: str) -> list[str]:
-    """Character tokens."""
-    return list(text)
+def tokenize(text: str, kind: str = "char") -> list[str]:
+    """Character tokens, or word tokens (split on white space; d2l 10.1's exercise)."""
+    if kind not in TOKENS:
+        raise ValueError(f"Unknown tokens {kind!r}. Valid: {', '.join(TOKENS)}.")
+    return list(text) if kind == "char" else text.split()
+
+
+TOKENS = ("char", "word")
 
 
 class Vocab:
@@ -76,6 +81,7 @@ class Vocab:
     """
 
     preprocessing = "d2l"
+    tokens = "char"  # or "word": generation joins words with spaces
 
     def __init__(self, tokens=(), min_freq: int = 0, reserved_tokens=()):
         tokens = list(tokens)
@@ -117,12 +123,15 @@ class Vocab:
         return self.token_to_idx["<unk>"]
 
 
-def build_corpus(raw_text: str, vocab: Vocab | None = None,
-                 preprocessing: str = "d2l") -> tuple[list[int], Vocab]:
-    """d2l's ``TimeMachine.build``: token indices of the whole text and the vocabulary."""
-    tokens = tokenize(get_preprocessor(preprocessing)(raw_text))
+def build_corpus(raw_text: str, vocab: Vocab | None = None, preprocessing: str = "d2l",
+                 tokens: str = "char", min_freq: int = 0) -> tuple[list[int], Vocab]:
+    """d2l's ``TimeMachine.build``: token indices of the whole text and the vocabulary
+    (tokens seen fewer than ``min_freq`` times become ``<unk>``)."""
+    kind = tokens
+    tokens = tokenize(get_preprocessor(preprocessing)(raw_text), kind)
     if vocab is None:
-        vocab = Vocab(tokens)
+        vocab = Vocab(tokens, min_freq=min_freq)
+        vocab.preprocessing, vocab.tokens = preprocessing, kind
     return [vocab[token] for token in tokens], vocab
 
 
@@ -138,13 +147,15 @@ class TimeMachine(DataModule):
         text: a path to train on instead of the bundled Time Machine.
         preprocessing: ``"d2l"`` (letters a-z and space, lower case: the book's) or ``"none"``
             (the text's own characters, any language; the vocabulary is built from them).
+        tokens: ``"char"`` (d2l) or ``"word"``: windows of ``num_steps`` words.
+        min_freq: tokens seen fewer times read as ``<unk>`` (default 0 for characters, 2 for words).
         seed: seeds the shuffling of training windows (one NumPy generator,
             so every backend sees the same batches in the same order).
     """
 
     def __init__(self, batch_size: int, num_steps: int, num_train: int = 10000,
                  num_val: int = 5000, text: str | Path | None = None, seed: int = 0,
-                 preprocessing: str = "d2l"):
+                 preprocessing: str = "d2l", tokens: str = "char", min_freq: int | None = None):
         super().__init__()
         for name, value in (("batch_size", batch_size), ("num_steps", num_steps),
                             ("num_train", num_train)):
@@ -154,11 +165,13 @@ class TimeMachine(DataModule):
             raise ValueError(f"num_val must be a non-negative integer, got {num_val!r}.")
         self.save_hyperparameters()
         raw = read_time_machine() if text is None else read_text_file(text)
-        corpus, self.vocab = build_corpus(raw, preprocessing=preprocessing)
-        self.vocab.preprocessing = preprocessing  # generation prepares prefixes the same way
+        if min_freq is None:
+            min_freq = 2 if tokens == "word" else 0
+        corpus, self.vocab = build_corpus(raw, preprocessing=preprocessing, tokens=tokens,
+                                          min_freq=min_freq)
         num_windows = len(corpus) - num_steps
         source = "The Time Machine" if text is None else repr(str(text))
-        if preprocessing == "d2l" and len(corpus) < len(raw) // 2:
+        if preprocessing == "d2l" and len(preprocess(raw)) < len(raw) // 2:
             letters = sum(c.isascii() and c.isalpha() for c in raw)
             raise CorpusError(
                 f"{source} has {letters} letters a-z among {len(raw)} characters: d2l's preprocessing "

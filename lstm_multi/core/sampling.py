@@ -3,7 +3,18 @@
 The model's ``forward_with_state(tokens, state) -> (logits, state)`` carries the
 LSTM state from one call to the next. The prefix is read in one call (the same
 result as d2l's one character at a time), then each new character is chosen in
-NumPy, so greedy and seeded sampling give the same text on every backend.
+NumPy from the logits by one seeded generator, so greedy and seeded sampling give the
+same text on every backend. (Logits agree across backends to about 1e-6; two
+candidates closer than that can swap, which for greedy decoding on random models
+happens rarely and for trained models essentially never.)
+
+Sampling, step by step (``z`` the logits of the next character)::
+
+    greedy (temperature 0):  argmax z
+    temperature T > 0:       p = softmax(z / T)
+    top-k:                   keep the k largest p, renormalise
+    top-p (nucleus, Holtzman et al. 2020): keep the smallest set of largest p whose sum
+                             reaches top_p, renormalise
 """
 
 from __future__ import annotations
@@ -12,32 +23,67 @@ import warnings
 
 import numpy as np
 
-from .data import get_preprocessor
+from .data import get_preprocessor, tokenize
 
 
-def choose_next(logits: np.ndarray, temperature: float, rng: np.random.Generator | None) -> int:
-    """Greedy (``temperature == 0``) or softmax sampling at ``temperature``."""
-    if temperature == 0:
-        return int(np.argmax(logits))
+def next_distribution(logits: np.ndarray, temperature: float, top_k: int | None = None,
+                      top_p: float | None = None) -> np.ndarray:
+    """The probabilities the next character is drawn from (float64, summing to 1)."""
     z = logits.astype(np.float64) / temperature
     p = np.exp(z - z.max())
-    return int(rng.choice(len(p), p=p / p.sum()))
+    p /= p.sum()
+    order = np.argsort(-p, kind="stable")  # most likely first; ties keep the lower id first
+    keep = np.ones(len(p), dtype=bool)
+    if top_k is not None:
+        keep[order[top_k:]] = False
+    if top_p is not None:
+        cumulative = np.cumsum(p[order])
+        cut = int(np.searchsorted(cumulative, top_p)) + 1  # the smallest prefix reaching top_p
+        keep[order[cut:]] = False
+    p = np.where(keep, p, 0.0)
+    return p / p.sum()
+
+
+def choose_next(logits: np.ndarray, temperature: float, rng: np.random.Generator | None,
+                top_k: int | None = None, top_p: float | None = None) -> int:
+    """Greedy (``temperature == 0``) or a draw from :func:`next_distribution`."""
+    if temperature == 0:
+        return int(np.argmax(logits))
+    p = next_distribution(logits, temperature, top_k, top_p)
+    return int(rng.choice(len(p), p=p))
+
+
+def check_sampling(temperature, top_k, top_p) -> None:
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature >= 0:
+        raise ValueError(f"temperature must be a number >= 0 (0: greedy), got {temperature!r}.")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k must be a positive integer, got {top_k!r}.")
+    if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float))
+                              or not 0 < top_p <= 1):
+        raise ValueError(f"top_p must be a number in (0, 1], got {top_p!r}.")
+    if temperature == 0 and (top_k is not None or top_p is not None):
+        raise ValueError("top_k and top_p choose among sampled characters: give a temperature > 0 "
+                         "(greedy decoding, temperature 0, always takes the most likely one).")
 
 
 def encode_prefix(prefix: str, vocab) -> list[int]:
     """The prefix prepared like the corpus (d2l: lower case, non-letters as one space), as ids;
     characters the vocabulary lacks read as ``<unk>``, with a warning that names them."""
-    prepared = get_preprocessor(getattr(vocab, "preprocessing", "d2l"))(prefix)
+    prepared = tokenize(get_preprocessor(getattr(vocab, "preprocessing", "d2l"))(prefix),
+                        getattr(vocab, "tokens", "char"))
     unknown = sorted({c for c in prepared if c not in vocab.token_to_idx})
     if unknown:
-        warnings.warn(f"The prefix has characters outside the vocabulary, read as <unk>: "
-                      f"{''.join(unknown)!r}.", stacklevel=3)
+        what = "characters" if getattr(vocab, "tokens", "char") == "char" else "words"
+        shown = "".join(unknown) if what == "characters" else " ".join(unknown)
+        warnings.warn(f"The prefix has {what} outside the vocabulary, read as <unk>: {shown!r}.",
+                      stacklevel=3)
     return [vocab[c] for c in prepared] if prepared else [vocab.unk]
 
 
 def predict(model, prefix: str, num_preds: int, vocab, temperature: float = 0.0,
-            seed: int | None = None) -> str:
-    """d2l's ``predict``: ``prefix`` followed by ``num_preds`` generated characters.
+            seed: int | None = None, top_k: int | None = None, top_p: float | None = None) -> str:
+    """d2l's ``predict``: ``prefix`` followed by ``num_preds`` generated characters (or words,
+    joined with spaces, for a word vocabulary).
 
     Args:
         model: a language model of any backend.
@@ -45,21 +91,23 @@ def predict(model, prefix: str, num_preds: int, vocab, temperature: float = 0.0,
             as "time traveller"); characters outside the vocabulary read as ``<unk>`` (a warning).
         num_preds: how many characters to generate (>= 0).
         temperature: 0 for greedy argmax (d2l), > 0 to sample from softmax(logits / T).
-        seed: seeds the sampling generator.
+        seed: seeds the sampling generator: the same seed gives the same text on every backend.
+        top_k: sample among the k most likely characters only.
+        top_p: nucleus sampling: among the most likely characters whose probabilities reach top_p.
     """
     if not isinstance(prefix, str) or not prefix:
         raise ValueError(f"prefix must be a non-empty string, got {prefix!r}.")
     if not isinstance(num_preds, int) or num_preds < 0:
         raise ValueError(f"num_preds must be a non-negative integer, got {num_preds!r}.")
-    if not temperature >= 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature!r}.")
+    check_sampling(temperature, top_k, top_p)
     ops = model.ops
     rng = np.random.default_rng(seed)
     outputs = encode_prefix(prefix, vocab)
     logits, state = model.forward_with_state(ops.tensor(np.array([outputs], dtype=np.int32)))
     for _ in range(num_preds):
-        next_token = choose_next(ops.to_numpy(logits)[0, -1], temperature, rng)
+        next_token = choose_next(ops.to_numpy(logits)[0, -1], temperature, rng, top_k, top_p)
         outputs.append(next_token)
         logits, state = model.forward_with_state(
             ops.tensor(np.array([[next_token]], dtype=np.int32)), state)
-    return "".join(vocab.idx_to_token[i] for i in outputs)
+    separator = " " if getattr(vocab, "tokens", "char") == "word" else ""
+    return separator.join(vocab.idx_to_token[i] for i in outputs)

@@ -7,7 +7,7 @@ and ``train.py`` (SGD with clipping on its own gradients).
 
 from .layer import layer_backward, layer_forward, trace
 from .lm import cross_entropy, lm_forward, lm_loss_and_grads, one_hot
-from .train import sgd_train
+from .train import sgd_train, train
 
 
 def lstm_forward(params, X, state=None):
@@ -20,4 +20,4 @@ def lstm_forward(params, X, state=None):
 lstm_backward = layer_backward
 
 __all__ = ["cross_entropy", "layer_backward", "layer_forward", "lm_forward", "lm_loss_and_grads",
-           "lstm_backward", "lstm_forward", "one_hot", "sgd_train", "trace"]
+           "lstm_backward", "lstm_forward", "one_hot", "sgd_train", "trace", "train"]

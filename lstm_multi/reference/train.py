@@ -1,26 +1,32 @@
-"""The reference training loop: SGD with global-norm clipping on its own gradients (float64)."""
+"""The reference training loop: an optimizer after global-norm clipping, on its own gradients (float64)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..core.optim import clip_scale
+from ..core.optim import SGD, clip_scale
 from .lm import lm_loss_and_grads
 
 
-def sgd_train(params, batches, lr: float, clip: float | None, config=None):
-    """Train a copy of ``params`` on ``batches`` of ``(tokens, targets)``.
+def train(params, batches, optimizer, clip: float | None, config=None):
+    """Train a copy of ``params`` on ``batches`` of ``(tokens, targets)`` with ``optimizer``
+    (:class:`~lstm_multi.core.optim.SGD` or ``Adam``), gradients clipped to global norm ``clip``.
 
-    Each step: ``p -= lr * min(1, clip / ||g||) * g`` with ``||g||`` the global norm.
     Returns the loss of every step (before its update) and the final parameters.
     """
-    params = {name: np.array(value, dtype=np.float64) for name, value in params.items()}
+    names = list(params)
+    values = [np.array(params[name], dtype=np.float64) for name in names]
+    slots = {slot: [np.zeros_like(p) for p in values] for slot in optimizer.slots}
     losses = []
-    for tokens, targets in batches:
-        loss, grads = lm_loss_and_grads(params, tokens, targets, config=config)
+    for step, (tokens, targets) in enumerate(batches, start=1):
+        loss, grads = lm_loss_and_grads(dict(zip(names, values)), tokens, targets, config=config)
         norm = float(np.sqrt(sum(np.sum(g ** 2) for g in grads.values())))
         scale = clip_scale(norm, clip)
-        for name in params:
-            params[name] -= lr * scale * grads[name]
+        values, slots = optimizer.update(values, [grads[n] * scale for n in names], slots, step, np.sqrt)
         losses.append(loss)
-    return np.array(losses), params
+    return np.array(losses), dict(zip(names, values))
+
+
+def sgd_train(params, batches, lr: float, clip: float | None, config=None):
+    """:func:`train` with plain SGD: each step ``p -= lr * min(1, clip / ||g||) * g``."""
+    return train(params, batches, SGD(lr), clip, config)

@@ -1,0 +1,5 @@
+"""The course's tasks beyond the character LM, framework-neutral (NumPy data modules).
+
+Each is a data module plus what the model puts on top of the recurrent layer (a
+head), its loss and metrics; training goes through the common Trainer.
+"""
