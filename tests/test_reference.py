@@ -168,3 +168,32 @@ def test_reverse_direction_reads_the_reversed_sequence():
     rev_out, rev_H, _ = layer_forward(one, rev, X[::-1])
     np.testing.assert_allclose(outputs[:, :, 2:], rev_out[::-1], atol=1e-12)
     np.testing.assert_allclose(H[1], rev_H, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind,options,head", [
+    ("classification", dict(cell="lstm"), "linear"),
+    ("classification", dict(cell="gru", bidirectional=True), "mlp"),
+    ("regression", dict(cell="rnn", num_layers=2), "linear"),
+])
+def test_task_heads_match_finite_differences(kind, options, head):
+    from lstm_multi.core.family import LayerConfig, init_layer_params
+    from lstm_multi.reference.heads import task_loss_and_grads
+
+    rng = np.random.default_rng(9)
+    d = 5 if kind == "classification" else 1
+    config = LayerConfig(num_inputs=d, num_hiddens=3, **options)
+    F = config.num_outputs
+    shapes = {k: v.shape for k, v in init_layer_params(config).items()}
+    out = 2 if kind == "classification" else 1
+    shapes.update({"W_mlp": (F, 4), "b_mlp": (4,), "W_out": (4, out)} if head == "mlp" else {"W_out": (F, out)})
+    shapes["b_out"] = (out,)
+    params = {k: rng.standard_normal(s) * 0.6 for k, s in shapes.items()}
+    if kind == "classification":
+        inputs, targets = rng.integers(0, d, (3, 4)), rng.integers(0, 2, 3)
+    else:
+        inputs, targets = rng.standard_normal((3, 4)), rng.standard_normal(3)
+    _, grads = task_loss_and_grads(config, params, inputs, targets, kind)
+    assert set(grads) == set(params)
+    for name, value in params.items():
+        numeric = numerical_grad(lambda: task_loss_and_grads(config, params, inputs, targets, kind)[0], value)
+        np.testing.assert_allclose(grads[name], numeric, atol=1e-8, rtol=1e-6, err_msg=name)

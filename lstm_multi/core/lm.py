@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .family import CELLS, LayerConfig
-from .checks import check_positive
+from .checks import check_batch, check_positive
 from .module import Module
 from .params import init_params
 
@@ -96,6 +96,10 @@ class LanguageModel(Module):
     def frozen(self):
         """Native name -> mask of the entries that training keeps at zero."""
         return {f"rnn.{name}": mask for name, mask in self.rnn.frozen().items()}
+
+    def check_batch(self, tokens, targets):
+        """NumPy ``(batch_size, num_steps)`` token ids from NumPy or backend tensors, checked."""
+        return check_batch(tokens, targets, self.vocab_size)
 
 
 IMPLEMENTATIONS = ("scratch", "concise")

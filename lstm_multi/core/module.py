@@ -54,10 +54,13 @@ class Module(HyperParameters):
         tokens, targets = batch
         return self.ops.train_step(self, tokens, targets, optimizer.lr, gradient_clip_val)
 
-    def validation_step(self, batch) -> float:
-        """The batch's mean cross-entropy, without any update."""
-        tokens, targets = batch
-        return self.ops.evaluate_loss(self, tokens, targets)
+    def validation_step(self, batch) -> dict[str, float]:
+        """The batch's mean loss (``"loss"``) and metrics, without any update."""
+        inputs, targets = batch
+        if not hasattr(self, "metrics"):
+            return {"loss": self.ops.evaluate_loss(self, inputs, targets)}
+        loss, outputs = self.ops.evaluate(self, inputs, targets)
+        return {"loss": loss, **self.metrics(outputs, self.check_batch(inputs, targets)[1])}
 
     def predict(self, prefix: str, num_preds: int, vocab, **sampling) -> str:
         """Continue ``prefix`` by ``num_preds`` characters (greedy unless told otherwise)."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .checks import check_positive
 from .module import HyperParameters
@@ -38,6 +38,7 @@ class EpochRecord:
     train_loss: float
     val_loss: float | None
     seconds: float
+    metrics: dict = field(default_factory=dict)  # validation metrics: {"val_accuracy": ...}
 
     @property
     def train_ppl(self) -> float:
@@ -150,10 +151,12 @@ class Trainer(HyperParameters):
             if self.interrupted:
                 self.data.rng.bit_generator.state = rng_before  # as after the last finished epoch
                 return None
-        val_loss = self.evaluate()
+        val = self.evaluate()
+        val_loss = val.pop("loss", None)
         if val_loss is not None:
             self._check_finite(epoch, val_loss, "validation loss")
-        return EpochRecord(epoch, total / count, val_loss, time.perf_counter() - start)
+        return EpochRecord(epoch, total / count, val_loss, time.perf_counter() - start,
+                           {f"val_{name}": value for name, value in val.items()})
 
     @staticmethod
     def _check_finite(epoch, loss, what):
@@ -162,12 +165,14 @@ class Trainer(HyperParameters):
                 f"Training diverged at epoch {epoch}: the {what} is {loss:.4g}. "
                 "Lower the learning rate or clip gradients (gradient_clip_val).")
 
-    def evaluate(self) -> float | None:
-        """Mean per-token validation cross-entropy (``None`` without validation data)."""
-        total, count = 0.0, 0
+    def evaluate(self) -> dict[str, float]:
+        """Validation loss and metrics, each the mean over examples (empty without validation data)."""
+        totals, count = {}, 0
         for X, Y in self.data.val_dataloader():
-            total, count = total + self.model.validation_step((X, Y)) * len(X), count + len(X)
-        return total / count if count else None
+            for name, value in self.model.validation_step((X, Y)).items():
+                totals[name] = totals.get(name, 0.0) + value * len(X)
+            count += len(X)
+        return {name: total / count for name, total in totals.items()} if count else {}
 
     def _progress_bar(self, first_epoch: int = 1):
         if not self.progress:
