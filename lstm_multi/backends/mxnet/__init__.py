@@ -10,12 +10,15 @@ from mxnet import npx
 
 npx.set_np()
 
-from .lm import RNNLM, RNNLMScratch  # noqa: E402  (set_np first: parameters are created as np arrays)
+from .gru import GRU, GRUScratch  # noqa: E402  (set_np first: parameters are created as np arrays)
+from .lm import RNNLM, RNNLMScratch  # noqa: E402
 from .lstm import LSTM, LSTMScratch  # noqa: E402
 from .ops import (cross_entropy, evaluate_loss, get_params, loss_and_grads, set_params,  # noqa: E402
                   tensor, to_numpy, train_step)
+from .rnn import RNN, RNNScratch  # noqa: E402
 
 NAME = "mxnet"
 
-__all__ = ["LSTM", "LSTMScratch", "RNNLM", "RNNLMScratch", "cross_entropy", "evaluate_loss",
-           "get_params", "loss_and_grads", "set_params", "tensor", "to_numpy", "train_step"]
+__all__ = ["GRU", "GRUScratch", "LSTM", "LSTMScratch", "NAME", "RNN", "RNNLM", "RNNLMScratch", "RNNScratch",
+           "cross_entropy", "evaluate_loss", "get_params", "loss_and_grads", "set_params", "tensor",
+           "to_numpy", "train_step"]

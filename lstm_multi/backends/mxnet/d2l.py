@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mxnet import np, npx
 
-from .lstm import LSTMScratch, checked_state
+from .lstm import LSTMScratch
 
 
 class D2LLSTMScratch(LSTMScratch):
@@ -19,7 +19,7 @@ class D2LLSTMScratch(LSTMScratch):
         self.hybridize(False)
 
     def forward(self, inputs, H_C=None):
-        H, C = checked_state(self, inputs, H_C)
+        H, C = self.checked_state(inputs, H_C)
         W_xi, W_xf, W_xo, W_xc = np.split(self.W_x.data(), 4, axis=1)
         W_hi, W_hf, W_ho, W_hc = np.split(self.W_h.data(), 4, axis=1)
         b_i, b_f, b_o, b_c = np.split(self.b.data(), 4)

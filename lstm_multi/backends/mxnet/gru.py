@@ -1,0 +1,90 @@
+"""GRUs on MXNet Gluon: the from-scratch cell (reset after or before) and ``gluon.rnn.GRU``.
+
+Both take time-major ``X (num_steps, batch_size, num_inputs)`` and an optional state
+``H``, ``(batch_size, num_hiddens)`` for one layer in one direction, else
+``(num_layers * directions, batch_size, num_hiddens)``; they return
+``outputs (num_steps, batch_size, num_hiddens * directions)`` and the final ``H``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from mxnet import gluon
+
+from ...core.family import LayerConfig
+from .layers import NativeLayer, ScratchLayer, scan, with_dropout_between_layers
+
+
+class GRUScratch(ScratchLayer):
+    """The GRU from scratch, its three gates fused into one matmul.
+
+    For each step t (``*`` is element-wise)::
+
+        Z = sigmoid(X_t W_xz + H W_hz + b_z)
+        R = sigmoid(X_t W_xr + H W_hr + b_r)
+        H_tilde = tanh(X_t W_xh + b_h + R * (H W_hh + b_hh))     reset_after=True (cuDNN's form)
+        H_tilde = tanh(X_t W_xh + (R * H) W_hh + b_h)            reset_after=False (d2l's)
+        H = Z * H + (1 - Z) * H_tilde
+
+    Each unit stores ``W_x (d, 3h)``, ``W_h (h, 3h)``, ``b (3h,)`` in d2l's order z, r, h
+    and, reset after, ``b_hh (h,)``. ``X_t W_x + b`` is hoisted out of the loop. Reset
+    after, one matmul ``H W_h`` serves all three gates; reset before, the candidate's
+    ``(R * H) W_hh`` waits for R, so ``H`` meets ``W_hz``, ``W_hr`` first.
+    """
+
+    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
+                 dropout: float = 0.0, reset_after: bool = True, seed: int = 0, sigma: float = 0.01):
+        config = LayerConfig("gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
+                             reset_after=reset_after)
+        super().__init__(config, sigma=sigma, seed=seed)
+
+    def recurrence(self, api, X, state, p):
+        h, reset_after = self.num_hiddens, self.config.reset_after
+        sigmoid = partial(api.npx.activation, act_type="sigmoid")
+        tanh = partial(api.npx.activation, act_type="tanh")
+        dot = api.np.dot
+        XW = dot(X, p["W_x"]) + p["b"]  # (T, B, 3h), hoisted
+        W_h = p["W_h"]
+        if not reset_after:
+            W_hzr, W_hh = W_h[:, :2 * h], W_h[:, 2 * h:]
+
+        def step(XW_t, state):
+            (H,) = state
+            if reset_after:
+                HW = dot(H, W_h)  # (B, 3h): blocks z, r, h
+                Z, R = sigmoid(XW_t[:, :h] + HW[:, :h]), sigmoid(XW_t[:, h:2 * h] + HW[:, h:2 * h])
+                H_tilde = tanh(XW_t[:, 2 * h:] + R * (HW[:, 2 * h:] + p["b_hh"]))
+            else:
+                ZR = sigmoid(XW_t[:, :2 * h] + dot(H, W_hzr))
+                Z, R = ZR[:, :h], ZR[:, h:]
+                H_tilde = tanh(XW_t[:, 2 * h:] + dot(R * H, W_hh))
+            H = Z * H + (1 - Z) * H_tilde
+            return H, [H]
+
+        return scan(api, step, XW, state)
+
+
+class GRU(NativeLayer):
+    """The concise GRU: ``gluon.rnn.GRU`` (layout "TNC"), stacked and bidirectional.
+
+    Gluon stacks the gates in the order r, z, n as rows (python/mxnet/gluon/rnn/rnn_cell.py
+    GRUCell slices ``i2h_r, i2h_z, i2h``; the fused operator, src/operator/rnn_impl.h, reads
+    the same blocks; the tests confirm it) and computes
+    ``n = tanh(x W_in + b_in + r * (h W_hn + b_hn))``, ``h = (1 - z) * n + z * h``, with two
+    biases: canonical ``b_r = i2h_r + h2h_r``, ``b_z`` likewise, ``b_h = i2h_n`` and
+    ``b_hh = h2h_n``. The r and z blocks of ``h2h_bias`` are frozen at zero by a gradient
+    mask (``grad_req`` is per parameter). Gluon has only the reset-after form: a ValueError
+    for ``reset_after=False``.
+    """
+
+    GLUON = with_dropout_between_layers(gluon.rnn.GRU)
+
+    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
+                 dropout: float = 0.0, reset_after: bool = True, seed: int = 0):
+        config = LayerConfig("gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
+                             reset_after=reset_after)
+        if not config.reset_after:
+            raise ValueError("Gluon's GRU has only the reset-after form (cuDNN's); use "
+                             "GRUScratch(reset_after=False) for d2l's.")
+        super().__init__(config, seed=seed)

@@ -1,0 +1,238 @@
+"""What the MXNet layers share: the scratch wrapper (stacking, both directions) and the native base.
+
+Every layer takes time-major ``X (T, B, d)`` and an optional state in the API form
+(LSTM ``(H, C)``, GRU/RNN ``H``; each ``(B, h)`` for one layer in one direction, else
+``(layers * directions, B, h)`` stacked in the order l0, l0.rev, l1, ...) and returns
+``outputs (T, B, h * directions)`` and the final state in the same form.
+
+Both kinds are Gluon ``HybridBlock``s, hybridized when built: the first call traces
+``hybrid_forward`` once into a symbolic graph that MXNet runs as one cached operator
+(forward and backward) for every later call, whatever the shapes. Inside it the inputs
+are symbols without shapes, so :meth:`checked_state` checks them in ``forward`` first.
+"""
+
+from __future__ import annotations
+
+import mxnet as mx
+from mxnet import gluon, np
+
+from ...core.checks import check_sequence, check_state
+from ...core.family import LayerConfig, init_layer_params
+from ...core.params import CanonicalLayer, FusedLayout, fuse_unit, scratch_layout
+from .ops import get_params, named_parameters, new_parameter, set_params
+
+#: Gluon's hybridize options: reuse the memory of the cached graph between calls.
+HYBRIDIZE = {"static_alloc": True}
+
+
+def scan(api, step, xs, state):
+    """``ys, state`` of ``y_t, state = step(x_t, state)`` for each ``x_t`` along axis 0 of ``xs``.
+
+    This is ``api.contrib.foreach`` (``api`` is Gluon's ``F``): a Python loop when run op by op, one loop
+    operator in the graph when hybridized, for any number of steps (a Python
+    ``for`` over ``range(num_steps)`` cannot be traced: hybrid_forward sees symbols,
+    whose shapes are unknown). MXNet 1.9's foreach takes only legacy NDArrays and
+    Symbols, so the arrays cross it as legacy views (no copies) and ``step`` sees
+    NumPy-interface arrays.
+    """
+    def legacy_step(x_t, state):
+        y_t, state = step(x_t.as_np_ndarray(), [s.as_np_ndarray() for s in state])
+        return y_t.as_nd_ndarray(), [s.as_nd_ndarray() for s in state]
+
+    ys, state = api.contrib.foreach(legacy_step, xs.as_nd_ndarray(), [s.as_nd_ndarray() for s in state])
+    return ys.as_np_ndarray(), [s.as_np_ndarray() for s in state]
+
+
+class Layer(CanonicalLayer, gluon.HybridBlock):
+    """The API every MXNet layer shares: checks, zero state, the state's form."""
+
+    def __init__(self, config: LayerConfig, seed: int):
+        gluon.HybridBlock.__init__(self)
+        self.config = config
+        self.seed = seed
+
+    def checked_state(self, inputs, state):
+        """Check ``inputs`` and ``state`` (clear errors, before MXNet sees them); zeros if ``state``
+        is None. Symbols (inside a hybridized parent's graph) pass unchecked."""
+        if isinstance(inputs, mx.sym.Symbol):
+            return state
+        check_sequence(inputs.shape, self.config)
+        batch_size = inputs.shape[1]
+        if state is None:
+            shape = self.config.state_shape(batch_size)
+            parts = [np.zeros(shape, dtype=inputs.dtype, ctx=inputs.ctx) for _ in self.config.spec.state]
+            return tuple(parts) if len(parts) > 1 else parts[0]
+        check_state(state, self.config, batch_size)
+        return tuple(state) if len(self.config.spec.state) > 1 else state
+
+    def forward(self, inputs, state=None):
+        outputs, state = super().forward(inputs, self.checked_state(inputs, state))
+        return outputs, (tuple(state) if isinstance(state, list) else state)  # the graph returns lists
+
+    def state_parts(self, state):
+        """The API form -> a list of its tensors (``[H, C]`` or ``[H]``)."""
+        return list(state) if len(self.config.spec.state) > 1 else [state]
+
+    def api_state(self, parts):
+        return tuple(parts) if len(parts) > 1 else parts[0]
+
+
+class ScratchLayer(Layer):
+    """Any cell of the family from scratch, stacked and bidirectional.
+
+    One set of fused parameters per unit: ``W_x (d, G h)``, ``W_h (h, G h)``, ``b (G h,)``
+    (gates in d2l's order) and the cell's extras, named ``W_x`` ... for a single unit,
+    else ``l0_W_x``, ``l0_rev_W_x``, ``l1_W_x`` ... (the canonical prefix, "." -> "_").
+    A subclass writes one unit's recurrence, :meth:`recurrence`; this class runs each
+    unit over the sequence (the reverse direction over the flipped sequence, its
+    outputs flipped back), concatenates ``[forward, reverse]`` as the next layer's
+    input, applies inverted dropout between layers (only in training: MXNet's dropout
+    operator reads the mode at run time, so the traced graph serves both) and stacks
+    the final states. Initialisation: d2l's, drawn by NumPy from ``seed``
+    (:func:`~lstm_multi.core.family.init_layer_params`), the same on every backend.
+    """
+
+    def __init__(self, config: LayerConfig, sigma: float = 0.01, seed: int = 0):
+        super().__init__(config, seed)
+        self.sigma = sigma
+        params = init_layer_params(config, sigma, seed)
+        for prefix, _, _, _ in config.units():
+            for name, value in fuse_unit(config, params, prefix).items():
+                name = native_prefix(prefix) + name
+                setattr(self, name, new_parameter(self, name, value))
+        mx.random.seed(seed)  # the dropout masks (MXNet has one global generator)
+        self.hybridize(**HYBRIDIZE)
+
+    def unit_layout(self, index, prefix, layer, reverse) -> FusedLayout:
+        return scratch_layout(self.config, native_prefix(prefix))
+
+    def recurrence(self, api, X, state, p):
+        """One unit over ``X (T, B, d)`` from ``state`` (a list of ``(B, h)``): returns
+        ``outputs (T, B, h)`` and the final state (a list). ``p``: the unit's parameters."""
+        raise NotImplementedError
+
+    def hybrid_forward(self, api, inputs, state, **params):
+        """``api`` (Gluon's ``F``): ``mxnet.ndarray`` op by op, ``mxnet.symbol`` when tracing."""
+        config = self.config
+        parts = self.state_parts(state)
+        if config.single:  # the plain layer: no prefix, no reshaping of its (B, h) state
+            outputs, parts = self.recurrence(api, inputs, parts, params)
+            return outputs, self.api_state(parts)
+        units = config.units()
+        per_unit = [api.np.split(s, len(units), axis=0) for s in parts]  # each (1, B, h)
+        finals, layer_input, layer_outputs = [], inputs, []
+        for u, (prefix, k, _, reverse) in enumerate(units):
+            if len(layer_outputs) == config.directions:  # layer k-1 done: it feeds layer k
+                layer_input = concat(api, layer_outputs)
+                if config.dropout:
+                    layer_input = api.npx.dropout(layer_input, p=config.dropout)
+                layer_outputs = []
+            p = {name[len(native_prefix(prefix)):]: value for name, value in params.items()
+                 if name.startswith(native_prefix(prefix))}
+            X = api.np.flip(layer_input, axis=0) if reverse else layer_input
+            outputs, unit_state = self.recurrence(api, X, [api.np.squeeze(s[u], axis=0) for s in per_unit], p)
+            layer_outputs.append(api.np.flip(outputs, axis=0) if reverse else outputs)
+            finals.append(unit_state)
+        parts = [api.np.stack([f[i] for f in finals], axis=0) for i in range(len(parts))]
+        return concat(api, layer_outputs), self.api_state(parts)
+
+
+def native_prefix(prefix: str) -> str:
+    """Canonical unit prefix -> the scratch parameters' prefix: ``"l0.rev."`` -> ``"l0_rev_"``."""
+    return prefix.replace(".", "_")
+
+
+def concat(api, outputs):
+    return outputs[0] if len(outputs) == 1 else api.np.concatenate(outputs, axis=-1)
+
+
+class DropoutBetweenLayers:
+    """Mixed into ``gluon.rnn.LSTM``/``GRU``/``RNN``: inverted dropout between stacked layers that
+    acts on the CPU too.
+
+    Gluon passes its ``dropout`` to the fused RNN operator, whose oneDNN kernel (the CPU
+    kernel of the pip wheel) has no dropout and ignores it without a word (oneDNN issue
+    #807; ``MXNET_USE_MKLDNN_RNN=0`` would bring back the slower reference kernel, which
+    has it). So the layer is built with ``dropout=0`` and, when ``between > 0`` and there
+    are several layers, :meth:`_forward_kernel` runs the same operator one layer at a
+    time on Gluon's own parameters, with ``npx.dropout`` (training only) in between.
+    """
+
+    between = 0.0
+
+    def _forward_kernel(self, F, inputs, states, sequence_length, **kwargs):
+        if not (self.between and self._num_layers > 1):
+            return super()._forward_kernel(F, inputs, states, sequence_length, **kwargs)
+        dirs, finals = self._dir, [[] for _ in states]
+        outputs = inputs
+        for k in range(self._num_layers):
+            if k:
+                outputs = F.npx.dropout(outputs, p=self.between)
+            # the operator's flat layout for one layer: weights (l, then r; i2h, h2h), then biases
+            flat = [kwargs[f"{d}{k}_{g}_{t}"].reshape(-1) for t in ("weight", "bias")
+                    for d in "lr"[:dirs] for g in ("i2h", "h2h")]
+            layer_states = [s[k * dirs:(k + 1) * dirs] for s in states]
+            result = F.npx.rnn(outputs, F.np._internal.rnn_param_concat(*flat, dim=0), *layer_states,
+                               state_size=self._hidden_size, num_layers=1, bidirectional=dirs == 2,
+                               p=0, state_outputs=True, mode=self._mode)
+            outputs = result[0]
+            for i in range(len(states)):
+                finals[i].append(result[1 + i])
+        return outputs, [F.np.concatenate(f, axis=0) for f in finals]
+
+
+def with_dropout_between_layers(gluon_class):
+    """``gluon.rnn.LSTM`` -> the same class with :class:`DropoutBetweenLayers` mixed in."""
+    return type(gluon_class.__name__, (DropoutBetweenLayers, gluon_class), {})
+
+
+class NativeLayer(Layer):
+    """A Gluon recurrent layer (``self.rnn``, layout "TNC") behind the family's API.
+
+    Gluon's parameters, per layer k: ``l{k}_i2h_weight (G h, d)``, ``l{k}_h2h_weight (G h, h)``,
+    ``l{k}_i2h_bias``, ``l{k}_h2h_bias`` (``r{k}_...`` for the reverse direction), the gate
+    blocks stacked as rows in ``CELLS[cell].native_gate_order["mxnet"]``. Canonical ``b_g`` is the
+    sum of the two biases; the duplicate ``h2h`` blocks are kept at zero and frozen
+    (:meth:`frozen`): a wholly frozen bias gets ``grad_req = "null"``, a partly frozen one
+    (the GRU's) has its gradient masked by the training step. Initialisation: Gluon's
+    default (weights uniform in +-0.07, biases zero) drawn after ``mx.random.seed(seed)``
+    (MXNet cannot fork its global generator); ``forget_bias`` then sets ``b_f``.
+    """
+
+    GLUON = None  # the gluon.rnn class, through with_dropout_between_layers
+    GLUON_ARGS: dict = {}
+
+    def __init__(self, config: LayerConfig, seed: int = 0):
+        super().__init__(config, seed)
+        # input_size given, so the shapes are known now (no deferred initialisation).
+        self.rnn = self.GLUON(config.num_hiddens, config.num_layers, layout="TNC", bidirectional=config.bidirectional,
+                       input_size=config.num_inputs, **self.GLUON_ARGS)
+        self.rnn.between = config.dropout
+        mx.random.seed(seed)
+        self.rnn.initialize()
+        native = named_parameters(self)
+        for name, mask in self.frozen().items():
+            if mask.all():
+                native[name].grad_req = "null"
+        params = get_params(self)  # folds the second biases into the first, zeroes the frozen blocks
+        for prefix, _, _, _ in config.units():
+            if config.cell == "lstm":
+                params[prefix + "b_f"][:] = config.forget_bias
+        set_params(self, params)
+        self.hybridize(**HYBRIDIZE)
+
+    def unit_layout(self, index, prefix, layer, reverse) -> FusedLayout:
+        d = f"rnn.{'r' if reverse else 'l'}{layer}_"
+        separate = (("h", "b_hh"),) if self.config.cell == "gru" else ()
+        return FusedLayout(d + "i2h_weight", d + "h2h_weight", d + "i2h_bias",
+                           self.config.spec.native_gate_order["mxnet"], rows=True,
+                           b_h=d + "h2h_bias", separate=separate)
+
+    def hybrid_forward(self, api, inputs, state):
+        parts = self.state_parts(state)
+        if self.config.single:  # Gluon wants (layers * directions, B, h): add the axis
+            parts = [api.np.expand_dims(s, 0) for s in parts]
+        outputs, parts = self.rnn(inputs, parts)
+        if self.config.single:
+            parts = [api.np.squeeze(s, axis=0) for s in parts]
+        return outputs, self.api_state(parts)

@@ -1,0 +1,21 @@
+"""NumPy backend: the NumPy reference (``lstm_multi.reference``) as a backend, the parity
+oracle behind the same API as the frameworks.
+
+Float64 throughout, exact and slow, needs nothing but NumPy (1.23 or later). NumPy has no
+native recurrent layers, so ``LSTM``/``GRU``/``RNN`` (``--impl concise``) are the same
+reference layers as the ``*Scratch`` classes. Choose it by name: ``get_backend("numpy")``
+or ``LSTM_MULTI_BACKEND=numpy``.
+"""
+
+from .gru import GRU, GRUScratch
+from .lm import RNNLM, RNNLMScratch
+from .lstm import LSTM, LSTMScratch
+from .ops import (cross_entropy, evaluate_loss, get_params, loss_and_grads, set_params, tensor,
+                  to_numpy, train_step)
+from .rnn import RNN, RNNScratch
+
+NAME = "numpy"
+
+__all__ = ["GRU", "GRUScratch", "LSTM", "LSTMScratch", "RNN", "RNNLM", "RNNLMScratch", "RNNScratch",
+           "cross_entropy", "evaluate_loss", "get_params", "loss_and_grads", "set_params", "tensor",
+           "to_numpy", "train_step"]

@@ -1,0 +1,30 @@
+"""GRUs on the NumPy backend: the reference GRU (equations: ``lstm_multi/reference/gru.py``).
+
+NumPy has no native GRU, so :class:`GRU` (``--impl concise``) is the same reference
+layer as :class:`GRUScratch`, in both forms (``reset_after``); both run float64.
+"""
+
+from __future__ import annotations
+
+from ...core.family import LayerConfig
+from .layers import ReferenceLayer
+
+
+class GRUScratch(ReferenceLayer):
+    """The reference GRU (``lstm_multi/reference/gru.py``), stacked and bidirectional."""
+
+    def __init__(self, num_inputs, num_hiddens, num_layers=1, bidirectional=False, dropout=0.0,
+                 reset_after=True, seed=0, sigma=0.01):
+        config = LayerConfig("gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
+                             reset_after=reset_after)
+        super().__init__(config, seed=seed, sigma=sigma)
+
+
+class GRU(GRUScratch):
+    """NumPy has no native GRU: the same reference layer as :class:`GRUScratch` (same init,
+    sigma 0.01), so ``--impl concise`` runs too; ``reset_after=False`` works here as well."""
+
+    def __init__(self, num_inputs, num_hiddens, num_layers=1, bidirectional=False, dropout=0.0,
+                 reset_after=True, seed=0):
+        super().__init__(num_inputs, num_hiddens, num_layers, bidirectional, dropout, reset_after,
+                         seed=seed)
