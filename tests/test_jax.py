@@ -122,14 +122,15 @@ def test_hoisted_input_projection_computes_the_same():
 
 def test_concise_lstm_is_a_scan_over_flax_optimized_lstm_cell():
     lstm = bk.LSTM(3, 4)
-    assert isinstance(lstm.rnn, nnx.RNN) and isinstance(lstm.rnn.cell, nnx.OptimizedLSTMCell)
-    jaxpr = jax.make_jaxpr(lambda X: lstm(X))(np.zeros((6, 2, 3), np.float32))
+    assert isinstance(lstm.units[0], nnx.RNN) and isinstance(lstm.units[0].cell, nnx.OptimizedLSTMCell)
+    graphdef, state = nnx.split(lstm)  # a module is traced through its state
+    jaxpr = jax.make_jaxpr(lambda state, X: nnx.merge(graphdef, state)(X))(state, np.zeros((6, 2, 3), np.float32))
     scans = [eqn for eqn, _ in _equations(jaxpr.jaxpr) if eqn.primitive.name == "scan"]
     assert [eqn.params["length"] for eqn in scans] == [6]
     # The layout the canonical conversion relies on: one bias, in dense_h; 4h columns.
     native = {name: value.shape for name, value in ops._native(nnx.state(lstm, nnx.Param)).items()}
-    assert native == {"rnn.cell.dense_h.bias": (16,), "rnn.cell.dense_h.kernel": (4, 16),
-                      "rnn.cell.dense_i.kernel": (3, 16)}
+    assert native == {"units.0.cell.dense_h.bias": (16,), "units.0.cell.dense_h.kernel": (4, 16),
+                      "units.0.cell.dense_i.kernel": (3, 16)}
 
 
 def test_everything_is_float32():

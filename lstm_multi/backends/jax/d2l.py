@@ -11,15 +11,16 @@ import jax
 import jax.numpy as jnp
 
 from .lstm import LSTMScratch
-from .ops import jit_method
 
 
 class D2LLSTMScratch(LSTMScratch):
-    @jit_method
-    def scan(self, inputs, H_C):
-        W_xi, W_xf, W_xo, W_xc = jnp.split(self.W_x[...], 4, axis=1)
-        W_hi, W_hf, W_ho, W_hc = jnp.split(self.W_h[...], 4, axis=1)
-        b_i, b_f, b_o, b_c = jnp.split(self.b[...], 4)
+    """One layer, one direction, no peepholes: the book's step."""
+
+    def run_unit(self, index, inputs, H_C):
+        p = self.units[index].arrays()
+        W_xi, W_xf, W_xo, W_xc = jnp.split(p["W_x"], 4, axis=1)
+        W_hi, W_hf, W_ho, W_hc = jnp.split(p["W_h"], 4, axis=1)
+        b_i, b_f, b_o, b_c = jnp.split(p["b"], 4)
 
         def step(H_C, X):
             H, C = H_C
@@ -31,5 +32,5 @@ class D2LLSTMScratch(LSTMScratch):
             H = O * jnp.tanh(C)
             return (H, C), H
 
-        (H, C), outputs = jax.lax.scan(step, H_C, inputs)
+        (H, C), outputs = jax.lax.scan(step, tuple(H_C), inputs)
         return outputs, (H, C)

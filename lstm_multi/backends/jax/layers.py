@@ -1,0 +1,176 @@
+"""What the JAX layers share: the API wrapper (checks, stacking, both directions, dropout).
+
+Every layer takes time-major ``X (T, B, d)`` and an optional state in the API form
+(LSTM ``(H, C)``, GRU/RNN ``H``; each ``(B, h)`` for one layer in one direction, else
+``(layers * directions, B, h)`` stacked in the order l0, l0.rev, l1, ...) and returns
+``outputs (T, B, h * directions)`` and the final state in the same form.
+
+A layer is a list of *units* (one per layer and direction, ``self.units``) and
+:meth:`Layer.forward` runs them, compiled as one function (:func:`.ops.jit_method`):
+each unit's recurrence is a ``jax.lax.scan`` over the time axis; layer k > 0 reads
+``[forward, reverse]`` outputs of layer k-1, after inverted dropout in training.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from ...core.checks import check_sequence, check_state
+from ...core.family import LayerConfig, init_layer_params
+from ...core.params import CanonicalLayer, FusedLayout, fuse_unit, scratch_layout
+from .ops import jit_method
+
+
+class Layer(CanonicalLayer, nnx.Module):
+    """The API every JAX layer shares: checks, the zero state, stacking, dropout.
+
+    A subclass holds ``self.units`` (an ``nnx.List``, one entry per unit in
+    ``config.units()`` order) and implements :meth:`run_unit`. Dropout between layers is
+    ``nnx.Dropout`` seeded from ``seed`` and built in evaluation mode (``deterministic``);
+    the training step (:func:`.ops.train_step`) switches its own copy of the model to
+    training and carries the RNG state, so every step draws a new mask.
+    """
+
+    def __init__(self, config: LayerConfig, seed: int):
+        self.config = config
+        self.seed = seed
+        self.dropout = nnx.data(None)
+        if config.dropout and config.num_layers > 1:
+            self.dropout = nnx.Dropout(config.dropout, deterministic=True, rngs=nnx.Rngs(dropout=seed))
+
+    def __call__(self, inputs, state=None):
+        """``outputs (T, B, h * directions)`` and the final state (API form)."""
+        check_sequence(inputs.shape, self.config)
+        batch_size = inputs.shape[1]
+        names = self.config.spec.state
+        if state is None:
+            parts = tuple(jnp.zeros(self.config.state_shape(batch_size), jnp.float32) for _ in names)
+        else:
+            check_state(state, self.config, batch_size)
+            parts = tuple(state) if len(names) > 1 else (state,)
+        outputs, parts = self.forward(inputs, parts)
+        return outputs, (parts if len(names) > 1 else parts[0])
+
+    def run_unit(self, index: int, X, state: tuple):
+        """Unit ``index`` over ``X (T, B, d_k)`` (in time order, whatever its direction) from
+        ``state`` (a tuple of ``(B, h)``): ``outputs (T, B, h)`` in time order, the final state."""
+        raise NotImplementedError
+
+    @jit_method
+    def forward(self, inputs, parts):
+        """``inputs (T, B, d)``, ``parts`` (the state's tensors) -> outputs, final parts."""
+        config = self.config
+        if config.single:  # one unit, (B, h) states
+            return self.run_unit(0, inputs, parts)
+        finals, layer_input = [], inputs
+        for k in range(config.num_layers):
+            if k and self.dropout is not None:
+                layer_input = self.dropout(layer_input)  # identity unless training
+            outputs = []
+            for u in range(k * config.directions, (k + 1) * config.directions):
+                out, final = self.run_unit(u, layer_input, tuple(s[u] for s in parts))
+                outputs.append(out)
+                finals.append(final)
+            layer_input = outputs[0] if len(outputs) == 1 else jnp.concatenate(outputs, axis=-1)
+        return layer_input, tuple(jnp.stack([f[i] for f in finals]) for i in range(len(parts)))
+
+
+class Unit(nnx.Module):
+    """One scratch unit's parameters, by name: ``W_x (d, G h)``, ``W_h (h, G h)``, ``b (G h,)``
+    (gate blocks in d2l's order) and the cell's extras (peepholes, ``b_hh``)."""
+
+    def __init__(self, params: dict):
+        self.names = tuple(params)
+        for name, value in params.items():
+            setattr(self, name, nnx.Param(jnp.asarray(value)))
+
+    def arrays(self) -> dict:
+        return {name: getattr(self, name)[...] for name in self.names}
+
+
+class ScratchLayer(Layer):
+    """Any cell of the family from scratch, stacked and bidirectional.
+
+    Parameters per unit (``self.units[i]``, native names ``units.{i}.W_x``, ...): see
+    :class:`Unit`. Initialisation is d2l's (N(0, sigma^2) weights, zero biases, ``b_f =
+    forget_bias``) drawn by NumPy from ``seed``
+    (:func:`~lstm_multi.core.family.init_layer_params`), so every backend starts from the
+    same model. A subclass writes one step of its cell, :meth:`step`; the reverse
+    direction runs it over the flipped sequence and flips its outputs back.
+
+    The input half ``X_t W_x + b`` does not depend on H, so it can be computed for all
+    steps before the loop, one large matmul (``hoist_input=True``); by default it is
+    computed in the step, where XLA fuses it with the rest (see :class:`.lstm.LSTMScratch`).
+    """
+
+    hoist_input = False
+
+    def __init__(self, config: LayerConfig, sigma: float = 0.01, seed: int = 0):
+        super().__init__(config, seed)
+        self.sigma = sigma
+        params = init_layer_params(config, sigma, seed)
+        self.units = nnx.List([Unit(fuse_unit(config, params, prefix)) for prefix, *_ in config.units()])
+
+    def unit_layout(self, index, prefix, layer, reverse) -> FusedLayout:
+        return scratch_layout(self.config, f"units.{index}.")
+
+    def step(self, p: dict, state: tuple, XW_t):
+        """One time step: ``p`` the unit's arrays, ``state`` a tuple of ``(B, h)``, ``XW_t =
+        X_t W_x + b (B, G h)``; returns the new state (its first tensor is the output H)."""
+        raise NotImplementedError
+
+    def run_unit(self, index, X, state):
+        p = self.units[index].arrays()
+        reverse = self.config.units()[index][3]
+        if reverse:
+            X = jnp.flip(X, axis=0)
+        W_x, b = p["W_x"], p["b"]
+        if self.hoist_input:
+            xs, input_half = X @ W_x + b, lambda XW_t: XW_t  # (T, B, G h) before the loop
+        else:
+            xs, input_half = X, lambda X_t: X_t @ W_x + b
+
+        def scan_step(state, x_t):
+            state = self.step(p, state, input_half(x_t))
+            return state, state[0]  # (carry to step t+1, output H of step t)
+
+        state, outputs = jax.lax.scan(scan_step, tuple(state), xs)
+        return (jnp.flip(outputs, axis=0) if reverse else outputs), state
+
+
+class NativeLayer(Layer):
+    """Flax's ``nnx.RNN`` (time-major, the carry given by us) over one cell per unit, stacked
+    by the wrapper; the reverse direction is ``nnx.RNN(reverse=True, keep_order=True)``.
+
+    A subclass sets :meth:`make_cell` and the conversions between the API state and the
+    cell's carry. Native names: ``units.{i}.cell.dense_i.kernel``, ... Initialisation is
+    Flax's, the cells drawn in unit order from one ``nnx.Rngs(seed)``.
+    """
+
+    def __init__(self, config: LayerConfig, seed: int = 0):
+        super().__init__(config, seed)
+        rngs = nnx.Rngs(seed)
+        # rngs=False: the carry always comes from us, so the RNN needs no random state.
+        self.units = nnx.List([
+            nnx.RNN(self.make_cell(d, rngs), time_major=True, return_carry=True, reverse=reverse,
+                    keep_order=True, rngs=False)
+            for _, _, d, reverse in config.units()])
+
+    def make_cell(self, num_inputs: int, rngs: nnx.Rngs):
+        raise NotImplementedError
+
+    def to_carry(self, state: tuple):
+        return state[0]  # GRU, RNN: the carry is H
+
+    def from_carry(self, carry) -> tuple:
+        return (carry,)
+
+    def cell_name(self, index: int) -> str:
+        """The native prefix of unit ``index``'s cell."""
+        return f"units.{index}.cell."
+
+    def run_unit(self, index, X, state):
+        carry, outputs = self.units[index](X, initial_carry=self.to_carry(state))
+        return outputs, self.from_carry(carry)

@@ -1,0 +1,52 @@
+"""Vanilla (tanh) RNNs on JAX with Flax NNX: the from-scratch cell and ``nnx.SimpleCell``.
+
+Time-major ``X (T, B, d)`` and an optional state ``H`` (``(B, h)``, or stacked
+``(layers * directions, B, h)``) -> ``outputs (T, B, h * directions)``, the final ``H``;
+see :mod:`.layers`.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+from flax import nnx
+
+from ...core.family import LayerConfig
+from ...core.params import FusedLayout
+from .layers import NativeLayer, ScratchLayer
+
+
+class RNNScratch(ScratchLayer):
+    """d2l's RNN from scratch: for each step t, ``H = tanh(X_t W_xh + H W_hh + b_h)``.
+
+    Stored as ``W_x (d, h)``, ``W_h (h, h)``, ``b (h,)``.
+    """
+
+    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
+                 dropout: float = 0.0, seed: int = 0, sigma: float = 0.01):
+        config = LayerConfig("rnn", num_inputs, num_hiddens, num_layers, bidirectional, dropout)
+        super().__init__(config, sigma=sigma, seed=seed)
+
+    def step(self, p, state, XW_t):
+        (H,) = state
+        return (jnp.tanh(XW_t + H @ p["W_h"]),)
+
+
+class RNN(NativeLayer):
+    """The concise RNN: ``nnx.RNN`` scanning Flax's ``nnx.SimpleCell`` (tanh), one per unit.
+
+    The cell computes ``h' = tanh(dense_i(x) + dense_h(h))`` with ``dense_i.kernel (d, h)``,
+    ``dense_i.bias (h,)`` and ``dense_h.kernel (h, h)`` without bias: exactly the canonical
+    parameters. Initialisation is Flax's, from ``seed``.
+    """
+
+    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
+                 dropout: float = 0.0, seed: int = 0):
+        config = LayerConfig("rnn", num_inputs, num_hiddens, num_layers, bidirectional, dropout)
+        super().__init__(config, seed=seed)
+
+    def make_cell(self, num_inputs, rngs):
+        return nnx.SimpleCell(num_inputs, self.config.num_hiddens, rngs=rngs)
+
+    def unit_layout(self, index, prefix, layer, reverse) -> FusedLayout:
+        p = self.cell_name(index)
+        return FusedLayout(p + "dense_i.kernel", p + "dense_h.kernel", p + "dense_i.bias", "h")
