@@ -1,6 +1,8 @@
-"""TensorFlow-only checks: compiled loops and steps, Keras' layout, KERAS_BACKEND handling.
+"""TensorFlow-only checks: compiled loops and steps, Keras' layouts, scratch vs native on the
+same canonical parameters, frozen biases, dropout, clear errors, KERAS_BACKEND handling.
 
-The parity contract itself (outputs, loss, gradients, update) is tests/test_backends.py.
+The parity contract itself (outputs, loss, gradients, update against the NumPy reference) is
+tests/test_backends.py and tests/test_family.py.
 """
 
 import json
@@ -15,7 +17,8 @@ from conftest import assert_close, assert_scratch_lm_matches_reference
 
 from lstm_multi.backend import get_backend, install_command, missing_modules
 from lstm_multi.core.data import TimeMachine
-from lstm_multi.core.lm import build_model
+from lstm_multi.core.family import LayerConfig
+from lstm_multi.core.lm import build_layer, build_model
 from lstm_multi.core.params import init_params
 from lstm_multi.core.trainer import Trainer
 from lstm_multi.reference import lm_loss_and_grads
@@ -37,12 +40,14 @@ def random_params(d, h, vocab=None, seed=0, scale=0.4):
 
 
 @pytest.mark.parametrize("impl", ["scratch", "concise"])
-def test_steps_are_traced_once_per_model(impl):
-    """Two epochs, a smaller last batch in training and validation, new lr and clip: one trace each."""
+@pytest.mark.parametrize("options", [dict(), dict(model="gru", num_layers=2, dropout=0.3)], ids=["lstm", "gru2"])
+def test_steps_are_traced_once_per_model(impl, options):
+    """Two epochs, a smaller last batch in training and validation, new lr and clip, training
+    (dropout on) and evaluation: one trace each, and one of the layer's loop over all its units."""
     data = TimeMachine(batch_size=300, num_steps=16, num_train=1000, num_val=400, seed=0)
     assert [len(X) for X, _ in data.train_dataloader()] == [300, 300, 300, 100]
     assert [len(X) for X, _ in data.val_dataloader()] == [300, 100]
-    model = build_model(bk, impl, len(data.vocab), 16, lr=2.0)
+    model = build_model(bk, impl, len(data.vocab), 16, lr=2.0, **options)
     history = Trainer(max_epochs=2, gradient_clip_val=1.0).fit(model, data)
     assert len(history) == 2
     X, Y = next(iter(data.train_dataloader()))
@@ -53,7 +58,9 @@ def test_steps_are_traced_once_per_model(impl):
     evaluate = ops.compiled(model, ops._loss)
     assert step.experimental_get_tracing_count() == 1
     assert evaluate.experimental_get_tracing_count() == 1
-    assert model.rnn.recurrence.experimental_get_tracing_count() == 1  # the LSTM's time loop
+    bk.loss_and_grads(model, X[:3, :4], Y[:3, :4])
+    assert ops.compiled(model, ops._loss_and_param_grads).experimental_get_tracing_count() == 1
+    assert model.rnn.recurrence.experimental_get_tracing_count() == 1  # the layer's time loops
 
 
 def _while_body(concrete):
@@ -100,18 +107,127 @@ def test_clip_none_is_plain_sgd():
         assert_close(new[name], value - lr * ref_grads[name], atol=1e-6, what=name)
 
 
-def test_keras_layout_and_unit_forget_bias():
-    """Keras' kernel columns are gates i, f, c, o; unit_forget_bias acts at init, never on loads."""
+CELLS = [  # (class name, options): scratch and native on the same canonical parameters
+    ("LSTM", dict()),
+    ("LSTM", dict(num_layers=2, forget_bias=1.0)),
+    ("LSTM", dict(num_layers=3, bidirectional=True)),
+    ("GRU", dict()),
+    ("GRU", dict(num_layers=2, bidirectional=True)),
+    ("GRU", dict(reset_after=False)),
+    ("GRU", dict(reset_after=False, num_layers=3, bidirectional=True)),
+    ("RNN", dict()),
+    ("RNN", dict(num_layers=2, bidirectional=True)),
+    ("RNN", dict(num_layers=3)),
+]
+
+
+def cell_id(case):
+    name, options = case
+    return "-".join([name] + [f"{k}={v}" for k, v in options.items()])
+
+
+def canonical_random(layer, seed, scale=0.4):
+    rng = np.random.default_rng(seed)
+    return {k: (rng.standard_normal(v) * scale).astype(np.float32) for k, v in layer.canonical_shapes().items()}
+
+
+def state_parts(state):
+    return tuple(state) if isinstance(state, tuple) else (state,)
+
+
+def canonical_layer_grads(layer, X, state, weights):
+    """Gradients of ``sum(outputs * w0) + sum(final parts * w_i)`` for every canonical parameter
+    and for X and the initial state (through both directions and every layer)."""
+    X, state = tf.constant(X), tuple(tf.constant(s) for s in state)
+    variables = layer.named_variables()
+    with tf.GradientTape() as tape:
+        tape.watch([X, *state])
+        outputs, final = layer(X, layer.api_state(state))
+        loss = tf.reduce_sum(outputs * weights[0]) + sum(
+            tf.reduce_sum(f * w) for f, w in zip(state_parts(final), weights[1:]))
+    grads = tape.gradient(loss, [*variables.values(), X, *state])
+    native = {name: bk.to_numpy(g) for name, g in zip(variables, grads)}
+    return layer.to_canonical(native, grads=True), [bk.to_numpy(g) for g in grads[len(variables):]]
+
+
+@pytest.mark.parametrize("hoist_input", [False, True])
+@pytest.mark.parametrize("case", CELLS, ids=cell_id)
+def test_scratch_and_native_agree(case, hoist_input):
+    """Outputs, final state (from zeros and from a given state) and the gradients of every
+    parameter, of X and of the initial state: scratch (input half in the loop or hoisted)
+    and Keras, on the same canonical parameters."""
+    name, options = case
+    T, B, d, h = 6, 3, 4, 5
+    scratch = getattr(bk, name + "Scratch")(d, h, hoist_input=hoist_input, **options)
+    native = getattr(bk, name)(d, h, **options)
+    params = canonical_random(scratch, seed=1)
+    for layer in (scratch, native):
+        bk.set_params(layer, params)
+    config = scratch.config
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((T, B, d)).astype(np.float32)
+    given = [(rng.standard_normal(config.state_shape(B)) * 0.5).astype(np.float32) for _ in config.spec.state]
+    for state in (None, given):
+        results = []
+        for layer in (scratch, native):
+            outputs, final = layer(bk.tensor(X), None if state is None else layer.api_state(
+                [bk.tensor(s) for s in state]))
+            results.append([bk.to_numpy(outputs), *map(bk.to_numpy, state_parts(final))])
+        assert results[0][0].shape == (T, B, h * config.directions)
+        for what, a, b in zip(("outputs",) + config.spec.state, *results):
+            assert a.shape == ((T, B, h * config.directions) if what == "outputs" else config.state_shape(B))
+            assert_close(a, b, atol=1e-6, what=what)
+    weights = [rng.standard_normal(s).astype(np.float32)
+               for s in [(T, B, h * config.directions)] + [config.state_shape(B)] * len(given)]
+    (g_scratch, inputs_scratch), (g_native, inputs_native) = (
+        canonical_layer_grads(layer, X, given, weights) for layer in (scratch, native))
+    assert sorted(g_scratch) == sorted(g_native) == sorted(config.shapes())
+    for key in g_scratch:
+        ref = g_scratch[key]
+        assert_close(g_native[key], ref, atol=2e-6 * max(np.abs(ref).max(), 1e-3), what=f"d/d {key}")
+    for what, a, b in zip(["X", *config.spec.state], inputs_scratch, inputs_native):
+        assert_close(b, a, atol=2e-6 * np.abs(a).max(), what=f"d/d {what}")
+
+
+@pytest.mark.parametrize("case", [c for c in CELLS if not c[1].get("bidirectional")], ids=cell_id)
+def test_scratch_and_native_lms_agree(case):
+    """The LMs (one-hot and embedding) on the same canonical parameters: loss and gradients."""
+    name, options = case
+    vocab, h, B, T = 7, 5, 3, 6
+    for embedding_dim in (None, 3):
+        d = vocab if embedding_dim is None else embedding_dim
+        scratch = bk.RNNLMScratch(getattr(bk, name + "Scratch")(d, h, **options), vocab, embedding_dim=embedding_dim)
+        native = bk.RNNLM(getattr(bk, name)(d, h, **options), vocab, embedding_dim=embedding_dim)
+        params = canonical_random(scratch, seed=3)
+        rng = np.random.default_rng(4)
+        tokens, targets = (rng.integers(0, vocab, (B, T)).astype(np.int32) for _ in range(2))
+        results = []
+        for model in (scratch, native):
+            bk.set_params(model, params)
+            results.append(bk.loss_and_grads(model, bk.tensor(tokens), tf.constant(targets)))
+        (loss_s, grads_s), (loss_n, grads_n) = results
+        assert loss_n == pytest.approx(loss_s, rel=1e-6)
+        assert list(grads_s) == list(grads_n) == list(params)
+        for key, ref in grads_s.items():
+            assert_close(grads_n[key], ref, atol=2e-6 * max(np.abs(ref).max(), 1e-3), what=f"d loss / d {key}")
+
+
+def test_keras_lstm_layout_and_forget_bias():
+    """Keras' kernel columns are gates i, f, c, o, one bias; b_f = forget_bias after Keras' init
+    (0 by default, not Keras' unit_forget_bias), never on loads."""
     d, h = 3, 4
-    lstm = bk.LSTM(d, h, seed=1)
-    fresh = bk.get_params(lstm)
-    np.testing.assert_array_equal(fresh["b_f"], np.ones(h, np.float32))  # Keras' init
-    for g in "ioc":
-        np.testing.assert_array_equal(fresh[f"b_{g}"], np.zeros(h, np.float32))
+    for forget_bias in (0.0, 1.5):
+        fresh = bk.get_params(bk.LSTM(d, h, num_layers=2, forget_bias=forget_bias, seed=1))
+        for prefix in ("l0.", "l1."):
+            np.testing.assert_array_equal(fresh[prefix + "b_f"], np.full(h, forget_bias, np.float32))
+            for g in "ioc":
+                np.testing.assert_array_equal(fresh[f"{prefix}b_{g}"], np.zeros(h, np.float32))
+    lstm = bk.LSTM(d, h, seed=1, forget_bias=1.0)
     params = random_params(d, h, seed=5)
     bk.set_params(lstm, params)
     lstm(bk.tensor(np.ones((2, 1, d), np.float32)))  # calling must not rebuild or re-initialise
-    cell = lstm.rnn.cell
+    cell = lstm.units[0].cell
+    assert set(lstm.named_variables()) == {"units.0.kernel", "units.0.recurrent_kernel", "units.0.bias"}
     for k, g in enumerate("ifco"):
         cols = slice(k * h, (k + 1) * h)
         np.testing.assert_array_equal(np.asarray(cell.kernel)[:, cols], params[f"W_x{g}"])
@@ -120,12 +236,170 @@ def test_keras_layout_and_unit_forget_bias():
     assert bk.get_params(lstm)["b_f"].tolist() == params["b_f"].tolist()
 
 
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_keras_gru_layout(reset_after):
+    """Keras' GRU kernel columns are z, r, h; reset after, its bias is (2, 3h): row 0 the input
+    bias, row 1 the recurrent one, whose z and r blocks are frozen at zero and whose h block is
+    b_hh. Reset before, one bias (3h,)."""
+    d, h = 3, 4
+    gru = bk.GRU(d, h, reset_after=reset_after)
+    params = canonical_random(gru, seed=6)
+    bk.set_params(gru, params)
+    cell = gru.units[0].cell
+    assert cell.reset_after == reset_after
+    kernel, recurrent, bias = (np.asarray(v) for v in (cell.kernel, cell.recurrent_kernel, cell.bias))
+    assert bias.shape == ((2, 3 * h) if reset_after else (3 * h,))
+    for k, g in enumerate("zrh"):
+        cols = slice(k * h, (k + 1) * h)
+        np.testing.assert_array_equal(kernel[:, cols], params[f"W_x{g}"])
+        np.testing.assert_array_equal(recurrent[:, cols], params[f"W_h{g}"])
+        np.testing.assert_array_equal((bias[0] if reset_after else bias)[cols], params[f"b_{g}"])
+    if reset_after:
+        np.testing.assert_array_equal(bias[1], np.concatenate([np.zeros(2 * h), params["b_hh"]]))
+        mask = gru.frozen()["units.0.bias"]
+        np.testing.assert_array_equal(mask, [[False] * 3 * h, [True] * 2 * h + [False] * h])
+    else:
+        assert gru.frozen() == {}
+
+
+def test_keras_rnn_layout():
+    rnn = bk.RNN(3, 4, num_layers=2, bidirectional=True)
+    params = canonical_random(rnn, seed=7)
+    bk.set_params(rnn, params)
+    cells = [layer.cell for layer in rnn.units]
+    for cell, prefix in zip(cells, ("l0.", "l0.rev.", "l1.", "l1.rev.")):
+        assert cell.activation.__name__ == "tanh"
+        np.testing.assert_array_equal(np.asarray(cell.kernel), params[prefix + "W_xh"])
+        np.testing.assert_array_equal(np.asarray(cell.recurrent_kernel), params[prefix + "W_hh"])
+        np.testing.assert_array_equal(np.asarray(cell.bias), params[prefix + "b_h"])
+    assert [layer.go_backwards for layer in rnn.units] == [False, True, False, True]
+    assert np.asarray(cells[2].kernel).shape == (8, 4)  # layer 1 reads [forward, reverse]
+
+
+def test_frozen_bias_entries_stay_zero():
+    """Keras' GRU (reset after): the recurrent z, r bias blocks are zero after set_params (even
+    if they were not before) and after training steps with clipping; the rest trains."""
+    vocab, h = 6, 5
+    model = build_model(bk, "concise", vocab, h, lr=1.0, model="gru", num_layers=2)
+    frozen = model.frozen()
+    assert sorted(frozen) == ["rnn.units.0.bias", "rnn.units.1.bias"]
+    variables = model.named_variables()
+    for name in frozen:
+        variables[name].assign(np.ones((2, 3 * h), np.float32))
+    params = canonical_random(model, seed=8)
+    bk.set_params(model, params)
+    for name, mask in frozen.items():
+        assert np.all(np.asarray(variables[name])[mask] == 0), name
+    rng = np.random.default_rng(0)
+    tokens, targets = rng.integers(0, vocab, (4, 7)), rng.integers(0, vocab, (4, 7))
+    before = {name: np.asarray(variables[name]).copy() for name in frozen}
+    for clip in (None, 0.1, 0.1):
+        bk.train_step(model, tokens, targets, 1.0, clip)
+    for name, mask in frozen.items():
+        after = np.asarray(variables[name])
+        assert np.all(after[mask] == 0), name
+        assert np.all(after[~mask] != before[name][~mask]), name  # the other entries did train
+    _, grads = bk.loss_and_grads(model, tokens, targets)
+    assert list(grads) == list(model.canonical_shapes())
+
+
+@pytest.mark.parametrize("impl", ["scratch", "concise"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_dropout_between_layers_in_training_only(impl, cell):
+    """The layer's dropout acts between layers when training=True: a new mask every call,
+    the same masks from the same seed; calls, evaluation and one layer are untouched."""
+    config = LayerConfig(cell, 4, 6, num_layers=2, bidirectional=True, dropout=0.5)
+    layers = [build_layer(bk, impl, config, seed=3) for _ in range(2)]
+    params = canonical_random(layers[0], seed=1)
+    X = bk.tensor(np.random.default_rng(0).standard_normal((5, 3, 4)).astype(np.float32))
+    for layer in layers:
+        bk.set_params(layer, params)
+    plain = build_layer(bk, impl, LayerConfig(cell, 4, 6, num_layers=2, bidirectional=True), seed=3)
+    bk.set_params(plain, params)
+    expected = bk.to_numpy(plain(X)[0])
+    for outputs in (layers[0](X)[0], layers[0].forward(X)[0], layers[0].forward(X, training=False)[0]):
+        np.testing.assert_array_equal(bk.to_numpy(outputs), expected)
+    train = [[bk.to_numpy(layer.forward(X, training=True)[0]) for _ in range(2)] for layer in layers]
+    assert not np.allclose(train[0][0], expected)
+    assert not np.allclose(train[0][0], train[0][1])  # a new mask every call
+    np.testing.assert_array_equal(train[0], train[1])  # seeded
+    np.testing.assert_array_equal(bk.to_numpy(layers[0](X)[0]), expected)
+    assert layers[0].recurrence.experimental_get_tracing_count() == 1
+    single = build_layer(bk, impl, LayerConfig(cell, 4, 6, dropout=0.5))  # nothing between layers
+    np.testing.assert_array_equal(bk.to_numpy(single.forward(X, training=True)[0]),
+                                  bk.to_numpy(single(X)[0]))
+
+
+@pytest.mark.parametrize("impl", ["scratch", "concise"])
+def test_layer_is_traced_once_for_any_shape_and_input_kind(impl):
+    """Any num_steps and batch size, a given or zero state, NumPy (even float64) or tf input:
+    one trace of the layer's loop."""
+    layer = build_layer(bk, impl, LayerConfig("lstm", 3, 4, num_layers=2, bidirectional=True))
+    for T, B in ((1, 1), (4, 2), (9, 5)):
+        X = np.random.default_rng(T).standard_normal((T, B, 3))
+        state = tuple(np.zeros((4, B, 4), np.float32) for _ in range(2))
+        expected = bk.to_numpy(layer(bk.tensor(X))[0])
+        np.testing.assert_array_equal(bk.to_numpy(layer(X)[0]), expected)
+        np.testing.assert_array_equal(bk.to_numpy(layer(X, state)[0]), expected)
+    assert layer.recurrence.experimental_get_tracing_count() == 1
+
+
+def test_native_layers_say_what_they_lack():
+    for peephole in (True, "diagonal", "full"):
+        with pytest.raises(ValueError) as err:
+            bk.LSTM(3, 4, peephole=peephole)
+        assert str(err.value) == ("No framework's native LSTM has peephole connections; use "
+                                  "LSTMScratch(peephole=...).")
+    bk.GRU(3, 4, reset_after=False)  # Keras has d2l's form too
+
+
+def test_bad_inputs_are_clear_errors():
+    lstm = bk.LSTM(3, 4, num_layers=2)
+    X = bk.tensor(np.zeros((2, 5, 3), np.float32))
+    with pytest.raises(ValueError) as err:
+        lstm(X, bk.tensor(np.zeros((5, 4), np.float32)))
+    assert str(err.value) == ("LSTM state must be a pair (H, C) of shape (2, 5, 4) each, got "
+                              "EagerTensor.")
+    with pytest.raises(ValueError, match="num_layers must be a positive integer, got 0"):
+        bk.GRUScratch(3, 4, num_layers=0)
+    with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\), got 1.0"):
+        bk.RNN(3, 4, dropout=1.0)
+    with pytest.raises(ValueError, match="bidirectional LSTM cannot drive"):
+        bk.RNNLM(bk.LSTM(5, 4, bidirectional=True), 5)
+    with pytest.raises(ValueError, match="embedding_dim=3: build it with num_inputs=3"):
+        bk.RNNLMScratch(bk.RNNScratch(5, 4), 5, embedding_dim=3)
+
+
 def test_concise_init_is_seeded():
-    a, b, c = (bk.get_params(bk.RNNLM(bk.LSTM(5, 4, seed=s), 5, seed=s)) for s in (0, 0, 1))
+    def params(seed, **options):
+        return bk.get_params(bk.RNNLM(bk.GRU(5, 4, seed=seed, **options), 5, seed=seed, embedding_dim=None))
+
+    a, b, c = params(0, num_layers=2), params(0, num_layers=2), params(1, num_layers=2)
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
-    assert not np.array_equal(a["W_xi"], c["W_xi"])
-    assert not np.array_equal(a["W_xi"], a["W_xf"])
+    assert not np.array_equal(a["l0.W_xz"], c["l0.W_xz"])
+    assert not np.array_equal(a["l0.W_xz"], a["l0.W_xr"])
+    assert not np.array_equal(a["l0.W_hz"], a["l1.W_hz"])
+    e = [bk.get_params(bk.RNNLM(bk.LSTM(3, 4), 5, seed=0, embedding_dim=3))["W_e"] for _ in range(2)]
+    np.testing.assert_array_equal(*e)
+    assert e[0].shape == (5, 3) and 0 < np.abs(e[0]).max() <= 0.05
+
+
+def test_lm_native_names():
+    """The LM's own parameters: variables W_e, W_hq, b_q (scratch); Keras' Embedding and Dense
+    (concise), stored as the canonical arrays are."""
+    scratch = bk.RNNLMScratch(bk.GRUScratch(3, 4), 6, embedding_dim=3)
+    concise = bk.RNNLM(bk.GRU(3, 4), 6, embedding_dim=3)
+    for model, names in ((scratch, ["W_e", "W_hq", "b_q"]),
+                         (concise, ["embedding.embeddings", "dense.kernel", "dense.bias"])):
+        params = canonical_random(model, seed=2)
+        bk.set_params(model, params)
+        variables = model.named_variables()
+        assert [n for n in variables if not n.startswith("rnn.")] == names
+        for canonical, native in zip(("W_e", "W_hq", "b_q"), names):
+            np.testing.assert_array_equal(np.asarray(variables[native]), params[canonical])
+        assert list(bk.get_params(model)) == list(model.canonical_shapes())
+        assert next(iter(bk.get_params(model))) == "W_e"
 
 
 def _run(code, env_changes, tmp_path):

@@ -64,11 +64,11 @@ class LanguageModel(Module):
         h = self.config.num_hiddens
         params = init_params(h, h, self.vocab_size, sigma=getattr(self.rnn, "sigma", 0.01),
                              seed=self.seed + 1)
-        params = {"W_hq": params["W_hq"], "b_q": params["b_q"]}
-        if self.embedding_dim is not None:
-            rng = np.random.default_rng(self.seed + 2)
-            params["W_e"] = rng.standard_normal((self.vocab_size, self.embedding_dim)).astype(np.float32)
-        return params
+        output = {"W_hq": params["W_hq"], "b_q": params["b_q"]}
+        if self.embedding_dim is None:
+            return output
+        rng = np.random.default_rng(self.seed + 2)
+        return {"W_e": rng.standard_normal((self.vocab_size, self.embedding_dim)).astype(np.float32), **output}
 
     def canonical_shapes(self):
         return lm_shapes(self.config, self.vocab_size, self.embedding_dim)

@@ -7,12 +7,15 @@ framework, or Keras was already imported on one, it raises a
 :class:`~lstm_multi.backend.BackendError` saying what to do. See ``_imports.py``.
 """
 
+from .gru import GRU, GRUScratch
 from .lm import RNNLM, RNNLMScratch
 from .lstm import LSTM, LSTMScratch
 from .ops import (cross_entropy, evaluate_loss, get_params, loss_and_grads, set_params, tensor,
                   to_numpy, train_step)
+from .rnn import RNN, RNNScratch
 
 NAME = "tensorflow"
 
-__all__ = ["LSTM", "LSTMScratch", "RNNLM", "RNNLMScratch", "cross_entropy", "evaluate_loss",
-           "get_params", "loss_and_grads", "set_params", "tensor", "to_numpy", "train_step"]
+__all__ = ["GRU", "GRUScratch", "LSTM", "LSTMScratch", "RNN", "RNNLM", "RNNLMScratch", "RNNScratch",
+           "cross_entropy", "evaluate_loss", "get_params", "loss_and_grads", "set_params", "tensor",
+           "to_numpy", "train_step"]

@@ -5,8 +5,12 @@ of each per model (:func:`compiled`), traced once: their input_signature leaves
 batch size and num_steps open, so a last, smaller batch is no new trace, and the
 learning rate and clipping norm are float32 scalar tensors, so a new value is none
 either. They run ``model.forward``, the LM without its shape checks: each batch is
-checked in NumPy before it becomes a tensor. Gradients come from
-``tf.GradientTape``; the update is ``assign_sub``.
+checked in NumPy before it becomes a tensor (NumPy arrays and TensorFlow tensors are
+both accepted). Gradients come from ``tf.GradientTape``; the update is ``assign_sub``.
+Only the training step runs the layer with dropout (``training=True``), and it first
+multiplies the gradient of every frozen entry (``model.frozen()``: the duplicate
+second-bias blocks of Keras' GRU) by 0, so the global norm and the update see exactly
+the canonical parameters.
 """
 
 from __future__ import annotations
@@ -42,16 +46,18 @@ def cross_entropy(logits, targets):
 
 
 def get_params(obj) -> dict[str, np.ndarray]:
-    """Canonical parameters of an LSTM or LM, as float32 NumPy arrays."""
-    return obj.to_canonical({name: to_numpy(v) for name, v in obj.named_variables().items()})
+    """Canonical parameters of a layer or LM, as float32 NumPy arrays, in canonical order."""
+    params = obj.to_canonical({name: to_numpy(v) for name, v in obj.named_variables().items()})
+    return {name: params[name] for name in obj.canonical_shapes()}
 
 
 def set_params(obj, params: dict) -> None:
-    """Load canonical parameters (shapes checked first, with a clear error)."""
+    """Load canonical parameters (shapes checked first, with a clear error); frozen entries 0."""
     check_params(params, obj.canonical_shapes(), what=type(obj).__name__)
     native = obj.from_canonical({k: np.asarray(v, dtype=np.float32) for k, v in params.items()})
+    frozen = obj.frozen()
     for name, v in obj.named_variables().items():
-        v.assign(native[name])
+        v.assign(np.where(frozen[name], 0, native[name]) if name in frozen else native[name])
 
 
 def _batch(model, tokens, targets):
@@ -60,19 +66,29 @@ def _batch(model, tokens, targets):
     return tensor(tokens), tensor(targets)
 
 
-def _loss(model, tokens, targets):
-    return model.loss(model.forward(tokens), targets)
+def _loss(model, tokens, targets, training=False):
+    return model.loss(model.forward(tokens, training=training), targets)
 
 
-def _loss_and_param_grads(model, tokens, targets):
+def _loss_and_param_grads(model, tokens, targets, training=False):
+    """The loss and the gradient of every native variable (dense: ``tf.gather`` gives slices)."""
     with tf.GradientTape() as tape:
-        loss = _loss(model, tokens, targets)
-    return loss, tape.gradient(loss, list(model.named_variables().values()))
+        loss = _loss(model, tokens, targets, training)
+    grads = tape.gradient(loss, list(model.named_variables().values()))
+    return loss, [tf.convert_to_tensor(g) for g in grads]
+
+
+def _without_frozen(model, grads):
+    """Gradients with the frozen entries (``model.frozen()``) multiplied by 0."""
+    frozen = model.frozen()
+    return [g * (~frozen[name]).astype(np.float32) if name in frozen else g
+            for name, g in zip(model.named_variables(), grads)]
 
 
 def _clipped_sgd_step(model, tokens, targets, lr, clip):
-    """``p -= lr * g * min(1, clip / ||g||)`` for every parameter; the loss before it."""
-    loss, grads = _loss_and_param_grads(model, tokens, targets)
+    """``p -= lr * g * min(1, clip / ||g||)`` for every parameter, dropout on; the loss before it."""
+    loss, grads = _loss_and_param_grads(model, tokens, targets, training=True)
+    grads = _without_frozen(model, grads)
     scale = tf.minimum(1.0, clip / tf.linalg.global_norm(grads))
     for p, g in zip(model.named_variables().values(), grads):
         p.assign_sub(lr * scale * g)
@@ -93,7 +109,7 @@ def compiled(model, fn):
 
 
 def loss_and_grads(model, tokens, targets):
-    """Mean cross-entropy (float) and its gradient for every canonical parameter."""
+    """Mean cross-entropy (float, no dropout) and its gradient for every canonical parameter."""
     loss, grads = compiled(model, _loss_and_param_grads)(*_batch(model, tokens, targets))
     native = {name: to_numpy(g) for name, g in zip(model.named_variables(), grads)}
     return float(loss), model.to_canonical(native, grads=True)
