@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(par, bidirectional=True)
 
     bench = sub.add_parser("bench", help="training and generation tokens/s per implementation", **defaults)
-    bench.add_argument("--backends", nargs="+", choices=FRAMEWORKS, help="default: all four")
+    bench.add_argument("--backends", nargs="+", choices=BACKENDS, help="default: the four frameworks")
     bench.add_argument("--impls", nargs="+", choices=("scratch", "concise", "d2l"),
                        default=["scratch", "concise", "d2l"], help="implementations to time")
     bench.add_argument("--hidden", nargs="+", type=_positive_int, default=[32, 256], help="num_hiddens")

@@ -32,7 +32,7 @@ def test_import_loads_no_framework():
 def test_unknown_name():
     with pytest.raises(UnknownBackendError) as err:
         get_backend("pytorch")
-    assert str(err.value) == "Unknown backend 'pytorch'. Valid backends: torch, tensorflow, jax, mxnet."
+    assert str(err.value) == "Unknown backend 'pytorch'. Valid backends: torch, tensorflow, jax, mxnet, numpy."
     with pytest.raises(UnknownBackendError):
         set_backend("theano")
     assert isinstance(err.value, ValueError)
@@ -43,7 +43,7 @@ def test_unknown_name_from_environment(monkeypatch):
     with pytest.raises(UnknownBackendError) as err:
         get_backend()
     assert str(err.value) == ("Unknown LSTM_MULTI_BACKEND value 'caffe'. "
-                              "Valid backends: torch, tensorflow, jax, mxnet.")
+                              "Valid backends: torch, tensorflow, jax, mxnet, numpy.")
 
 
 @pytest.mark.parametrize("name", MISSING or [pytest.param("none", marks=pytest.mark.skip(
@@ -72,7 +72,8 @@ def test_no_framework_at_all(monkeypatch):
     with pytest.raises(BackendNotInstalledError) as err:
         get_backend()
     assert str(err.value) == ("No backend framework is installed. Install one of torch, jax, "
-                              'tensorflow, mxnet, for example: pip install "lstm-multi[torch]"')
+                              'tensorflow, mxnet, for example: pip install "lstm-multi[torch]"; or choose '
+                              "the NumPy reference backend (LSTM_MULTI_BACKEND=numpy: exact, float64, slow)")
 
 
 def test_resolution_order(monkeypatch):

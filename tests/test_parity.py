@@ -77,6 +77,8 @@ def test_cli_exit_status(bk, capsys, monkeypatch):
     assert main(["parity", "--backends", bk.NAME, "--hidden", "4", "--num-steps", "3",
                  "--batch-size", "2", "--steps", "3"]) == 0
     assert "all 2 implementations agree with the reference" in capsys.readouterr().out
+    if bk.NAME == "numpy":
+        return  # the reference against itself: no tolerance can fail
     monkeypatch.setitem(parity_mod.TOLERANCES, "loss", (0.0, 0.0))
     monkeypatch.setitem(parity_mod.TOLERANCES, "forward", (0.0, 1e-12))
     assert main(["parity", "--backends", bk.NAME, "--hidden", "4", "--num-steps", "3",

@@ -1,8 +1,15 @@
-"""LSTMs on PyTorch: the from-scratch cell and ``torch.nn.LSTM``.
+"""LSTMs on PyTorch: the from-scratch cell (fused, or plain autograd; peepholes) and ``torch.nn.LSTM``.
 
-Both take time-major ``X (num_steps, batch_size, num_inputs)`` and an optional
-state ``(H, C)``, each ``(batch_size, num_hiddens)``, and return
-``outputs (num_steps, batch_size, num_hiddens)`` and the final ``(H, C)``.
+Both take time-major ``X (num_steps, batch_size, num_inputs)`` and an optional state
+``(H, C)``, each ``(batch_size, num_hiddens)`` for one layer in one direction, else
+``(num_layers * directions, batch_size, num_hiddens)``; they return
+``outputs (num_steps, batch_size, num_hiddens * directions)`` and the final ``(H, C)``
+(see :mod:`.layers`).
+
+The scratch LSTM has two paths over the same parameters: the fused one
+(:class:`LSTMFunction`: a forward loop without autograd and the backward written out,
+the speed path, the default without peepholes) and a plain autograd cell that reads like
+its equations (:meth:`LSTMScratch.step`; ``fused=False``, and every peephole LSTM).
 """
 
 from __future__ import annotations
@@ -10,8 +17,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ...core.checks import check_model_sizes, check_sequence, check_state
-from ...core.params import FusedGates, GATES, fuse_gates, init_params
+from ...core.family import LayerConfig
+from .layers import NativeLayer, ScratchLayer
+
+NO_PEEPHOLE = "No framework's native LSTM has peephole connections; use LSTMScratch(peephole=...)."
 
 
 def lstm_forward(X, W_x, b, W_h, H, C):
@@ -104,81 +113,88 @@ class LSTMFunction(torch.autograd.Function):
         return dX, dW_x, db, dW_h, dH0, dC0
 
 
-class LSTMScratch(FusedGates, nn.Module):
+class LSTMScratch(ScratchLayer):
     """d2l's LSTM from scratch, with the four gates fused into one matmul.
 
-    For each step t (``*`` is element-wise)::
+    For each step t (``*`` is element-wise; peepholes in brackets)::
 
-        I, F, O = sigmoid(X_t W_xi + H W_hi + b_i), sigmoid(... f ...), sigmoid(... o ...)
+        I = sigmoid(X_t W_xi + H W_hi + b_i  [+ w_ci * C | + C W_ci])
+        F = sigmoid(X_t W_xf + H W_hf + b_f  [+ w_cf * C | + C W_cf])
         C_tilde = tanh(X_t W_xc + H W_hc + b_c)
-        C = F * C + I * C_tilde
-        H = O * tanh(C)
+        C_new = F * C + I * C_tilde
+        O = sigmoid(X_t W_xo + H W_ho + b_o  [+ w_co * C_new | + C W_co])
+        H, C = O * tanh(C_new), C_new
 
-    The gates' weights are stored side by side, in d2l's order i, f, o, c:
-    ``W_x (num_inputs, 4h)``, ``W_h (h, 4h)``, ``b (4h,)``. The input half of every
-    step, ``X_t W_x + b``, does not depend on H, so it is computed for all steps at
-    once before the loop (:func:`lstm_forward`; its backward is written out in
-    :func:`lstm_backward`, the reference's BPTT). Initialisation is d2l's
-    (N(0, sigma^2) weights, zero biases) drawn by NumPy from ``seed``, so every backend
-    starts from the same model.
+    ``peephole="diagonal"`` (Gers et al. 2002): vectors ``w_c* (h,)``, the output gate reads the
+    new cell; ``"full"``: matrices ``W_c* (h, h)``, all three read the previous cell.
+
+    Each unit's gates are stored side by side, in d2l's order i, f, o, c:
+    ``W_x (d, 4h)``, ``W_h (h, 4h)``, ``b (4h,)``. The input half of every step,
+    ``X_t W_x + b``, does not depend on H, so it is computed for all steps at once
+    before the loop.
+
+    ``fused``: None (the default) takes :class:`LSTMFunction` without peepholes and the
+    autograd cell with them; True asks for the fused path (a ValueError with peepholes,
+    which it does not have); False takes the autograd cell, :meth:`step`. Both compute
+    the same function (tests/test_torch.py); the fused one is faster because recording
+    autograd's graph for every small op of every step, and replaying it, costs more than
+    the arithmetic at small h.
     """
 
-    def __init__(self, num_inputs: int, num_hiddens: int, sigma: float = 0.01, seed: int = 0):
-        super().__init__()
-        check_model_sizes(num_inputs, num_hiddens)
-        self.num_inputs, self.num_hiddens, self.sigma = num_inputs, num_hiddens, sigma
-        W_x, W_h, b = fuse_gates(init_params(num_inputs, num_hiddens, sigma=sigma, seed=seed), GATES)
-        self.W_x = nn.Parameter(torch.from_numpy(W_x))
-        self.W_h = nn.Parameter(torch.from_numpy(W_h))
-        self.b = nn.Parameter(torch.from_numpy(b))
+    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
+                 dropout: float = 0.0, peephole=False, forget_bias: float = 0.0, seed: int = 0,
+                 sigma: float = 0.01, fused: bool | None = None):
+        config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
+                             peephole, forget_bias)
+        if fused not in (None, True, False):
+            raise ValueError(f"fused must be None, True or False, got {fused!r}.")
+        if fused and config.peephole:
+            raise ValueError("The fused LSTM (LSTMFunction) has no peephole connections; use "
+                             "fused=False or None for a peephole LSTM.")
+        super().__init__(config, sigma=sigma, seed=seed)
+        self.fused = not config.peephole if fused is None else fused
 
-    def forward(self, inputs, H_C=None):
-        check_sequence(inputs.shape, self.num_inputs)
-        batch_size = inputs.shape[1]
-        if H_C is None:
-            H = C = inputs.new_zeros((batch_size, self.num_hiddens))
-        else:
-            check_state(H_C, batch_size, self.num_hiddens)
-            H, C = H_C
-        outputs, H, C = LSTMFunction.apply(inputs, self.W_x, self.b, self.W_h, H, C)
+    def step(self, p, state, XW_t):
+        H, C = state
+        I, F, O, C_tilde = (XW_t + H @ p["W_h"]).chunk(4, dim=-1)  # pre-activations, blocks i, f, o, c
+        if self.config.peephole == "diagonal":
+            I, F = I + p["w_ci"] * C, F + p["w_cf"] * C
+        elif self.config.peephole == "full":
+            I, F, O = I + C @ p["W_ci"], F + C @ p["W_cf"], O + C @ p["W_co"]
+        I, F, C_tilde = torch.sigmoid(I), torch.sigmoid(F), torch.tanh(C_tilde)
+        C = F * C + I * C_tilde
+        if self.config.peephole == "diagonal":
+            O = O + p["w_co"] * C  # the new cell
+        H = torch.sigmoid(O) * torch.tanh(C)
+        return H, C
+
+    def run_unit(self, index, X, state):
+        if not self.fused:
+            return super().run_unit(index, X, state)
+        p = self.unit_params(index)
+        outputs, H, C = LSTMFunction.apply(X, p["W_x"], p["b"], p["W_h"], *state)
         return outputs, (H, C)
 
 
-class LSTM(FusedGates, nn.Module):
-    """The concise LSTM: one layer of ``torch.nn.LSTM`` (time-major, cuDNN on GPU).
+class LSTM(NativeLayer):
+    """The concise LSTM: ``torch.nn.LSTM`` (time-major, cuDNN on GPU), stacked and bidirectional.
 
-    torch stacks the gates in the order i, f, g, o (g is d2l's C_tilde, "c" here)
-    as rows: ``weight_ih_l0 (4h, num_inputs)``, ``weight_hh_l0 (4h, h)``, and it
-    adds two biases, ``bias_ih_l0 + bias_hh_l0``. Canonical ``b_*`` is their sum;
-    ``bias_hh_l0`` is kept at zero and frozen, so training updates one bias per gate
-    as every other implementation does. Initialisation is torch's (uniform in
-    +-1/sqrt(h)), drawn from ``seed``.
+    torch stacks the gates in the order i, f, g, o (g is d2l's C_tilde, "c" here) as rows
+    (torch/nn/modules/rnn.py: ``weight_ih_l[k]`` is "(W_ii|W_if|W_ig|W_io)"):
+    ``weight_ih_l0 (4h, d)``, ``weight_hh_l0 (4h, h)``, and adds two biases,
+    ``bias_ih_l0 + bias_hh_l0``. Canonical ``b_*`` is their sum; every ``bias_hh`` is kept
+    at zero and frozen, so training updates one bias per gate as every other
+    implementation does (see :class:`~.layers.NativeLayer`). Initialisation is torch's
+    (uniform in +-1/sqrt(h)), drawn from ``seed``; a nonzero ``forget_bias`` then sets
+    ``b_f``. torch has no peephole connections: a ValueError.
     """
 
-    NATIVE = ("rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0")
-    GATE_ORDER = "ifco"
-    ROWS = True
-    SECOND_BIAS = "rnn.bias_hh_l0"
+    TORCH = nn.LSTM
 
-    def __init__(self, num_inputs: int, num_hiddens: int, seed: int = 0):
-        super().__init__()
-        check_model_sizes(num_inputs, num_hiddens)
-        self.num_inputs, self.num_hiddens = num_inputs, num_hiddens
-        with torch.random.fork_rng(devices=[]):  # torch's own init, seeded, global RNG untouched
-            torch.manual_seed(seed)
-            self.rnn = nn.LSTM(num_inputs, num_hiddens)
-        # One bias per gate, as in the canonical model: fold bias_hh into bias_ih (the same
-        # function) and freeze it at zero, so the global gradient norm and the SGD update
-        # see exactly the canonical parameters.
-        with torch.no_grad():
-            self.rnn.bias_ih_l0 += self.rnn.bias_hh_l0
-            self.rnn.bias_hh_l0.zero_()
-        self.rnn.bias_hh_l0.requires_grad_(False)
-
-    def forward(self, inputs, H_C=None):
-        check_sequence(inputs.shape, self.num_inputs)
-        if H_C is not None:
-            check_state(H_C, inputs.shape[1], self.num_hiddens)
-            H_C = (H_C[0].unsqueeze(0), H_C[1].unsqueeze(0))  # torch wants (num_layers, B, h)
-        outputs, (H, C) = self.rnn(inputs, H_C)
-        return outputs, (H[0], C[0])
+    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
+                 dropout: float = 0.0, peephole=False, forget_bias: float = 0.0, seed: int = 0):
+        config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
+                             peephole, forget_bias)
+        if config.peephole:
+            raise ValueError(NO_PEEPHOLE)
+        super().__init__(config, seed=seed)
