@@ -207,8 +207,6 @@ def test_state_shapes_are_clear_errors(bk, impl):
 
 
 def test_dropout_acts_in_training_only(bk, impl):
-    if bk.NAME == "numpy":
-        pytest.skip("the numpy backend runs without dropout")
     vocab, h = 6, 8
     model = build_model(bk, impl, vocab, h, lr=1e-6, model="lstm", num_layers=2, dropout=0.5)
     config = model.rnn.config

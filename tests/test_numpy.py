@@ -218,27 +218,6 @@ def test_dropout_acts_in_training_steps_only():
     assert [bk.train_step(again, tokens, targets, 1e-6, None) for _ in range(3)] == train_losses
 
 
-def test_masked_stack_is_the_reference_stack_without_masks():
-    """The layer-by-layer path dropout uses, with no masks, is layer_forward / layer_backward."""
-    from lstm_multi.backends.numpy.layers import backward_layers, forward_layers
-
-    config = LayerConfig("gru", 3, 4, num_layers=3, bidirectional=True)
-    params = {k: v.astype(np.float64) for k, v in random_params(config.shapes(), seed=2).items()}
-    X = np.random.default_rng(3).standard_normal((5, 2, 3))
-    state = random_state(config, 2, seed=4)
-    outputs, final, cache = forward_layers(config, params, X, state)
-    ref_outputs, ref_final, ref_cache = layer_forward(config, params, X, state)
-    np.testing.assert_array_equal(outputs, ref_outputs)
-    np.testing.assert_array_equal(final, ref_final)
-    d_out = np.random.default_rng(5).standard_normal(outputs.shape)
-    grads, dX = backward_layers(cache, d_out)
-    ref_grads, ref_dX, _ = layer_backward(ref_cache, d_out)
-    assert list(grads) == list(ref_grads)
-    for name, ref in ref_grads.items():
-        np.testing.assert_allclose(grads[name], ref, rtol=1e-12, atol=1e-14, err_msg=name)
-    np.testing.assert_allclose(dX, ref_dX, rtol=1e-12, atol=1e-14)
-
-
 def test_d2l_baseline_is_the_same_function():
     from lstm_multi.backends.numpy.d2l import D2LLSTMScratch
 

@@ -197,3 +197,22 @@ def test_task_heads_match_finite_differences(kind, options, head):
     for name, value in params.items():
         numeric = numerical_grad(lambda: task_loss_and_grads(config, params, inputs, targets, kind)[0], value)
         np.testing.assert_allclose(grads[name], numeric, atol=1e-8, rtol=1e-6, err_msg=name)
+
+
+def test_dropout_masks_match_finite_differences():
+    """Masks between layers (training with dropout) are backpropagated through, input and all."""
+    from lstm_multi.core.family import LayerConfig, init_layer_params
+
+    V, h = 4, 3
+    config = LayerConfig("lstm", V, h, num_layers=3, dropout=0.5)
+    rng = np.random.default_rng(10)
+    params = {k: rng.standard_normal(v.shape) * 0.6 for k, v in init_layer_params(config).items()}
+    params.update(W_hq=rng.standard_normal((h, V)) * 0.6, b_q=rng.standard_normal(V) * 0.6)
+    tokens, targets = rng.integers(0, V, (2, 4)), rng.integers(0, V, (2, 4))
+    masks = [(rng.random((4, 2, h)) >= 0.5) * 2.0 for _ in range(2)]
+    loss, grads = lm_loss_and_grads(params, tokens, targets, config=config, masks=masks)
+    assert loss != pytest.approx(lm_loss_and_grads(params, tokens, targets, config=config)[0])
+    for name, value in params.items():
+        numeric = numerical_grad(
+            lambda: lm_loss_and_grads(params, tokens, targets, config=config, masks=masks)[0], value)
+        np.testing.assert_allclose(grads[name], numeric, atol=1e-8, rtol=1e-6, err_msg=name)

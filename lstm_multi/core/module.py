@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import inspect
 
-from .optim import SGD
+from .optim import make_optimizer
 
 
 class HyperParameters:
@@ -46,13 +46,13 @@ class Module(HyperParameters):
         return self.ops.cross_entropy(logits, targets)
 
     def configure_optimizers(self):
-        """Plain SGD with this model's learning rate (d2l: ``SGD(params, lr)``)."""
-        return SGD(self.lr)
+        """The model's optimizer (``self.optimizer``: "sgd", d2l's, unless told) at its learning rate."""
+        return make_optimizer(getattr(self, "optimizer", "sgd"), self.lr)
 
     def training_step(self, batch, optimizer, gradient_clip_val=None) -> float:
         """Forward, backward, clip by global norm, update; returns the batch loss."""
-        tokens, targets = batch
-        return self.ops.train_step(self, tokens, targets, optimizer.lr, gradient_clip_val)
+        inputs, targets = batch
+        return self.ops.train_step(self, inputs, targets, optimizer, gradient_clip_val)
 
     def validation_step(self, batch) -> dict[str, float]:
         """The batch's mean loss (``"loss"``) and metrics, without any update."""

@@ -73,6 +73,13 @@ class Adam:
         return new, {"m": m, "v": v}
 
 
+def as_optimizer(optimizer):
+    """An optimizer object; a bare number is SGD's learning rate (d2l's ``train_step(..., lr, ...)``)."""
+    if isinstance(optimizer, (SGD, Adam)):
+        return optimizer
+    return SGD(optimizer)
+
+
 def make_optimizer(name: str, lr: float, **options):
     """``"sgd"`` or ``"adam"`` with learning rate ``lr`` (Adam's betas and eps in ``options``)."""
     if name == "sgd":
@@ -89,3 +96,40 @@ def clip_scale(norm: float, clip: float | None) -> float:
     if clip is None or norm <= clip:
         return 1.0
     return clip / norm
+
+
+def canonical_state(model, optimizer, step: int, native_slots: dict) -> dict:
+    """The optimizer state a checkpoint stores: ``{"name", "step", "slots": {slot: {canonical
+    name: float32 array}}}`` from the backend's ``{slot: {native name: array}}``; ``optimizer``
+    is the optimizer or its name.
+
+    Slots are shaped like gradients, so they convert to canonical names as gradients do.
+    """
+    import numpy as np
+
+    slots = {slot: {name: np.asarray(value, np.float32)
+                    for name, value in model.to_canonical(native, grads=True).items()}
+             for slot, native in native_slots.items()}
+    return {"name": getattr(optimizer, "name", optimizer), "step": int(step), "slots": slots}
+
+
+def native_state(model, state: dict) -> tuple[str, int, dict]:
+    """The inverse of :func:`canonical_state`, checked: ``(name, step, {slot: {native: array}})``."""
+    import numpy as np
+
+    from .params import check_params
+
+    what = f"optimizer state for {type(model).__name__}"
+    if not isinstance(state, dict) or state.get("name") not in OPTIMIZERS or "slots" not in state:
+        raise ValueError(f"The {what} must be a dict with name ({', '.join(OPTIMIZERS)}), step and slots.")
+    step = state.get("step")
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+        raise ValueError(f"The {what} must have a non-negative integer step, got {step!r}.")
+    native = {}
+    for slot, values in state["slots"].items():
+        try:
+            check_params(values, model.canonical_shapes(), what=f"model ({slot})")
+        except ValueError as err:
+            raise ValueError(f"The {what} does not fit: {err}") from None
+        native[slot] = model.from_canonical({k: np.asarray(v, np.float32) for k, v in values.items()})
+    return state["name"], int(step), native

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from .checks import check_positive
 from .module import HyperParameters
+from .optim import make_optimizer
 
 
 def perplexity(loss: float) -> float:
@@ -78,10 +79,12 @@ class Trainer(HyperParameters):
         gradient_clip_val: clip gradients to this global norm (``None``: no clipping).
         callbacks: :class:`Callback` objects.
         progress: show a progress bar (tqdm) over all training steps.
+        optimizer: an :mod:`~lstm_multi.core.optim` optimizer (``SGD``, ``Adam``) or its name
+            (at the model's ``lr``); ``None``: the model's own (``configure_optimizers``).
     """
 
     def __init__(self, max_epochs: int, gradient_clip_val: float | None = None,
-                 callbacks=(), progress: bool = False):
+                 callbacks=(), progress: bool = False, optimizer=None):
         self.save_hyperparameters()
         check_positive("max_epochs", max_epochs, integer=True)
         if gradient_clip_val is not None:
@@ -90,6 +93,13 @@ class Trainer(HyperParameters):
         self.history: list[EpochRecord] = []
         self.should_stop = False
         self.interrupted = False  # stopped by request_stop() in the middle of an epoch
+
+    def _optimizer_for(self, model):
+        if self.hparams["optimizer"] is None:
+            return model.configure_optimizers()
+        if isinstance(self.hparams["optimizer"], str):
+            return make_optimizer(self.hparams["optimizer"], model.lr)
+        return self.hparams["optimizer"]
 
     def request_stop(self) -> None:
         """Stop after the current step; the unfinished epoch is dropped (safe from a signal handler)."""
@@ -107,7 +117,7 @@ class Trainer(HyperParameters):
         restored by the caller); training continues from the next epoch up to ``max_epochs``.
         """
         self.model, self.data = model, data
-        self.optimizer = model.configure_optimizers()
+        self.optimizer = self._optimizer_for(model)
         self.should_stop = self.interrupted = False
         first = 1
         if resume is not None:

@@ -5,6 +5,7 @@ backward), ``layer.py`` (stacking, both directions, BPTT), ``lm.py`` (the langua
 and ``train.py`` (SGD with clipping on its own gradients).
 """
 
+from .heads import task_forward, task_loss_and_grads
 from .layer import layer_backward, layer_forward, trace
 from .lm import cross_entropy, lm_forward, lm_loss_and_grads, one_hot
 from .train import sgd_train, train
@@ -20,4 +21,4 @@ def lstm_forward(params, X, state=None):
 lstm_backward = layer_backward
 
 __all__ = ["cross_entropy", "layer_backward", "layer_forward", "lm_forward", "lm_loss_and_grads",
-           "lstm_backward", "lstm_forward", "one_hot", "sgd_train", "trace", "train"]
+           "lstm_backward", "lstm_forward", "one_hot", "sgd_train", "task_forward", "task_loss_and_grads", "trace", "train"]

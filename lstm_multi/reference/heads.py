@@ -45,19 +45,19 @@ def head_forward(params, F):
     return F @ params["W_out"] + params["b_out"], hidden
 
 
-def task_forward(config, params, inputs):
-    """``(B, C)`` logits (or ``(B, 1)`` predictions) and a cache."""
+def task_forward(config, params, inputs, masks=None):
+    """``(B, C)`` logits (or ``(B, 1)`` predictions) and a cache (``masks``: dropout, see layer.py)."""
     params = f64(params)
-    outputs, _, cache = layer_forward(config, params, encode(inputs, config.num_inputs))
+    outputs, _, cache = layer_forward(config, params, encode(inputs, config.num_inputs), masks=masks)
     F = features(config, outputs)
     y, hidden = head_forward(params, F)
     cache.update(params=params, F=F, hidden=hidden, outputs=outputs)
     return y, cache
 
 
-def task_loss_and_grads(config, params, inputs, targets, kind: str):
+def task_loss_and_grads(config, params, inputs, targets, kind: str, masks=None):
     """Mean loss (``kind`` "classification": cross-entropy, "regression": MSE) and every gradient."""
-    y, cache = task_forward(config, params, inputs)
+    y, cache = task_forward(config, params, inputs, masks)
     params, F, hidden, B = cache["params"], cache["F"], cache["hidden"], len(y)
     if kind == "classification":
         loss, probs = cross_entropy(y, targets)

@@ -5,7 +5,9 @@ sequence (reversed for ``l{k}.rev.``, its outputs put back in time order); layer
 reads ``[forward, reverse]`` outputs of layer k-1. States are in the API form: a
 tuple ``(H, C)`` for an LSTM, ``H`` for a GRU or RNN; each ``(B, h)`` for a single
 unit, else ``(units, B, h)`` stacked in the order l0, l0.rev, l1, ...
-The reference runs in evaluation mode (no dropout).
+Dropout, given as ``masks``: ``masks[k]`` (inverted-dropout masks, ``(T, B, h * dirs)``)
+multiplies layer k's outputs before layer k+1 reads them, forward and backward; without
+masks (evaluation) nothing is dropped.
 """
 
 from __future__ import annotations
@@ -59,9 +61,10 @@ def unit_params(params, prefix):
     return {name[len(prefix):]: value for name, value in params.items() if name.startswith(prefix)}
 
 
-def layer_forward(config: LayerConfig, params, X, state=None):
+def layer_forward(config: LayerConfig, params, X, state=None, masks=None):
     """Run the layer over ``X (T, B, d)``; returns ``outputs (T, B, h * dirs)``, the final state
-    (API form) and a cache for :func:`layer_backward` (its ``"traces"``: per unit, per step)."""
+    (API form) and a cache for :func:`layer_backward` (its ``"traces"``: per unit, per step).
+    ``masks``: one dropout mask per layer but the last (see the module's docstring)."""
     params, X = f64(params), np.asarray(X, np.float64)
     cell = CELL_MODULES[config.cell]
     T, B, _ = X.shape
@@ -70,6 +73,8 @@ def layer_forward(config: LayerConfig, params, X, state=None):
     for u, (prefix, k, _, reverse) in enumerate(config.units()):
         if len(layer_outputs) == config.directions:  # layer k-1 complete: its outputs feed layer k
             layer_input, layer_outputs = np.concatenate(layer_outputs, axis=-1), []
+            if masks is not None:
+                layer_input = layer_input * masks[k - 1]
         p = unit_params(params, prefix)
         order = range(T - 1, -1, -1) if reverse else range(T)
         s, steps, outputs = states[u], {}, np.zeros((T, B, config.num_hiddens))
@@ -80,7 +85,7 @@ def layer_forward(config: LayerConfig, params, X, state=None):
         finals.append(s)
         layer_outputs.append(outputs)
     outputs = np.concatenate(layer_outputs, axis=-1)
-    cache = dict(config=config, units=units, T=T, B=B)
+    cache = dict(config=config, units=units, T=T, B=B, masks=masks)
     return outputs, to_api_state(config, finals), cache
 
 
@@ -111,7 +116,7 @@ def layer_backward(cache, d_outputs, d_state=None):
             d_initial[u] = d_s
             grads.update({unit["prefix"] + name: g for name, g in unit_grads.items()})
             d_input = d_input + dX
-        d_out = d_input
+        d_out = d_input if cache["masks"] is None or k == 0 else d_input * cache["masks"][k - 1]
     grads = {name: grads[name] for name in config.shapes()}
     return grads, d_out, to_api_state(config, d_initial)
 

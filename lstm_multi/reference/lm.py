@@ -23,18 +23,18 @@ def layer_config(params, config):
     return config if config is not None else infer_config({k: v for k, v in params.items() if k not in OWN})
 
 
-def lm_forward(params, tokens, state=None, config=None):
+def lm_forward(params, tokens, state=None, config=None, masks=None):
     """Returns ``logits (B, T, V)``, the layer's final state and a cache.
 
     ``config`` is the layer's :class:`~lstm_multi.core.family.LayerConfig` (``None``: inferred
-    for a single layer in one direction).
+    for a single layer in one direction); ``masks``: dropout between layers (see layer.py).
     """
     params = f64(params)
     config = layer_config(params, config)
     tokens = np.asarray(tokens)
     vocab_size = params["b_q"].shape[0]
     X = params["W_e"][tokens.T] if "W_e" in params else one_hot(tokens, vocab_size)
-    outputs, state, cache = layer_forward(config, params, X, state)
+    outputs, state, cache = layer_forward(config, params, X, state, masks)
     logits = outputs @ params["W_hq"] + params["b_q"]  # (T, B, V)
     cache.update(params=params, layer_outputs=outputs, tokens=tokens)
     return logits.transpose(1, 0, 2), state, cache
@@ -48,12 +48,12 @@ def cross_entropy(logits, targets):
     return -picked.mean(), np.exp(log_probs)
 
 
-def lm_loss_and_grads(params, tokens, targets, state=None, config=None):
+def lm_loss_and_grads(params, tokens, targets, state=None, config=None, masks=None):
     """Mean cross-entropy of the LM on ``tokens (B, T)`` and its gradient for every parameter.
 
     Returns ``(loss: float, grads: dict)``, gradients float64 in canonical names and order.
     """
-    logits, _, cache = lm_forward(params, tokens, state, config)
+    logits, _, cache = lm_forward(params, tokens, state, config, masks)
     loss, probs = cross_entropy(logits, targets)
     B, T, V = logits.shape
     d_logits = probs

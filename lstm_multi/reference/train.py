@@ -8,18 +8,23 @@ from ..core.optim import SGD, clip_scale
 from .lm import lm_loss_and_grads
 
 
-def train(params, batches, optimizer, clip: float | None, config=None):
-    """Train a copy of ``params`` on ``batches`` of ``(tokens, targets)`` with ``optimizer``
+def train(params, batches, optimizer, clip: float | None, config=None, loss_and_grads=None):
+    """Train a copy of ``params`` on ``batches`` of ``(inputs, targets)`` with ``optimizer``
     (:class:`~lstm_multi.core.optim.SGD` or ``Adam``), gradients clipped to global norm ``clip``.
 
+    ``loss_and_grads(params, inputs, targets)``: the model's (default: the language
+    model's, :func:`~lstm_multi.reference.lm_loss_and_grads` with ``config``).
     Returns the loss of every step (before its update) and the final parameters.
     """
+    if loss_and_grads is None:
+        def loss_and_grads(params, tokens, targets):
+            return lm_loss_and_grads(params, tokens, targets, config=config)
     names = list(params)
     values = [np.array(params[name], dtype=np.float64) for name in names]
     slots = {slot: [np.zeros_like(p) for p in values] for slot in optimizer.slots}
     losses = []
     for step, (tokens, targets) in enumerate(batches, start=1):
-        loss, grads = lm_loss_and_grads(dict(zip(names, values)), tokens, targets, config=config)
+        loss, grads = loss_and_grads(dict(zip(names, values)), tokens, targets)
         norm = float(np.sqrt(sum(np.sum(g ** 2) for g in grads.values())))
         scale = clip_scale(norm, clip)
         values, slots = optimizer.update(values, [grads[n] * scale for n in names], slots, step, np.sqrt)

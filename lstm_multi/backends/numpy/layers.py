@@ -6,24 +6,19 @@ one dict of float64 arrays under their canonical names: the native names ARE the
 names, so :meth:`ReferenceLayer.unit_layout` returns an identity layout and
 :class:`~lstm_multi.core.params.CanonicalLayer` converts without changing anything.
 
-Dropout (training only): the reference layer has no masks, so a training step with
-``dropout > 0`` runs the stack one layer at a time (:func:`forward_layers`), multiplies
-the outputs of every layer but the last by an inverted-dropout mask and backpropagates
-through the same masks (:func:`backward_layers`). With no masks this is exactly
-``layer_forward`` / ``layer_backward`` of the whole stack.
+Dropout (training only): a training step draws inverted-dropout masks
+(:meth:`ReferenceLayer.dropout_masks`) and hands them to the reference, which multiplies
+the outputs of every layer but the last by them, forward and backward.
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 import numpy as np
 
 from ...core.checks import as_numpy, check_sequence, check_state
 from ...core.family import LayerConfig, init_layer_params
 from ...core.params import CanonicalLayer
-from ...reference import layer_backward, layer_forward
-from ...reference.layer import to_api_state, to_unit_states
+from ...reference import layer_forward
 
 
 class IdentityLayout:
@@ -98,46 +93,3 @@ class ReferenceLayer(CanonicalLayer):
     def __repr__(self):
         return f"{type(self).__name__}({self.config.describe()}, {self.config.num_inputs} -> " \
                f"{self.config.num_hiddens})"
-
-
-def sub_layer(config: LayerConfig, k: int):
-    """Layer ``k`` of ``config`` alone: its one-layer config and {its name: the stack's name}."""
-    d = config.num_inputs if k == 0 else config.num_outputs
-    sub = dataclasses.replace(config, num_inputs=d, num_layers=1, dropout=0.0)
-    units = [u for u in config.units() if u[1] == k]
-    names = {}
-    for (sub_prefix, _, _, _), (prefix, _, _, _) in zip(sub.units(), units):
-        names.update({sub_prefix + name: prefix + name for name in sub.unit_shapes(d)})
-    return sub, names
-
-
-def forward_layers(config: LayerConfig, params, X, state=None, masks=None):
-    """The stack one layer at a time, ``masks[k]`` (or none) multiplying layer k's outputs.
-
-    Returns the outputs, the final state (API form) and a cache for :func:`backward_layers`.
-    """
-    B, dirs = X.shape[1], config.directions
-    initial = None if state is None else to_unit_states(config, state, B)
-    finals, layers, inputs = [], [], np.asarray(X, np.float64)
-    for k in range(config.num_layers):
-        sub, names = sub_layer(config, k)
-        sub_state = None if initial is None else to_api_state(sub, initial[k * dirs:(k + 1) * dirs])
-        outputs, final, cache = layer_forward(sub, {s: params[n] for s, n in names.items()}, inputs, sub_state)
-        finals += to_unit_states(sub, final, B)
-        layers.append((names, cache))
-        if masks is not None and k < config.num_layers - 1:
-            outputs = outputs * masks[k]
-        inputs = outputs
-    return inputs, to_api_state(config, finals), dict(config=config, layers=layers, masks=masks)
-
-
-def backward_layers(cache, d_outputs):
-    """Canonical gradients of the whole stack and ``dX``, back through the masks."""
-    grads, d_out, masks = {}, d_outputs, cache["masks"]
-    for k in reversed(range(len(cache["layers"]))):
-        names, layer_cache = cache["layers"][k]
-        if masks is not None and k < len(cache["layers"]) - 1:
-            d_out = d_out * masks[k]
-        sub_grads, d_out, _ = layer_backward(layer_cache, d_out)
-        grads.update({names[s]: g for s, g in sub_grads.items()})
-    return {name: grads[name] for name in cache["config"].shapes()}, d_out

@@ -12,7 +12,7 @@ import numpy as np
 
 from ...core.checks import as_numpy, check_state, check_tokens
 from ...core.lm import LanguageModel, check_lm_layer
-from ...reference import lm_forward
+from ...reference import lm_forward, lm_loss_and_grads
 
 
 class RNNLMScratch(LanguageModel):
@@ -38,6 +38,10 @@ class RNNLMScratch(LanguageModel):
     def reference_params(self) -> dict[str, np.ndarray]:
         """Every canonical parameter (the stored arrays), as :func:`lm_forward` takes them."""
         return {**self.own, **self.rnn.params}
+
+    def reference_loss_and_grads(self, tokens, targets, masks=None):
+        """The reference's loss and gradients (``masks``: dropout between layers, training only)."""
+        return lm_loss_and_grads(self.reference_params(), tokens, targets, config=self.config, masks=masks)
 
     def forward_with_state(self, tokens, state=None):
         """Logits ``(B, T, vocab)`` and the layer's final state (its API form), float64."""

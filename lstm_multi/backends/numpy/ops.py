@@ -1,11 +1,11 @@
-"""The NumPy side of the backend API: arrays, parameters, gradients, the SGD step (float64).
+"""The NumPy side of the backend API: arrays, parameters, gradients, the optimizer step (float64).
 
-Gradients come from the reference's hand-written BPTT
-(:func:`lstm_multi.reference.lm_loss_and_grads`); a training step clips them by global
-norm with :func:`~lstm_multi.core.optim.clip_scale` and applies SGD exactly as
-:func:`lstm_multi.reference.sgd_train` does, so without dropout a training run here IS
-the reference's. With ``dropout > 0`` a training step runs the stack layer by layer with
-inverted-dropout masks (see ``layers.py``); evaluation never drops.
+Gradients come from the reference's hand-written BPTT (each model's
+``reference_loss_and_grads``: :func:`lstm_multi.reference.lm_loss_and_grads` or
+:func:`lstm_multi.reference.heads.task_loss_and_grads`); a training step clips them by
+global norm and applies the optimizer exactly as :func:`lstm_multi.reference.train` does,
+so without dropout a training run here IS the reference's. With ``dropout > 0`` a training
+step hands fresh inverted-dropout masks to the reference; evaluation never drops.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.checks import as_numpy
-from ...core.optim import clip_scale
+from ...core.optim import as_optimizer, canonical_state, clip_scale, native_state
 from ...core.params import check_params
 from ...reference import cross_entropy as reference_cross_entropy
-from ...reference import lm_loss_and_grads, one_hot
-from .layers import backward_layers, forward_layers
+from ...reference import trace as reference_trace
 
 
 def tensor(array):
@@ -33,13 +32,22 @@ def to_numpy(t):
     return np.array(as_numpy(t))
 
 
+def concat(tensors, axis: int):
+    return np.concatenate(tensors, axis=axis)
+
+
 def cross_entropy(logits, targets):
-    """Mean cross-entropy of ``logits (B, T, V)`` against ``targets (B, T)`` (a float)."""
+    """Mean cross-entropy of ``logits (..., C)`` against integer ``targets (...)`` (a float)."""
     return float(reference_cross_entropy(np.asarray(logits, np.float64), as_numpy(targets))[0])
 
 
+def mse(outputs, targets):
+    """Mean squared error of ``outputs (B, 1)`` against ``targets (B,)`` (a float)."""
+    return float(np.mean((np.asarray(outputs, np.float64)[:, 0] - as_numpy(targets)) ** 2))
+
+
 def get_params(obj) -> dict[str, np.ndarray]:
-    """Canonical parameters of a layer or LM, as float32 NumPy arrays (copies)."""
+    """Canonical parameters of a layer or model, as float32 NumPy arrays (copies)."""
     return obj.to_canonical({name: value.astype(np.float32) for name, value in obj.native_params().items()})
 
 
@@ -49,58 +57,74 @@ def set_params(obj, params: dict) -> None:
     obj.load_native(obj.from_canonical({k: np.asarray(v, dtype=np.float64) for k, v in params.items()}))
 
 
-def _canonical(model, grads):
-    return {name: grads[name] for name in model.canonical_shapes()}
+def loss_and_grads(model, inputs, targets):
+    """Mean loss (float) and its gradient (float64) for every canonical parameter, in evaluation
+    mode (no dropout): the reference's own."""
+    inputs, targets = model.check_batch(inputs, targets)
+    loss, grads = model.reference_loss_and_grads(inputs, targets)
+    return loss, {name: grads[name] for name in model.canonical_shapes()}
 
 
-def loss_and_grads(model, tokens, targets):
-    """Mean cross-entropy (float) and its gradient (float64) for every canonical parameter,
-    in evaluation mode (no dropout): the reference's own."""
-    tokens, targets = model.check_batch(tokens, targets)
-    loss, grads = lm_loss_and_grads(model.reference_params(), tokens, targets, config=model.config)
-    return loss, _canonical(model, grads)
-
-
-def _training_loss_and_grads(model, tokens, targets):
-    """Loss and gradients of one training step: the reference's without dropout; with it, the
-    stack layer by layer through fresh masks (the output layer and embedding as the reference's)."""
-    masks = model.rnn.dropout_masks(tokens.shape[1], tokens.shape[0])
-    if masks is None:
-        return lm_loss_and_grads(model.reference_params(), tokens, targets, config=model.config)
-    params = model.reference_params()
-    X = params["W_e"][tokens.T] if "W_e" in params else one_hot(tokens, model.vocab_size)
-    outputs, _, cache = forward_layers(model.config, params, X, masks=masks)
-    logits = (outputs @ params["W_hq"] + params["b_q"]).transpose(1, 0, 2)
-    loss, probs = reference_cross_entropy(logits, targets)
-    B, T, _ = logits.shape
-    d_logits = probs
-    d_logits[np.arange(B)[:, None], np.arange(T)[None, :], targets] -= 1.0
-    d_logits = d_logits.transpose(1, 0, 2) / (B * T)
-    layer_grads, dX = backward_layers(cache, d_logits @ params["W_hq"].T)
-    grads = dict(layer_grads)
-    if "W_e" in params:
-        grads["W_e"] = np.zeros_like(params["W_e"])
-        np.add.at(grads["W_e"], tokens.T, dX)
-    grads["W_hq"] = np.einsum("tbh,tbv->hv", outputs, d_logits)
-    grads["b_q"] = d_logits.sum(axis=(0, 1))
-    return float(loss), grads
-
-
-def train_step(model, tokens, targets, lr: float, clip: float | None) -> float:
-    """One SGD step, gradients clipped to global norm ``clip`` (``p - lr * g * min(1, clip / ||g||)``,
-    as :func:`lstm_multi.reference.sgd_train`); dropout on. Returns the loss before the update."""
-    tokens, targets = model.check_batch(tokens, targets)
-    loss, grads = _training_loss_and_grads(model, tokens, targets)
-    grads = _canonical(model, grads)
-    norm = float(np.sqrt(sum(np.sum(g ** 2) for g in grads.values())))
-    scale = clip_scale(norm, clip)
-    native_grads = model.from_canonical(grads)
-    for name, p in model.native_params().items():  # the stored arrays, updated in place
-        p[...] = p - lr * (native_grads[name] * scale)
+def train_step(model, inputs, targets, optimizer, clip: float | None) -> float:
+    """One optimizer step (SGD or Adam; a number is SGD's lr), gradients clipped to global norm
+    ``clip`` as :func:`lstm_multi.reference.train` does; dropout on. Returns the loss before it."""
+    optimizer = as_optimizer(optimizer)
+    inputs, targets = model.check_batch(inputs, targets)
+    masks = model.rnn.dropout_masks(inputs.shape[1], inputs.shape[0])
+    loss, grads = model.reference_loss_and_grads(inputs, targets, masks)
+    grads = {name: grads[name] for name in model.canonical_shapes()}
+    scale = clip_scale(float(np.sqrt(sum(np.sum(g ** 2) for g in grads.values()))), clip)
+    native, native_grads = model.native_params(), model.from_canonical(grads)
+    names = list(native)
+    state = _optimizer_state(model, optimizer, native)
+    state["step"] += 1
+    params, state["slots"] = optimizer.update(
+        [native[n] for n in names], [native_grads[n] * scale for n in names],
+        {slot: [state["slots"][slot][n] for n in names] for slot in optimizer.slots}, state["step"], np.sqrt)
+    state["slots"] = {slot: dict(zip(names, values)) for slot, values in state["slots"].items()}
+    model.load_native(dict(zip(names, params)))
     return loss
 
 
-def evaluate_loss(model, tokens, targets) -> float:
-    """Mean cross-entropy without any update (no dropout)."""
-    tokens, targets = model.check_batch(tokens, targets)
-    return cross_entropy(model(tokens), targets)
+def _optimizer_state(model, optimizer, native):
+    """The model's optimizer state, (re)started at zeros for a new kind of optimizer."""
+    state = model.__dict__.get("_optimizer_state")
+    if state is None or state["name"] != optimizer.name:
+        state = {"name": optimizer.name, "step": 0,
+                 "slots": {slot: {n: np.zeros_like(p) for n, p in native.items()} for slot in optimizer.slots}}
+        model.__dict__["_optimizer_state"] = state
+    return state
+
+
+def get_optimizer_state(model):
+    """``None`` before the first step; else name, step and slots in canonical names (float32)."""
+    state = model.__dict__.get("_optimizer_state")
+    if state is None:
+        return None
+    return canonical_state(model, state["name"], state["step"], state["slots"])
+
+
+def set_optimizer_state(model, state) -> None:
+    """Continue from a saved state: the next step with an optimizer of its kind is ``step + 1``."""
+    name, step, slots = native_state(model, state)
+    model.__dict__["_optimizer_state"] = {
+        "name": name, "step": step,
+        "slots": {slot: {n: np.asarray(v, np.float64) for n, v in values.items()} for slot, values in slots.items()}}
+
+
+def evaluate(model, inputs, targets):
+    """The mean loss (float) and the model's outputs (NumPy), without any update (no dropout)."""
+    inputs, targets = model.check_batch(inputs, targets)
+    outputs = model(inputs)
+    return float(model.loss(outputs, targets)), np.asarray(outputs)
+
+
+def evaluate_loss(model, inputs, targets) -> float:
+    """The mean loss without any update (no dropout)."""
+    return evaluate(model, inputs, targets)[0]
+
+
+def trace(layer, X, state=None) -> dict[str, np.ndarray]:
+    """Every gate and state of ``layer`` per step, each ``(T, B, h)``: the reference's trace."""
+    X, state = layer.check_input(X, state)
+    return reference_trace(layer.config, layer.params, X, state)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..checks import as_numpy, check_positive
 from ..module import Module
+from ..optim import make_optimizer
 
 HEADS = ("linear", "mlp")
 
@@ -32,6 +33,8 @@ class TaskModel(Module):
         return self.rnn.config
 
     def check_head(self):
+        """Check the head's and the optimizer's arguments (call after ``save_hyperparameters``)."""
+        make_optimizer(self.optimizer, self.lr)
         if self.head not in HEADS:
             raise ValueError(f"Unknown head {self.head!r}. Valid: {', '.join(HEADS)}.")
         check_positive("mlp_hiddens", self.mlp_hiddens, integer=True)
