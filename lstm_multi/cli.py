@@ -1,8 +1,9 @@
-"""``lstm-multi train | generate | parity | bench``: the command line.
+"""``lstm-multi train | generate | gates | parity | bench``: the command line.
 
 Defaults reproduce d2l's LSTM chapter: 32 hidden units, batches of 1024 windows
 of 32 characters, SGD with lr 4, gradients clipped to norm 1, 50 epochs. ``--model``
-and its options choose any member of the family (GRU, RNN, stacked, peepholes, ...).
+and its options choose any member of the family (GRU, RNN, stacked, peepholes, ...);
+``--task`` the course's other tasks (``cli_tasks.py``).
 """
 
 from __future__ import annotations
@@ -54,15 +55,14 @@ def _dropout(text):
     return value
 
 
-def add_model_arguments(parser, bidirectional: bool = False) -> None:
+def add_model_arguments(parser, dropout: bool = True) -> None:
     """The family's options (train builds the model from them; parity compares it)."""
     group = parser.add_argument_group("model (the family: LSTM, GRU, RNN)")
     group.add_argument("--model", choices=MODELS, default="lstm", help="the recurrent cell")
     group.add_argument("--num-layers", type=_positive_int, default=1, help="layers stacked")
-    if bidirectional:
-        group.add_argument("--bidirectional", action="store_true",
-                           help="both directions (compares the layer only: an LM runs forward)")
-    else:
+    group.add_argument("--bidirectional", action="store_true",
+                       help="both directions (tasks; parity compares the layer: an LM runs forward)")
+    if dropout:
         group.add_argument("--dropout", type=_dropout, default=0.0,
                            help="dropout between stacked layers, in training only")
     group.add_argument("--peephole", nargs="?", const="diagonal", choices=("diagonal", "full"),
@@ -99,19 +99,35 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     defaults = {"formatter_class": argparse.ArgumentDefaultsHelpFormatter}  # --help shows defaults
 
-    train = sub.add_parser("train", help="train the character LM and sample from it", **defaults)
+    train = sub.add_parser("train", help="train the character LM and sample from it, or a course task",
+                           **defaults)
+    train.add_argument("--task", choices=("lm", "parentheses", "timeseries"), default="lm",
+                       help="lm: the Time Machine language model (d2l 10.1); parentheses: balanced or "
+                            "not (classification); timeseries: d2l 9.1's noisy sine (regression)")
     train.add_argument("--backend", choices=BACKENDS, help="default: $LSTM_MULTI_BACKEND or "
                        "the first installed of torch, jax, tensorflow, mxnet")
     train.add_argument("--impl", choices=("scratch", "concise"), default="scratch",
                        help="from-scratch cell or the framework's native layer")
     train.add_argument("--hidden", type=_positive_int, default=32, help="num_hiddens")
-    train.add_argument("--epochs", type=_positive_int, default=50, help="passes over the training windows")
-    train.add_argument("--lr", type=_positive_float, default=4.0, help="SGD learning rate")
+    train.add_argument("--epochs", type=_positive_int, help="passes over the training data (default: lm 50, "
+                       "parentheses 15, timeseries 20)")
+    train.add_argument("--optimizer", choices=("sgd", "adam"),
+                       help="default: lm sgd (d2l), the tasks adam; both after clipping")
+    train.add_argument("--lr", type=_positive_float, help="learning rate (default: lm with sgd 4 (d2l), "
+                       "with adam 0.001; the tasks 0.01)")
     train.add_argument("--clip", type=_positive_float, default=1.0, help="gradient_clip_val")
-    train.add_argument("--batch-size", type=_positive_int, default=1024, help="windows per batch")
-    train.add_argument("--num-steps", type=_positive_int, default=32, help="characters per window")
-    train.add_argument("--num-train", type=_positive_int, default=10000, help="training windows")
-    train.add_argument("--num-val", type=_positive_int, default=5000, help="validation windows")
+    train.add_argument("--batch-size", type=_positive_int,
+                       help="examples per batch (default: lm 1024, parentheses 100, timeseries 16)")
+    train.add_argument("--num-steps", type=_positive_int, default=32, help="lm: characters per window")
+    train.add_argument("--num-train", type=_positive_int, help="training examples (default: lm 10000 "
+                       "windows, parentheses 10000 strings, timeseries the first 600 values)")
+    train.add_argument("--num-val", type=_positive_int, help="validation examples (default: lm 5000, "
+                       "parentheses 2000; timeseries: the rest of the series)")
+    train.add_argument("--length", type=_positive_int, default=25, help="parentheses: symbols per string")
+    train.add_argument("--tau", type=_positive_int, default=4, help="timeseries: values per window")
+    train.add_argument("--head", choices=("linear", "mlp"), default="linear",
+                       help="tasks: the head on the last hidden state")
+    train.add_argument("--mlp-hiddens", type=_positive_int, default=32, help="tasks: the MLP head's width")
     train.add_argument("--seed", type=_non_negative_int, default=0,
                        help="seeds the initialisation and the batch order")
     train.add_argument("--text", help="train on this UTF-8 text file instead of The Time Machine")
@@ -147,6 +163,17 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=_non_negative_int, default=0,
                      help="seeds sampling: the same seed gives the same text on every backend")
 
+    gates = sub.add_parser("gates", help="heatmaps of a trained LM's gates and states over a text",
+                           **defaults)
+    gates.add_argument("--checkpoint", required=True, help="a language model's model.safetensors")
+    gates.add_argument("--text", default="time traveller", help="the text the model reads")
+    gates.add_argument("--out", default="gates.png", help="the figure (PNG)")
+    gates.add_argument("--layer", type=_non_negative_int, default=0, help="which stacked layer (0: the first)")
+    gates.add_argument("--print", action="store_true", help="also print each step's mean gate values")
+    gates.add_argument("--backend", choices=BACKENDS, help="default: as for train")
+    gates.add_argument("--impl", choices=("scratch", "concise"),
+                       help="default: the one the checkpoint was trained with")
+
     par = sub.add_parser("parity", help="compare every implementation with the NumPy reference", **defaults)
     par.add_argument("--backends", nargs="+", choices=BACKENDS, help="default: the four frameworks")
     par.add_argument("--hidden", type=_positive_int, default=32, help="num_hiddens")
@@ -156,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     par.add_argument("--seed", type=_non_negative_int, default=0, help="seeds the case")
     par.add_argument("--full", action="store_true", help="every quantity, not the worst of each kind")
     par.add_argument("--json", metavar="FILE", help="also write every row as JSON")
-    add_model_arguments(par, bidirectional=True)
+    add_model_arguments(par, dropout=False)
 
     bench = sub.add_parser("bench", help="training and generation tokens/s per implementation", **defaults)
     bench.add_argument("--backends", nargs="+", choices=BACKENDS, help="default: the four frameworks")
@@ -174,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _EpochPrinter:
+class EpochPrinter:
     """Prints one line per epoch above the progress bar."""
 
     def on_fit_start(self, trainer, model, data):
@@ -183,17 +210,16 @@ class _EpochPrinter:
     def on_epoch_end(self, trainer, model, record):
         from tqdm.auto import tqdm
 
-        val = "-" if record.val_ppl is None else f"{record.val_ppl:.2f}"
-        tqdm.write(f"epoch {record.epoch:3d}  train ppl {record.train_ppl:7.2f}  val ppl {val:>7}"
-                   f"  ({record.seconds:.2f} s)")
+        tqdm.write(f"epoch {record.epoch:3d}  {record.summary()}  ({record.seconds:.2f} s)")
 
     def on_fit_end(self, trainer, model):
         pass
 
 
 #: The arguments that define a training run: stored in its checkpoint, reused by --resume.
-RUN_ARGS = ("impl", "hidden", "lr", "clip", "batch_size", "num_steps", "num_train", "num_val", "seed",
-            "text", "preprocess", "tokens", "min_freq", "model", "num_layers", "dropout", "peephole", "forget_bias", "reset_after",
+RUN_ARGS = ("task", "impl", "hidden", "optimizer", "lr", "clip", "batch_size", "num_steps", "num_train",
+            "num_val", "seed", "text", "preprocess", "tokens", "min_freq", "length", "tau", "head", "mlp_hiddens",
+            "model", "num_layers", "bidirectional", "dropout", "peephole", "forget_bias", "reset_after",
             "embedding_dim")
 
 
@@ -209,6 +235,7 @@ def resume_run(args):
                          "use --init-from to start a new run from its parameters.")
     for name, value in ckpt.hparams["run"].items():
         setattr(args, name, value)
+    args.task = ckpt.hparams["run"].get("task", "lm")  # runs saved before the tasks were LMs
     if args.out is None:
         args.out = str(path.parent)
     done = ckpt.training["epoch"]
@@ -218,7 +245,7 @@ def resume_run(args):
     return ckpt
 
 
-class _StopOnSignals:
+class StopOnSignals:
     """Ctrl-C (SIGINT) or SIGTERM: ask the trainer to stop after the current step."""
 
     def __init__(self, trainer):
@@ -250,17 +277,26 @@ def train(args) -> int:
     from . import get_backend, plot_history
     from .core.checkpoint import RunCheckpoints
     from .core.data import TimeMachine
+    from .cli_tasks import fill_task_defaults, train_task
     from .core.lm import build_model
+    from .core.optim import make_optimizer
     from .core.trainer import Trainer
 
     if args.resume and args.init_from:
         raise ValueError("--resume continues a run; --init-from starts a new one from a checkpoint's "
                          "parameters: give one of them.")
     ckpt = resume_run(args) if args.resume else None
+    fill_task_defaults(args)
     args.out = args.out or "runs/latest"
     check_output_dir(args.out, "--out")  # before training, so no trained model is lost
     options = model_options(args)
     bk = get_backend(args.backend)
+    run_args = {name: getattr(args, name) for name in RUN_ARGS}
+    if args.task != "lm":
+        if args.init_from:
+            raise ValueError("--init-from starts a language model from a checkpoint; for the tasks, use "
+                             "--resume to continue a run.")
+        return train_task(args, bk, options, ckpt, run_args)
     data = TimeMachine(args.batch_size, args.num_steps, args.num_train, args.num_val,
                        text=args.text, seed=args.seed, preprocessing=args.preprocess,
                        tokens=args.tokens, min_freq=args.min_freq)
@@ -272,6 +308,8 @@ def train(args) -> int:
         load_compatible(args.resume, model, data, ckpt)
     if ckpt is not None:
         bk.set_params(model, ckpt.params)
+        if args.resume and ckpt.optimizer is not None:
+            bk.set_optimizer_state(model, ckpt.optimizer)
     unit = "characters" if args.tokens == "char" else f"words (vocabulary of {len(data.vocab)})"
     print(f"backend {bk.NAME}, {args.impl} {model.config.describe()}, {args.hidden} hidden units, "
           f"{data.num_train} training windows of {args.num_steps} {unit}")
@@ -279,14 +317,14 @@ def train(args) -> int:
     hparams = {"backend": bk.NAME, "impl": args.impl, "model": model.config.to_dict(),
                "embedding_dim": args.embedding_dim, "num_hiddens": args.hidden, "lr": args.lr,
                "clip": args.clip, "batch_size": args.batch_size, "num_steps": args.num_steps,
-               "seed": args.seed, "run": {name: getattr(args, name) for name in RUN_ARGS}}
+               "seed": args.seed, "run": run_args}
     trainer = Trainer(max_epochs=args.epochs, gradient_clip_val=args.clip,
-                      callbacks=[_EpochPrinter(), RunCheckpoints(out, data.vocab.idx_to_token, hparams)],
-                      progress=not args.no_progress)
-    with _StopOnSignals(trainer) as stop:
+                      callbacks=[EpochPrinter(), RunCheckpoints(out, data.vocab.idx_to_token, hparams)],
+                      progress=not args.no_progress, optimizer=make_optimizer(args.optimizer, args.lr))
+    with StopOnSignals(trainer) as stop:
         history = trainer.fit(model, data, resume=ckpt.training if args.resume else None)
     if trainer.interrupted:
-        return _interrupted(stop.signal, trainer, out)
+        return interrupted(stop.signal, trainer, out)
     last = history[-1]
     seconds = sum(r.seconds for r in history)
     print(f"train perplexity {last.train_ppl:.2f}, validation perplexity "
@@ -318,7 +356,7 @@ def load_compatible(path, model, data, ckpt=None):
     return ckpt
 
 
-def _interrupted(signum, trainer, out) -> int:
+def interrupted(signum, trainer, out) -> int:
     import signal
 
     name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
@@ -333,14 +371,14 @@ def _interrupted(signum, trainer, out) -> int:
 
 def generate(args) -> int:
     from . import get_backend, load_checkpoint
-    from .core.data import Vocab
     from .core.lm import model_from_config
 
     ckpt = load_checkpoint(args.checkpoint)
+    if ckpt.hparams.get("task"):
+        raise ValueError(f"{args.checkpoint} holds a {ckpt.hparams['task']['name']} model, which does not "
+                         "generate text; give a language model's checkpoint.")
     bk = get_backend(args.backend)
-    vocab = Vocab.from_tokens(ckpt.vocab)
-    run = ckpt.hparams.get("run", {})
-    vocab.preprocessing, vocab.tokens = run.get("preprocess", "d2l"), run.get("tokens", "char")
+    vocab = vocab_of(ckpt)
     impl = args.impl or ckpt.hparams.get("impl", "scratch")
     model = model_from_config(bk, impl, ckpt.config, len(vocab), ckpt.hparams.get("lr", 1.0),
                               embedding_dim=ckpt.embedding_dim)
@@ -348,6 +386,16 @@ def generate(args) -> int:
     print(model.predict(args.prefix, args.num_preds, vocab, temperature=args.temperature,
                         seed=args.seed, top_k=args.top_k, top_p=args.top_p))
     return 0
+
+
+def vocab_of(ckpt):
+    """A checkpoint's vocabulary, preparing text as its run's corpus was prepared."""
+    from .core.data import Vocab
+
+    vocab = Vocab.from_tokens(ckpt.vocab)
+    run = ckpt.hparams.get("run", {})
+    vocab.preprocessing, vocab.tokens = run.get("preprocess", "d2l"), run.get("tokens", "char")
+    return vocab
 
 
 def parity(args) -> int:
@@ -429,7 +477,13 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"lstm-multi: warning: {message}", file=sys.stderr)
 
 
-COMMANDS = {"train": train, "generate": generate, "parity": parity, "bench": bench}
+def gates(args) -> int:
+    from .cli_tasks import gates as run_gates
+
+    return run_gates(args)
+
+
+COMMANDS = {"train": train, "generate": generate, "gates": gates, "parity": parity, "bench": bench}
 
 
 def main(argv=None) -> int:

@@ -23,6 +23,7 @@ from .params import check_params, short_list
 
 FORMAT = "lstm-multi"
 VERSION = "1"
+OPTIMIZER = "optimizer/"  # the prefix of the optimizer state's tensors
 
 
 class CheckpointError(ValueError):
@@ -39,6 +40,7 @@ class Checkpoint:
     config: LayerConfig | None = None  # the layer (d2l's one-layer LSTM for older files)
     embedding_dim: int | None = None
     training: dict | None = None  # Trainer.state() when saved during a run: what --resume needs
+    optimizer: dict | None = None  # the optimizer's state (core.optim.canonical_state), with training
 
 
 def non_finite(params: dict) -> list[str]:
@@ -47,12 +49,14 @@ def non_finite(params: dict) -> list[str]:
 
 
 def save_checkpoint(path: str | Path, params: dict, vocab: list[str], hparams: dict | None = None,
-                    training: dict | None = None):
+                    training: dict | None = None, optimizer: dict | None = None):
     """Atomically write canonical ``params`` (float32), ``vocab`` tokens and ``hparams`` to ``path``.
 
     ``hparams["model"]`` (a :class:`~.family.LayerConfig` as a dict) and
     ``hparams["embedding_dim"]`` say which model to rebuild; without them the model is
-    d2l's one-layer LSTM. Parameters with NaN or infinity are refused (nothing is written).
+    d2l's one-layer LSTM; ``hparams["task"]`` (``{"name", "head", "mlp_hiddens",
+    "num_outputs"}``) marks a task model. ``optimizer``: its state, stored as tensors
+    ``optimizer/<slot>/<name>``. Parameters with NaN or infinity are refused (nothing is written).
     """
     from safetensors.numpy import save
 
@@ -66,6 +70,10 @@ def save_checkpoint(path: str | Path, params: dict, vocab: list[str], hparams: d
                 "hparams": json.dumps(hparams or {})}
     if training is not None:
         metadata["training"] = json.dumps(training)
+    if optimizer is not None:
+        metadata["optimizer"] = json.dumps({"name": optimizer["name"], "step": optimizer["step"]})
+        tensors.update({f"{OPTIMIZER}{slot}/{name}": np.ascontiguousarray(value, dtype=np.float32)
+                        for slot, values in optimizer["slots"].items() for name, value in values.items()})
     return write_atomically(path, save(tensors, metadata=metadata))
 
 
@@ -92,6 +100,17 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def expected_shapes(hparams: dict, config: LayerConfig, vocab_size: int, embedding_dim) -> dict:
+    """The canonical shapes of the model a checkpoint describes: an LM, or a task model."""
+    task = hparams.get("task")
+    if task is None:
+        return lm_shapes(config, vocab_size, embedding_dim)
+    from .tasks.models import head_shapes
+
+    return {**config.shapes(), **head_shapes(config.num_outputs, task["head"], task["mlp_hiddens"],
+                                            task["num_outputs"])}
 
 
 def model_of(hparams: dict, vocab_size: int, params: dict) -> tuple[LayerConfig, int | None]:
@@ -138,12 +157,21 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         vocab = json.loads(metadata["vocab"])
         hparams = json.loads(metadata.get("hparams", "{}"))
         training = json.loads(metadata["training"]) if "training" in metadata else None
+        optimizer = json.loads(metadata["optimizer"]) if "optimizer" in metadata else None
     except Exception as err:  # safetensors raises its own error types for truncated data
         raise CheckpointError(f"{path} is a corrupt checkpoint: {err}") from None
+    slots = {}
+    for name in [n for n in params if n.startswith(OPTIMIZER)]:
+        slot, canonical = name[len(OPTIMIZER):].split("/", 1)
+        slots.setdefault(slot, {})[canonical] = params.pop(name)
+    if optimizer is not None:
+        optimizer["slots"] = slots
     try:
         config, embedding_dim = model_of(hparams, len(vocab), params)
-        shapes = lm_shapes(config, len(vocab), embedding_dim)
+        shapes = expected_shapes(hparams, config, len(vocab), embedding_dim)
         check_params(params, shapes, what=f"checkpoint ({config.describe()}, vocabulary of {len(vocab)})")
+        for slot, values in slots.items():
+            check_params(values, shapes, what=f"checkpoint's optimizer state ({slot})")
     except ValueError as err:
         raise CheckpointError(f"{path}: {err}") from None
     bad = non_finite(params)
@@ -151,7 +179,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise CheckpointError(f"{path} holds NaN or infinity in {short_list(bad)}: the model it saved "
                               "had diverged. Use an earlier checkpoint.")
     return Checkpoint(params={name: params[name] for name in shapes}, vocab=vocab, hparams=hparams,
-                      config=config, embedding_dim=embedding_dim, training=training)
+                      config=config, embedding_dim=embedding_dim, training=training, optimizer=optimizer)
 
 
 class RunCheckpoints:
@@ -175,7 +203,8 @@ class RunCheckpoints:
     def on_epoch_end(self, trainer, model, record):
         params = model.ops.get_params(model)
         hparams = {**self.hparams, "epochs": record.epoch, "val_ppl": record.val_ppl}
-        save_checkpoint(self.out / "model.safetensors", params, self.vocab, hparams, trainer.state())
+        save_checkpoint(self.out / "model.safetensors", params, self.vocab, hparams, trainer.state(),
+                        model.ops.get_optimizer_state(model))
         if record.val_loss is not None and (self.best is None or record.val_loss < self.best):
             self.best = record.val_loss
             save_checkpoint(self.out / "best.safetensors", params, self.vocab, hparams)

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend as registry
-from .family import LayerConfig, init_layer_params
+from .family import LayerConfig
 from .lm import lm_shapes
 
 IMPLEMENTATIONS = ("scratch", "concise")

@@ -5,27 +5,47 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def plot_history(history, path: str | Path, title: str = "") -> Path:
-    """Plot train and validation perplexity per epoch to ``path``."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed
     import matplotlib.pyplot as plt
 
-    epochs = [r.epoch for r in history]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(epochs, [r.train_ppl for r in history], label="train ppl")
-    val = [(r.epoch, r.val_ppl) for r in history if r.val_ppl is not None]
-    if val:
-        ax.plot(*zip(*val), "--", label="val ppl")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("perplexity")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
+    return plt
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Write ``fig`` to ``path`` (folders created) and close it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _pyplot().close(fig)
     return path
+
+
+def plot_history(history, path: str | Path, title: str = "") -> Path:
+    """Plot train and validation perplexity per epoch to ``path`` (a language model), or the
+    losses beside the validation metrics (a task model: accuracy, MSE)."""
+    plt = _pyplot()
+    epochs = [r.epoch for r in history]
+    language_model = not history or history[0].language_model
+    metrics = [] if language_model else list(history[0].metrics)
+    fig, axes = plt.subplots(1, 1 + bool(metrics), figsize=(6 + 4 * bool(metrics), 4), squeeze=False)
+    ax = axes[0, 0]
+    what = "ppl" if language_model else "loss"
+    ax.plot(epochs, [getattr(r, f"train_{what}") for r in history], label=f"train {what}")
+    val = [(r.epoch, getattr(r, f"val_{what}")) for r in history if r.val_loss is not None]
+    if val:
+        ax.plot(*zip(*val), "--", label=f"val {what}")
+    ax.set_ylabel("perplexity" if language_model else "loss")
+    if metrics:
+        for name in metrics:
+            axes[0, 1].plot(epochs, [r.metrics[name] for r in history], label=name)
+        axes[0, 1].set_ylabel(", ".join(m[len("val_"):] for m in metrics))
+    for ax in axes[0]:
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return save_figure(fig, path)

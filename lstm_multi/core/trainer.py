@@ -40,6 +40,7 @@ class EpochRecord:
     val_loss: float | None
     seconds: float
     metrics: dict = field(default_factory=dict)  # validation metrics: {"val_accuracy": ...}
+    language_model: bool = True  # perplexity means something (not for a task's loss)
 
     @property
     def train_ppl(self) -> float:
@@ -51,11 +52,23 @@ class EpochRecord:
 
     @classmethod
     def from_dict(cls, record: dict) -> "EpochRecord":
-        return cls(record["epoch"], record["train_loss"], record["val_loss"], record["seconds"])
+        metrics = {k: v for k, v in record.items() if k.startswith("val_") and k not in ("val_loss", "val_ppl")}
+        return cls(record["epoch"], record["train_loss"], record["val_loss"], record["seconds"], metrics,
+                   "train_ppl" in record)
 
     def as_dict(self) -> dict:
+        ppl = {"train_ppl": self.train_ppl, "val_ppl": self.val_ppl} if self.language_model else {}
         return {"epoch": self.epoch, "train_loss": self.train_loss, "val_loss": self.val_loss,
-                "train_ppl": self.train_ppl, "val_ppl": self.val_ppl, "seconds": self.seconds}
+                **ppl, **self.metrics, "seconds": self.seconds}
+
+    def summary(self) -> str:
+        """One line: perplexities for a language model, else losses and metrics."""
+        if self.language_model:
+            val = "-" if self.val_ppl is None else f"{self.val_ppl:.2f}"
+            return f"train ppl {self.train_ppl:7.2f}  val ppl {val:>7}"
+        val = "-" if self.val_loss is None else f"{self.val_loss:.4f}"
+        metrics = "".join(f"  {name} {value:.4f}" for name, value in self.metrics.items())
+        return f"train loss {self.train_loss:.4f}  val loss {val}{metrics}"
 
 
 class Callback:
@@ -134,8 +147,7 @@ class Trainer(HyperParameters):
                     break
                 self.history.append(record)
                 if bar is not None:
-                    bar.set_postfix(train_ppl=f"{record.train_ppl:.2f}",
-                                    val_ppl="-" if record.val_ppl is None else f"{record.val_ppl:.2f}")
+                    bar.set_postfix_str(record.summary().replace("  ", ", "))
                 for cb in self.callbacks:
                     cb.on_epoch_end(self, model, record)
                 if self.should_stop:
@@ -166,7 +178,8 @@ class Trainer(HyperParameters):
         if val_loss is not None:
             self._check_finite(epoch, val_loss, "validation loss")
         return EpochRecord(epoch, total / count, val_loss, time.perf_counter() - start,
-                           {f"val_{name}": value for name, value in val.items()})
+                           {f"val_{name}": value for name, value in val.items()},
+                           language_model=not hasattr(self.model, "task"))
 
     @staticmethod
     def _check_finite(epoch, loss, what):

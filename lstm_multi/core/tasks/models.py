@@ -20,6 +20,14 @@ from ..optim import make_optimizer
 HEADS = ("linear", "mlp")
 
 
+def head_shapes(num_features: int, head: str, mlp_hiddens: int, num_outputs: int) -> dict:
+    """The head's canonical shapes on ``num_features`` (h, or 2h bidirectional) features."""
+    if head == "mlp":
+        return {"W_mlp": (num_features, mlp_hiddens), "b_mlp": (mlp_hiddens,),
+                "W_out": (mlp_hiddens, num_outputs), "b_out": (num_outputs,)}
+    return {"W_out": (num_features, num_outputs), "b_out": (num_outputs,)}
+
+
 class TaskModel(Module):
     """A layer (``self.rnn``) and a head; ``outputs`` are ``(B, num_outputs)``."""
 
@@ -40,11 +48,12 @@ class TaskModel(Module):
         check_positive("mlp_hiddens", self.mlp_hiddens, integer=True)
 
     def head_shapes(self):
-        F = self.config.num_outputs
-        if self.head == "mlp":
-            return {"W_mlp": (F, self.mlp_hiddens), "b_mlp": (self.mlp_hiddens,),
-                    "W_out": (self.mlp_hiddens, self.num_outputs), "b_out": (self.num_outputs,)}
-        return {"W_out": (F, self.num_outputs), "b_out": (self.num_outputs,)}
+        return head_shapes(self.config.num_outputs, self.head, self.mlp_hiddens, self.num_outputs)
+
+    def task_hparams(self, name: str) -> dict:
+        """What a checkpoint records to rebuild this model (``hparams["task"]``)."""
+        return {"name": name, "head": self.head, "mlp_hiddens": self.mlp_hiddens,
+                "num_outputs": self.num_outputs}
 
     def initial_head_params(self):
         """Weights ~ N(0, 1/fan_in), biases 0, drawn by NumPy from ``seed + 1``: the same on every backend."""

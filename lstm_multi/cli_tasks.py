@@ -1,0 +1,153 @@
+"""``lstm-multi train --task parentheses | timeseries`` and ``lstm-multi gates``: the course's
+tasks and the look inside the gates, on the same Module/Trainer as the language model."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+#: Defaults that differ per task (the LM's are d2l's; the tasks' the course's).
+TASK_DEFAULTS = {
+    "lm": dict(epochs=50, optimizer="sgd", batch_size=1024, num_train=10000, num_val=5000),
+    "parentheses": dict(epochs=15, optimizer="adam", lr=0.01, batch_size=100, num_train=10000, num_val=2000),
+    "timeseries": dict(epochs=20, optimizer="adam", lr=0.01, batch_size=16, num_train=600, num_val=None),
+}
+DEFAULT_LR = {"sgd": 4.0, "adam": 0.001}  # the LM's: d2l's SGD rate, Adam's usual one
+
+
+def fill_task_defaults(args) -> None:
+    """Arguments left unset take the task's defaults (then the optimizer's learning rate)."""
+    defaults = TASK_DEFAULTS[args.task]
+    for name, value in defaults.items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+    if args.lr is None:
+        args.lr = defaults.get("lr", DEFAULT_LR[args.optimizer])
+    if args.task == "lm" and (args.bidirectional or args.head != "linear"):
+        raise ValueError("--bidirectional and --head are options of the tasks (--task parentheses or "
+                         "timeseries): a language model reads forward only and has its output layer.")
+
+
+def task_data(args):
+    """The data module of ``args.task`` (seeded by ``--seed``)."""
+    from .core.tasks import Parentheses, TimeSeries
+
+    if args.task == "parentheses":
+        return Parentheses(args.batch_size, args.length, args.num_train, args.num_val, seed=args.seed)
+    return TimeSeries(args.batch_size, args.tau, num_train=args.num_train, seed=args.seed)
+
+
+def task_model(bk, args, options, num_inputs: int):
+    from .core.family import LayerConfig
+    from .core.lm import build_layer
+
+    config = LayerConfig(args.model, num_inputs, args.hidden, **options)
+    layer = build_layer(bk, args.impl, config, seed=args.seed)
+    head = dict(head=args.head, mlp_hiddens=args.mlp_hiddens, lr=args.lr, seed=args.seed,
+                optimizer=args.optimizer)
+    if args.task == "parentheses":
+        return bk.Classifier(layer, num_classes=2, **head)
+    return bk.Regressor(layer, **head)
+
+
+def train_task(args, bk, options, ckpt, run_args) -> int:
+    """Train a task model; print its validation metric beside the references a student compares with."""
+    from .cli import EpochPrinter, StopOnSignals, interrupted
+    from .core.checkpoint import RunCheckpoints
+    from .core.optim import make_optimizer
+    from .core.plot import plot_history
+    from .core.tasks import ALPHABET, NOISE_FLOOR
+    from .core.trainer import Trainer
+
+    data = task_data(args)
+    vocab = list(ALPHABET) if args.task == "parentheses" else []
+    model = task_model(bk, args, options, len(vocab) or 1)
+    if ckpt is not None:
+        bk.set_params(model, ckpt.params)
+        if ckpt.optimizer is not None:
+            bk.set_optimizer_state(model, ckpt.optimizer)
+    what = (f"{data.num_train} strings of length {args.length}" if args.task == "parentheses"
+            else f"{data.num_train} windows of {args.tau} values")
+    print(f"backend {bk.NAME}, task {args.task}, {args.impl} {model.config.describe()}, {args.hidden} hidden "
+          f"units, {args.head} head, {args.optimizer} lr {args.lr}, {what}")
+    out = Path(args.out)
+    hparams = {"backend": bk.NAME, "impl": args.impl, "model": model.config.to_dict(),
+               "task": model.task_hparams(args.task), "num_hiddens": args.hidden, "lr": args.lr,
+               "clip": args.clip, "batch_size": args.batch_size, "seed": args.seed, "run": run_args}
+    trainer = Trainer(max_epochs=args.epochs, gradient_clip_val=args.clip,
+                      callbacks=[EpochPrinter(), RunCheckpoints(out, vocab, hparams)],
+                      progress=not args.no_progress, optimizer=make_optimizer(args.optimizer, args.lr))
+    with StopOnSignals(trainer) as stop:
+        history = trainer.fit(model, data, resume=ckpt.training if args.resume else None)
+    if trainer.interrupted:
+        return interrupted(stop.signal, trainer, out)
+    last = history[-1]
+    if args.task == "parentheses":
+        print(f"validation accuracy {last.metrics['val_accuracy']:.4f} (chance: 0.5), "
+              f"{sum(r.seconds for r in history):.1f} s")
+    else:
+        print(f"validation MSE {last.metrics['val_mse']:.4f}; linear autoregression AR({args.tau}) "
+              f"{data.baseline_mse:.4f}; noise floor {NOISE_FLOOR:.4f}")
+        plot_forecasts(bk, model, data, out / "forecasts.png")
+    plot_history(history, out / "curve.png", title=f"{args.task}: {bk.NAME} {args.impl} {model.config.describe()}")
+    extra = f", {out / 'forecasts.png'}" if args.task == "timeseries" else ""
+    print(f"wrote {out / 'model.safetensors'}, {out / 'best.safetensors'}, {out / 'history.json'}, "
+          f"{out / 'curve.png'}{extra}")
+    return 0
+
+
+def plot_forecasts(bk, model, data, path, horizons=(1, 4, 16, 64)) -> Path:
+    """d2l's figure: the series and the model's k-step-ahead forecasts beside AR(tau)'s."""
+    import numpy as np
+
+    from .core.plot import _pyplot, save_figure
+    from .core.tasks.timeseries import forecast, predict_autoregression
+
+    plt = _pyplot()
+    tau, x = data.tau, data.x
+    start = tau + max(horizons) - 1
+
+    def model_step(features):
+        return bk.evaluate(model, features.astype(np.float32), np.zeros(len(features), np.float32))[1][:, 0]
+
+    fig, ax = plt.subplots(figsize=(9, 4))
+    t = np.arange(1, len(x) + 1)
+    ax.plot(t, x, color="0.75", lw=1, label="data")
+    for k in horizons:
+        ax.plot(t[start:], forecast(model_step, x, tau, start, k), lw=1.2, label=f"{k}-step")
+    ar = forecast(lambda f: predict_autoregression(data.ar_weights, f), x, tau, start, 1)
+    ax.plot(t[start:], ar, "k:", lw=1, label=f"AR({tau}) 1-step")
+    ax.axvline(data.num_train + tau, color="0.5", ls="--", lw=0.8)
+    ax.set_xlabel("time")
+    ax.legend(ncol=3, fontsize=8)
+    ax.set_title("k-step-ahead forecasts (predictions fed back k - 1 times); right of the dashed line: validation")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def gates(args) -> int:
+    """``lstm-multi gates``: heatmaps (and, with --print, a table) of a trained LM's gates over a text."""
+    from . import get_backend, load_checkpoint
+    from .core.gates import gate_table, plot_gates, trace_text, unit_prefix
+    from .cli import check_output_file, vocab_of
+    from .core.lm import model_from_config
+
+    check_output_file(args.out, "--out")
+    ckpt = load_checkpoint(args.checkpoint)
+    if ckpt.hparams.get("task"):
+        raise ValueError(f"{args.checkpoint} holds a {ckpt.hparams['task']['name']} model; gates reads "
+                         "a language model's checkpoint.")
+    bk = get_backend(args.backend)
+    impl = args.impl or ckpt.hparams.get("impl", "scratch")
+    model = model_from_config(bk, impl, ckpt.config, len(ckpt.vocab), ckpt.hparams.get("lr", 1.0),
+                              embedding_dim=ckpt.embedding_dim)
+    bk.set_params(model, ckpt.params)
+    tokens, traces = trace_text(model, args.text, vocab_of(ckpt))
+    prefix = unit_prefix(model.config, args.layer)
+    if args.print:
+        print(gate_table(tokens, traces, prefix))
+    path = plot_gates(tokens, traces, args.out, prefix,
+                      title=f"{model.config.describe()}{f', layer {args.layer}' if prefix else ''}: "
+                            f"gates over {''.join(tokens)!r}")
+    print(f"wrote {path}", file=sys.stderr if args.print else sys.stdout)
+    return 0
