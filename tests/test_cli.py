@@ -66,11 +66,16 @@ TINY = ["--hidden", "8", "--batch-size", "32", "--num-steps", "6", "--num-train"
         "--num-val", "64", "--no-progress"]
 
 
-def test_resume_continues_a_run_exactly(bk, tmp_path, capsys):
-    """2 epochs, then --resume to 4, give the per-epoch losses of 4 uninterrupted epochs."""
+@pytest.mark.parametrize("optimizer", [[], ["--optimizer", "adam", "--lr", "0.01"]], ids=["sgd", "adam"])
+def test_resume_continues_a_run_exactly(bk, tmp_path, capsys, optimizer):
+    """2 epochs, then --resume to 4, give the per-epoch losses of 4 uninterrupted epochs (Adam's
+    moments and step count travel in the checkpoint)."""
     whole, part = tmp_path / "whole", tmp_path / "part"
-    assert main(["train", "--backend", bk.NAME, *TINY, "--epochs", "4", "--out", str(whole)]) == 0
-    assert main(["train", "--backend", bk.NAME, *TINY, "--epochs", "2", "--out", str(part)]) == 0
+    assert main(["train", "--backend", bk.NAME, *TINY, *optimizer, "--epochs", "4", "--out", str(whole)]) == 0
+    assert main(["train", "--backend", bk.NAME, *TINY, *optimizer, "--epochs", "2", "--out", str(part)]) == 0
+    if optimizer:
+        state = load_checkpoint(part / "model.safetensors").optimizer
+        assert state["name"] == "adam" and state["step"] > 0 and list(state["slots"]) == ["m", "v"]
     assert main(["train", "--backend", bk.NAME, "--resume", str(part), "--epochs", "4",
                  "--no-progress"]) == 0
     printed = capsys.readouterr().out
@@ -161,3 +166,55 @@ def test_ctrl_c_keeps_finished_epochs_and_says_how_to_resume(bk, tmp_path):
     assert ckpt.training["epoch"] == done
     assert f"stopped by Ctrl-C: the last finished epoch ({done}) is saved in {out / 'model.safetensors'}" in err
     assert f"resume with: lstm-multi train --resume {out} --epochs 100000" in err
+
+
+TASK_SMALL = ["--hidden", "8", "--epochs", "2", "--no-progress"]
+
+
+def test_parentheses_task(bk, tmp_path, capsys):
+    out = tmp_path / "paren"
+    assert main(["train", "--task", "parentheses", "--backend", bk.NAME, *TASK_SMALL, "--length", "8",
+                 "--num-train", "200", "--num-val", "100", "--batch-size", "50", "--head", "mlp",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"backend {bk.NAME}, task parentheses, scratch LSTM, 8 hidden units, mlp head, adam lr 0.01" in printed
+    assert "validation accuracy" in printed and "(chance: 0.5)" in printed
+    history = json.loads((out / "history.json").read_text())
+    assert [sorted(r) for r in history] == [["epoch", "seconds", "train_loss", "val_accuracy", "val_loss"]] * 2
+    ckpt = load_checkpoint(out / "model.safetensors")
+    assert ckpt.hparams["task"] == {"name": "parentheses", "head": "mlp", "mlp_hiddens": 32, "num_outputs": 2}
+    assert ckpt.params["W_out"].shape == (32, 2) and ckpt.optimizer["step"] == 8
+    assert main(["generate", "--checkpoint", str(out / "model.safetensors")]) == 2
+    assert "holds a parentheses model, which does not generate text" in capsys.readouterr().err
+
+
+def test_timeseries_task(bk, tmp_path, capsys):
+    out = tmp_path / "sine"
+    assert main(["train", "--task", "timeseries", "--backend", bk.NAME, "--model", "gru", *TASK_SMALL,
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "linear autoregression AR(4) 0.0441; noise floor 0.0400" in printed
+    history = json.loads((out / "history.json").read_text())
+    assert history[-1]["val_mse"] == pytest.approx(history[-1]["val_loss"], rel=1e-5)
+    assert (out / "forecasts.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_task_options_are_checked(capsys):
+    assert main(["train", "--bidirectional", "--no-progress"]) == 2
+    assert "--bidirectional and --head are options of the tasks" in capsys.readouterr().err
+
+
+def test_gates(bk, tmp_path, capsys):
+    out = tmp_path / "lm"
+    assert main(["train", "--backend", bk.NAME, *TINY, "--num-layers", "2", "--out", str(out)]) == 0
+    capsys.readouterr()
+    figure = tmp_path / "gates.png"
+    assert main(["gates", "--checkpoint", str(out / "model.safetensors"), "--backend", bk.NAME,
+                 "--text", "The cat", "--layer", "1", "--print", "--out", str(figure)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["step", "token", "i", "f", "o", "c_tilde", "C", "H"]
+    assert [line.split()[1] for line in lines[1:]] == ["'t'", "'h'", "'e'", "'", "'c'", "'a'", "'t'"]
+    assert figure.read_bytes()[:4] == b"\x89PNG"
+    assert main(["gates", "--checkpoint", str(out / "model.safetensors"), "--backend", bk.NAME,
+                 "--layer", "2", "--out", str(figure)]) == 2
+    assert "layer must lie in [0, 2) for this 2-layer model, got 2." in capsys.readouterr().err
