@@ -178,8 +178,11 @@ def interpreter_for(name: str) -> str | None:
     explicit = os.environ.get(f"LSTM_MULTI_PYTHON_{name.upper()}")
     if explicit:
         return explicit
-    candidate = Path.cwd() / ".tox" / name / "bin" / "python"
-    return str(candidate) if candidate.exists() else None
+    for folder in (Path.cwd(), *Path.cwd().parents):  # the project's .tox, also from notebooks/
+        candidate = folder / ".tox" / name / "bin" / "python"
+        if candidate.exists():
+            return str(candidate)
+    return None
 
 
 def run_backend_elsewhere(name: str, case, python: str) -> dict[str, np.ndarray]:
