@@ -9,18 +9,21 @@ from .backend import (BACKENDS, BackendError, BackendNotInstalledError, UnknownB
 from .core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .core.data import CorpusError, TimeMachine, Vocab
 from .core.module import DataModule, HyperParameters, Module
-from .core.optim import SGD
+from .core.gates import gate_table, plot_gates, trace_text
+from .core.optim import SGD, Adam, make_optimizer
 from .core.params import ParameterError, init_params
 from .core.plot import plot_history
 from .core.sampling import predict
+from .core.tasks import NOISE_FLOOR, Parentheses, TimeSeries
 from .core.trainer import Callback, EpochRecord, Trainer
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BACKENDS", "BackendError", "BackendNotInstalledError", "Callback", "Checkpoint",
+    "Adam", "BACKENDS", "BackendError", "BackendNotInstalledError", "Callback", "Checkpoint",
     "CheckpointError", "CorpusError", "DataModule", "EpochRecord", "HyperParameters", "Module",
-    "ParameterError", "SGD", "TimeMachine", "Trainer", "UnknownBackendError", "Vocab",
-    "available_backends", "backend_name", "get_backend", "init_params", "load_checkpoint",
-    "plot_history", "predict", "save_checkpoint", "set_backend",
+    "NOISE_FLOOR", "Parentheses", "ParameterError", "SGD", "TimeMachine", "TimeSeries", "Trainer",
+    "UnknownBackendError", "Vocab", "available_backends", "backend_name", "gate_table", "get_backend",
+    "init_params", "load_checkpoint", "make_optimizer", "plot_gates", "plot_history", "predict",
+    "save_checkpoint", "set_backend", "trace_text",
 ]

@@ -57,6 +57,7 @@ def train_task(args, bk, options, ckpt, run_args) -> int:
     from .core.optim import make_optimizer
     from .core.plot import plot_history
     from .core.tasks import ALPHABET, NOISE_FLOOR
+    from .core.tasks.timeseries import plot_forecasts
     from .core.trainer import Trainer
 
     data = task_data(args)
@@ -88,41 +89,12 @@ def train_task(args, bk, options, ckpt, run_args) -> int:
     else:
         print(f"validation MSE {last.metrics['val_mse']:.4f}; linear autoregression AR({args.tau}) "
               f"{data.baseline_mse:.4f}; noise floor {NOISE_FLOOR:.4f}")
-        plot_forecasts(bk, model, data, out / "forecasts.png")
+        plot_forecasts(model, data, out / "forecasts.png")
     plot_history(history, out / "curve.png", title=f"{args.task}: {bk.NAME} {args.impl} {model.config.describe()}")
     extra = f", {out / 'forecasts.png'}" if args.task == "timeseries" else ""
     print(f"wrote {out / 'model.safetensors'}, {out / 'best.safetensors'}, {out / 'history.json'}, "
           f"{out / 'curve.png'}{extra}")
     return 0
-
-
-def plot_forecasts(bk, model, data, path, horizons=(1, 4, 16, 64)) -> Path:
-    """d2l's figure: the series and the model's k-step-ahead forecasts beside AR(tau)'s."""
-    import numpy as np
-
-    from .core.plot import _pyplot, save_figure
-    from .core.tasks.timeseries import forecast, predict_autoregression
-
-    plt = _pyplot()
-    tau, x = data.tau, data.x
-    start = tau + max(horizons) - 1
-
-    def model_step(features):
-        return bk.evaluate(model, features.astype(np.float32), np.zeros(len(features), np.float32))[1][:, 0]
-
-    fig, ax = plt.subplots(figsize=(9, 4))
-    t = np.arange(1, len(x) + 1)
-    ax.plot(t, x, color="0.75", lw=1, label="data")
-    for k in horizons:
-        ax.plot(t[start:], forecast(model_step, x, tau, start, k), lw=1.2, label=f"{k}-step")
-    ar = forecast(lambda f: predict_autoregression(data.ar_weights, f), x, tau, start, 1)
-    ax.plot(t[start:], ar, "k:", lw=1, label=f"AR({tau}) 1-step")
-    ax.axvline(data.num_train + tau, color="0.5", ls="--", lw=0.8)
-    ax.set_xlabel("time")
-    ax.legend(ncol=3, fontsize=8)
-    ax.set_title("k-step-ahead forecasts (predictions fed back k - 1 times); right of the dashed line: validation")
-    fig.tight_layout()
-    return save_figure(fig, path)
 
 
 def gates(args) -> int:

@@ -142,3 +142,9 @@ class Regressor(TaskModel):
 
     def metrics(self, outputs, targets) -> dict[str, float]:
         return {"mse": float(np.mean((np.asarray(outputs).reshape(-1) - targets) ** 2))}
+
+    def predict_next(self, windows) -> np.ndarray:
+        """The next value after each window: ``(N, T)`` -> ``(N,)`` NumPy (no dropout), the
+        one-step predictor :func:`~lstm_multi.core.tasks.timeseries.forecast` takes."""
+        windows = np.asarray(windows, np.float32)
+        return np.asarray(self.ops.evaluate(self, windows, np.zeros(len(windows), np.float32))[1])[:, 0]

@@ -100,3 +100,43 @@ class TimeSeries(DataModule):
 
     def num_batches(self, train: bool) -> int:
         return -(-(self.num_train if train else self.num_val) // self.batch_size)
+
+
+HORIZONS = (1, 4, 16, 64)  # d2l's k-step-ahead forecasts
+
+
+def forecast_errors(model, data, horizons=HORIZONS) -> dict[int, tuple[float, float]]:
+    """k -> (the model's, AR(tau)'s) MSE of k-step-ahead forecasts over the validation targets."""
+    tau, x = data.tau, data.x
+    start = data.num_train + tau  # the first validation target
+    errors = {}
+    for k in horizons:
+        truth = x[max(start, tau + k - 1):]
+        first = len(x) - len(truth)
+        ours = forecast(model.predict_next, x, tau, first, k)
+        ar = forecast(lambda f: predict_autoregression(data.ar_weights, f), x, tau, first, k)
+        errors[k] = (float(np.mean((ours - truth) ** 2)), float(np.mean((ar - truth) ** 2)))
+    return errors
+
+
+def plot_forecasts(model, data, path=None, horizons=HORIZONS):
+    """d2l's figure: the series and the model's k-step-ahead forecasts (predictions fed back
+    k - 1 times) beside AR(tau)'s one-step ones. Saved to ``path``, or returned as a figure."""
+    from ..plot import _pyplot, save_figure
+
+    plt = _pyplot()
+    tau, x = data.tau, data.x
+    start = tau + max(horizons) - 1
+    fig, ax = plt.subplots(figsize=(9, 4))
+    t = np.arange(1, len(x) + 1)
+    ax.plot(t, x, color="0.75", lw=1, label="data")
+    for k in horizons:
+        ax.plot(t[start:], forecast(model.predict_next, x, tau, start, k), lw=1.2, label=f"{k}-step")
+    ar = forecast(lambda f: predict_autoregression(data.ar_weights, f), x, tau, start, 1)
+    ax.plot(t[start:], ar, "k:", lw=1, label=f"AR({tau}) 1-step")
+    ax.axvline(data.num_train + tau, color="0.5", ls="--", lw=0.8)
+    ax.set_xlabel("time")
+    ax.legend(ncol=3, fontsize=8)
+    ax.set_title("k-step-ahead forecasts; right of the dashed line: validation")
+    fig.tight_layout()
+    return fig if path is None else save_figure(fig, path)
