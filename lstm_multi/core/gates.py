@@ -45,10 +45,11 @@ def unit_prefix(config, layer: int, reverse: bool = False) -> str:
     return "" if config.single else f"l{layer}.{'rev.' if reverse else ''}"
 
 
-def plot_gates(tokens, traces: dict, path: str | Path, prefix: str = "", title: str = "") -> Path:
+def plot_gates(tokens, traces: dict, path: str | Path | None = None, prefix: str = "", title: str = ""):
     """One heatmap per gate and state of the unit ``prefix``: tokens across, hidden units down.
 
     Gates lie in [0, 1] (one colour scale), states in [-1, 1] or beyond (their own).
+    Saved to ``path``, or returned as a figure.
     """
     plt = _pyplot()
     names = [n[len(prefix):] for n in traces if n.startswith(prefix) and "." not in n[len(prefix):]]
@@ -70,7 +71,7 @@ def plot_gates(tokens, traces: dict, path: str | Path, prefix: str = "", title: 
         fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01)
     axes[0, 0].set_title(title or "gates and states over the text (rows: hidden units)")
     fig.tight_layout()
-    return save_figure(fig, path)
+    return fig if path is None else save_figure(fig, path)
 
 
 def gate_table(tokens, traces: dict, prefix: str = "") -> str:
