@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -101,6 +102,31 @@ def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: in
             "matmul_gflops": gflops, "ceiling_tokens_per_s": ceiling,
             "ceiling_fraction": train_tps / ceiling,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def machine() -> dict:
+    """The CPU and software a run measured: model name, cores, vector extensions, versions, date."""
+    import datetime
+    import platform
+    from importlib import metadata
+
+    cpu, flags = platform.processor() or platform.machine(), set()
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+        cpu = next(line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name"))
+        flags = set(next(line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")))
+    except (OSError, StopIteration):
+        pass
+    versions = {}
+    for package in ("torch", "tensorflow-cpu", "keras", "jax", "flax", "mxnet", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return {"cpu": cpu, "cores": os.cpu_count(),
+            "vector_extensions": sorted(f for f in flags if f.startswith(("avx", "fma", "amx"))),
+            "python": platform.python_version(), "versions_here": versions,
+            "date": datetime.date.today().isoformat()}
 
 
 def run(backends, impls=IMPLS, hiddens=(32, 256), batch_sizes=(1024, 32), num_steps: int = 32,

@@ -458,7 +458,7 @@ def check_output_dir(path, flag: str) -> None:
 
 
 def bench(args) -> int:
-    from .bench import run, to_markdown
+    from .bench import machine, run, to_markdown
 
     check_output_dir(args.out, "--out")
     results = run(args.backends or FRAMEWORKS, args.impls, args.hidden, args.batch_size, args.num_steps,
@@ -469,7 +469,8 @@ def bench(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.md").write_text(table + "\n")
     (out / "results.json").write_text(json.dumps(results, indent=1))
-    print(f"wrote {out / 'results.md'} and {out / 'results.json'}")
+    (out / "machine.json").write_text(json.dumps(machine(), indent=1))
+    print(f"wrote {out / 'results.md'}, {out / 'results.json'} and {out / 'machine.json'}")
     return 0 if all("error" not in r for r in results) else 1
 
 

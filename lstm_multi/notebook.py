@@ -78,7 +78,9 @@ def train_on(backend: str, args: list[str]) -> list[EpochRecord]:
     """Run ``lstm-multi train --backend <backend> <args>`` where that backend is installed, with
     this package's code; returns the run's history (raises with the run's last error line)."""
     with tempfile.TemporaryDirectory() as out:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PACKAGE.parent), os.environ.get("PYTHONPATH", "")])}
+        env = dict(os.environ)
+        if (PACKAGE.parent / "pyproject.toml").exists():  # a source checkout: run this code there too
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE.parent), env.get("PYTHONPATH")]))
         proc = subprocess.run([python_for(backend), "-m", "lstm_multi.cli", "train", "--backend", backend,
                                "--no-progress", "--out", out, *args], capture_output=True, text=True, env=env)
         if proc.returncode != 0:
