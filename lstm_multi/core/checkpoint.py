@@ -19,6 +19,7 @@ import numpy as np
 
 from .family import LayerConfig
 from .lm import lm_shapes
+from .optim import make_optimizer
 from .params import check_params, short_list
 
 FORMAT = "lstm-multi"
@@ -164,8 +165,6 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     for name in [n for n in params if n.startswith(OPTIMIZER)]:
         slot, canonical = name[len(OPTIMIZER):].split("/", 1)
         slots.setdefault(slot, {})[canonical] = params.pop(name)
-    if optimizer is not None:
-        optimizer["slots"] = slots
     try:
         config, embedding_dim = model_of(hparams, len(vocab), params)
         shapes = expected_shapes(hparams, config, len(vocab), embedding_dim)
@@ -174,6 +173,12 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             check_params(values, shapes, what=f"checkpoint's optimizer state ({slot})")
     except ValueError as err:
         raise CheckpointError(f"{path}: {err}") from None
+    if optimizer is not None:  # safetensors sorts tensors by size: restore the optimizer's order
+        order = make_optimizer(optimizer["name"], 1.0).slots
+        if set(slots) != set(order):
+            raise CheckpointError(f"{path} is a corrupt checkpoint: its {optimizer['name']} state has slots "
+                                  f"{sorted(slots)}, expected {list(order)}.")
+        optimizer["slots"] = {slot: {name: slots[slot][name] for name in shapes} for slot in order}
     bad = non_finite(params)
     if bad:
         raise CheckpointError(f"{path} holds NaN or infinity in {short_list(bad)}: the model it saved "
