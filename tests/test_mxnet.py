@@ -54,7 +54,7 @@ def test_importing_the_backend_turns_on_mxnets_numpy_interface():
 @pytest.mark.xfail(strict=True, raises=TypeError,
                    reason="MXNet 1.9.1: contrib.foreach takes only legacy NDArrays; with NumPy-interface "
                           "arrays it fails stacking the outputs ('stack' is a legacy operator), which "
-                          "is why lstm.scan converts them")
+                          "is why layers.scan converts them")
 def test_foreach_takes_numpy_interface_arrays():
     outputs, _ = mx.nd.contrib.foreach(lambda x, state: (x * 2, state), np.ones((3, 2)), [np.zeros(2)])
     assert outputs.shape == (3, 2)
@@ -117,8 +117,8 @@ def test_d2l_baseline_computes_what_the_fused_cell_computes():
 
 
 def test_scan_matches_a_python_loop():
-    """lstm.scan (contrib.foreach) runs step over axis 0, carrying the state."""
-    from lstm_multi.backends.mxnet.lstm import scan
+    """layers.scan (contrib.foreach) runs step over axis 0, carrying the state."""
+    from lstm_multi.backends.mxnet.layers import scan
 
     xs = np.array(onp.arange(12, dtype=onp.float32).reshape(4, 3))
 
@@ -217,3 +217,76 @@ def test_short_training_with_hybridized_and_eager_scratch_agree():
         histories.append(Trainer(max_epochs=2, gradient_clip_val=1.0).fit(model, data))
     for a, b in zip(*histories):
         assert (a.train_loss, a.val_loss) == (b.train_loss, b.val_loss)
+
+
+# --- task models, Adam, traces ---------------------------------------------------------------
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_trace_runs_the_scratch_cells_own_step(cell):
+    """trace loops over the step function the scratch layer's graph runs: op by op, its H is
+    the layer's output bit for bit."""
+    layer = {"lstm": bk.LSTMScratch, "gru": bk.GRUScratch, "rnn": bk.RNNScratch}[cell](3, 4)
+    bk.set_params(layer, {k: v * 40 for k, v in bk.get_params(layer).items()})
+    layer.hybridize(False)
+    X = onp.random.default_rng(0).standard_normal((5, 2, 3)).astype(onp.float32)
+    outputs, _ = layer(bk.tensor(X))
+    onp.testing.assert_array_equal(bk.trace(layer, X)["H"], bk.to_numpy(outputs))
+
+
+def test_adam_runs_in_mxnet_arrays_and_the_layer_graph_is_traced_once():
+    """A classifier trained with Adam: the slots stay MXNet arrays on the model (the update is
+    NDArray arithmetic, no NumPy round trip) and the hybridized layer is traced once."""
+    from lstm_multi.core.optim import Adam
+
+    model = bk.Classifier(bk.LSTM(5, 4), num_classes=3, head="mlp", mlp_hiddens=6)
+    traced = []
+    hybrid_forward = model.rnn.hybrid_forward
+
+    def counting(F, *args, **kwargs):
+        traced.append(F.__name__)
+        return hybrid_forward(F, *args, **kwargs)
+
+    model.rnn.hybrid_forward = counting
+    rng = onp.random.default_rng(0)
+    for batch_size, num_steps in [(8, 6), (3, 4), (8, 6)]:
+        inputs, labels = rng.integers(0, 5, (batch_size, num_steps)), rng.integers(0, 3, batch_size)
+        bk.train_step(model, inputs, labels, Adam(0.01), 1.0)
+        bk.evaluate(model, inputs, labels)
+    assert traced == ["mxnet.symbol"]
+    state = model.__dict__["_optimizer_state"]
+    assert state["name"] == "adam" and state["step"] == 3
+    trained = [name for name, p in named_parameters(model).items() if p.grad_req != "null"]
+    for slot in ("m", "v"):
+        assert list(state["slots"][slot]) == trained
+        assert all(isinstance(v, np.ndarray) for v in state["slots"][slot].values())
+    bk.train_step(model, inputs, labels, 0.1, 1.0)  # a number is SGD: the state restarts
+    assert model.__dict__["_optimizer_state"] == {"name": "sgd", "step": 1, "slots": {}}
+
+
+def test_adam_keeps_the_partly_frozen_gru_bias_at_zero():
+    """Gluon's GRU: the r and z blocks of h2h_bias are masked, so Adam's moments stay 0 there too."""
+    from lstm_multi.core.optim import Adam
+
+    model = build_model(bk, "concise", 6, 4, lr=0.01, model="gru")
+    tokens, targets = random_batch(6, 3, 5)
+    for _ in range(3):
+        bk.train_step(model, tokens, targets, Adam(0.01), None)
+    h2h_bias = named_parameters(model)["rnn.rnn.l0_h2h_bias"].data().asnumpy()
+    assert not h2h_bias[:8].any() and h2h_bias[8:].any()  # blocks r, z frozen; n is b_hh
+    slots = model.__dict__["_optimizer_state"]["slots"]
+    assert not any(slots[slot]["rnn.rnn.l0_h2h_bias"].asnumpy()[:8].any() for slot in ("m", "v"))
+    state = bk.get_optimizer_state(model)
+    assert state["slots"]["v"]["b_hh"].any()
+
+
+def test_cross_entropy_takes_the_fast_kernel_in_training_mode_only():
+    from mxnet import autograd
+
+    rng = onp.random.default_rng(0)
+    logits, targets = bk.tensor(rng.standard_normal((4, 28)) * 3), bk.tensor(rng.integers(0, 28, 4))
+    exact, fast = (bk.cross_entropy(logits, targets, fast=f).item() for f in (False, True))
+    assert bk.cross_entropy(logits, targets).item() == exact
+    with autograd.record(train_mode=True):
+        assert bk.cross_entropy(logits, targets).item() == fast
+    with autograd.record(train_mode=False):
+        assert bk.cross_entropy(logits, targets).item() == exact

@@ -13,12 +13,15 @@ npx.set_np()
 from .gru import GRU, GRUScratch  # noqa: E402  (set_np first: parameters are created as np arrays)
 from .lm import RNNLM, RNNLMScratch  # noqa: E402
 from .lstm import LSTM, LSTMScratch  # noqa: E402
-from .ops import (cross_entropy, evaluate_loss, get_params, loss_and_grads, set_params,  # noqa: E402
-                  tensor, to_numpy, train_step)
+from .layers import trace  # noqa: E402
+from .ops import (concat, cross_entropy, evaluate, evaluate_loss, get_optimizer_state, get_params,  # noqa: E402
+                  loss_and_grads, mse, set_optimizer_state, set_params, tensor, to_numpy, train_step)
 from .rnn import RNN, RNNScratch  # noqa: E402
+from .tasks import Classifier, Regressor  # noqa: E402
 
 NAME = "mxnet"
 
-__all__ = ["GRU", "GRUScratch", "LSTM", "LSTMScratch", "NAME", "RNN", "RNNLM", "RNNLMScratch", "RNNScratch",
-           "cross_entropy", "evaluate_loss", "get_params", "loss_and_grads", "set_params", "tensor",
-           "to_numpy", "train_step"]
+__all__ = ["GRU", "Classifier", "GRUScratch", "LSTM", "LSTMScratch", "NAME", "RNN", "RNNLM", "RNNLMScratch",
+           "RNNScratch", "Regressor", "concat", "cross_entropy", "evaluate", "evaluate_loss",
+           "get_optimizer_state", "get_params", "loss_and_grads", "mse", "set_optimizer_state", "set_params",
+           "tensor", "to_numpy", "trace", "train_step"]

@@ -13,7 +13,27 @@ from functools import partial
 from mxnet import gluon
 
 from ...core.family import LayerConfig
-from .layers import NativeLayer, ScratchLayer, scan, with_dropout_between_layers
+from .layers import NativeLayer, ScratchLayer, with_dropout_between_layers
+
+
+def gru_step(api, p, XW_t, state, config):
+    """One step of :class:`GRUScratch`'s equations, from ``XW_t = X_t W_x + b`` (hoisted) and
+    ``state = [H]``: every gate and state, as ``CELLS["gru"].traces`` names them."""
+    h = config.num_hiddens
+    sigmoid = partial(api.npx.activation, act_type="sigmoid")
+    tanh = partial(api.npx.activation, act_type="tanh")
+    dot = api.np.dot
+    (H,) = state
+    if config.reset_after:
+        HW = dot(H, p["W_h"])  # (B, 3h): blocks z, r, h
+        Z, R = sigmoid(XW_t[:, :h] + HW[:, :h]), sigmoid(XW_t[:, h:2 * h] + HW[:, h:2 * h])
+        H_tilde = tanh(XW_t[:, 2 * h:] + R * (HW[:, 2 * h:] + p["b_hh"]))
+    else:
+        ZR = sigmoid(XW_t[:, :2 * h] + dot(H, p["W_h"][:, :2 * h]))
+        Z, R = ZR[:, :h], ZR[:, h:]
+        H_tilde = tanh(XW_t[:, 2 * h:] + dot(R * H, p["W_h"][:, 2 * h:]))
+    H = Z * H + (1 - Z) * H_tilde
+    return {"z": Z, "r": R, "h_tilde": H_tilde, "H": H}
 
 
 class GRUScratch(ScratchLayer):
@@ -28,9 +48,10 @@ class GRUScratch(ScratchLayer):
         H = Z * H + (1 - Z) * H_tilde
 
     Each unit stores ``W_x (d, 3h)``, ``W_h (h, 3h)``, ``b (3h,)`` in d2l's order z, r, h
-    and, reset after, ``b_hh (h,)``. ``X_t W_x + b`` is hoisted out of the loop. Reset
-    after, one matmul ``H W_h`` serves all three gates; reset before, the candidate's
-    ``(R * H) W_hh`` waits for R, so ``H`` meets ``W_hz``, ``W_hr`` first.
+    and, reset after, ``b_hh (h,)``. ``X_t W_x + b`` is hoisted out of the loop over
+    :func:`gru_step`. Reset after, one matmul ``H W_h`` serves all three gates; reset
+    before, the candidate's ``(R * H) W_hh`` waits for R, so ``H`` meets ``W_hz``, ``W_hr``
+    first.
     """
 
     def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
@@ -39,30 +60,7 @@ class GRUScratch(ScratchLayer):
                              reset_after=reset_after)
         super().__init__(config, sigma=sigma, seed=seed)
 
-    def recurrence(self, api, X, state, p):
-        h, reset_after = self.num_hiddens, self.config.reset_after
-        sigmoid = partial(api.npx.activation, act_type="sigmoid")
-        tanh = partial(api.npx.activation, act_type="tanh")
-        dot = api.np.dot
-        XW = dot(X, p["W_x"]) + p["b"]  # (T, B, 3h), hoisted
-        W_h = p["W_h"]
-        if not reset_after:
-            W_hzr, W_hh = W_h[:, :2 * h], W_h[:, 2 * h:]
-
-        def step(XW_t, state):
-            (H,) = state
-            if reset_after:
-                HW = dot(H, W_h)  # (B, 3h): blocks z, r, h
-                Z, R = sigmoid(XW_t[:, :h] + HW[:, :h]), sigmoid(XW_t[:, h:2 * h] + HW[:, h:2 * h])
-                H_tilde = tanh(XW_t[:, 2 * h:] + R * (HW[:, 2 * h:] + p["b_hh"]))
-            else:
-                ZR = sigmoid(XW_t[:, :2 * h] + dot(H, W_hzr))
-                Z, R = ZR[:, :h], ZR[:, h:]
-                H_tilde = tanh(XW_t[:, 2 * h:] + dot(R * H, W_hh))
-            H = Z * H + (1 - Z) * H_tilde
-            return H, [H]
-
-        return scan(api, step, XW, state)
+    step = staticmethod(gru_step)
 
 
 class GRU(NativeLayer):

@@ -19,7 +19,7 @@ from mxnet import gluon, np
 from ...core.checks import check_sequence, check_state
 from ...core.family import LayerConfig, init_layer_params
 from ...core.params import CanonicalLayer, FusedLayout, fuse_unit, scratch_layout
-from .ops import get_params, named_parameters, new_parameter, set_params
+from .ops import get_params, named_parameters, new_parameter, set_params, tensor, to_numpy
 
 #: Gluon's hybridize options: reuse the memory of the cached graph between calls.
 HYBRIDIZE = {"static_alloc": True}
@@ -83,12 +83,13 @@ class ScratchLayer(Layer):
     One set of fused parameters per unit: ``W_x (d, G h)``, ``W_h (h, G h)``, ``b (G h,)``
     (gates in d2l's order) and the cell's extras, named ``W_x`` ... for a single unit,
     else ``l0_W_x``, ``l0_rev_W_x``, ``l1_W_x`` ... (the canonical prefix, "." -> "_").
-    A subclass writes one unit's recurrence, :meth:`recurrence`; this class runs each
-    unit over the sequence (the reverse direction over the flipped sequence, its
-    outputs flipped back), concatenates ``[forward, reverse]`` as the next layer's
-    input, applies inverted dropout between layers (only in training: MXNet's dropout
-    operator reads the mode at run time, so the traced graph serves both) and stacks
-    the final states. Initialisation: d2l's, drawn by NumPy from ``seed``
+    A subclass gives its cell's equations for one step, :attr:`step` (a function in the
+    cell's file, which :func:`trace` also runs); :meth:`recurrence` runs it over one
+    unit's sequence, and this class runs each unit (the reverse direction over the
+    flipped sequence, its outputs flipped back), concatenates ``[forward, reverse]`` as
+    the next layer's input, applies inverted dropout between layers (only in training:
+    MXNet's dropout operator reads the mode at run time, so the traced graph serves both)
+    and stacks the final states. Initialisation: d2l's, drawn by NumPy from ``seed``
     (:func:`~lstm_multi.core.family.init_layer_params`), the same on every backend.
     """
 
@@ -106,10 +107,25 @@ class ScratchLayer(Layer):
     def unit_layout(self, index, prefix, layer, reverse) -> FusedLayout:
         return scratch_layout(self.config, native_prefix(prefix))
 
+    #: the cell's equations for one step (set by each cell): ``step(api, p, XW_t, state, config)``
+    #: -> ``{name: value}`` for every name in ``CELLS[cell].traces`` (the new state among them).
+    step = None
+
     def recurrence(self, api, X, state, p):
         """One unit over ``X (T, B, d)`` from ``state`` (a list of ``(B, h)``): returns
-        ``outputs (T, B, h)`` and the final state (a list). ``p``: the unit's parameters."""
-        raise NotImplementedError
+        ``outputs (T, B, h)`` and the final state (a list). ``p``: the unit's parameters.
+
+        The input half of every step, ``X_t W_x + b``, does not depend on the state: it is
+        computed for all steps at once, then :func:`scan` runs the cell's :attr:`step`.
+        """
+        XW = api.np.dot(X, p["W_x"]) + p["b"]  # (T, B, G h): the input projection, hoisted
+        names = self.config.spec.state
+
+        def loop_step(XW_t, state):
+            values = self.step(api, p, XW_t, state, self.config)
+            return values["H"], [values[name] for name in names]
+
+        return scan(api, loop_step, XW, state)
 
     def hybrid_forward(self, api, inputs, state, **params):
         """``api`` (Gluon's ``F``): ``mxnet.ndarray`` op by op, ``mxnet.symbol`` when tracing."""
@@ -236,3 +252,42 @@ class NativeLayer(Layer):
         if self.config.single:
             parts = [api.np.squeeze(s, axis=0) for s in parts]
         return outputs, self.api_state(parts)
+
+
+def cell_step(cell: str):
+    """The scratch cell's step function (``lstm_step``, ``gru_step``, ``rnn_step``)."""
+    from . import gru, lstm, rnn  # they import this module
+
+    return {"lstm": lstm.lstm_step, "gru": gru.gru_step, "rnn": rnn.rnn_step}[cell]
+
+
+def trace(layer, X, state=None) -> dict:
+    """Every gate and state of ``layer`` (scratch or native) per step: ``{name: (T, B, h)}``, names
+    ``CELLS[cell].traces`` prefixed by unit, in time order (no dropout).
+
+    From the layer's current canonical weights, fused per unit as the scratch cells store
+    them, a plain Python loop over the cell's step (the scratch layer's own equations,
+    op by op) keeps every value it computes; a reverse unit runs over the flipped
+    sequence and its values are put back in time order; layer k > 0 reads layer k-1's
+    ``[forward, reverse]`` outputs. A native layer computes the same function (the tests
+    hold both to the reference), so its trace is the equations' on its weights.
+    """
+    config = layer.config
+    X = tensor(X)
+    parts = [tensor(s) for s in layer.state_parts(layer.checked_state(X, state))]
+    step, params, T = cell_step(config.cell), get_params(layer), X.shape[0]
+    values, layer_input, layer_outputs = {}, X, []
+    for u, (prefix, _, _, reverse) in enumerate(config.units()):
+        if len(layer_outputs) == config.directions:  # layer k-1 done: it feeds layer k
+            layer_input, layer_outputs = concat(mx.nd, layer_outputs), []
+        p = {name: tensor(value) for name, value in fuse_unit(config, params, prefix).items()}
+        unit_state = [s if config.single else s[u] for s in parts]
+        XW = np.dot(layer_input, p["W_x"]) + p["b"]
+        steps = [None] * T
+        for t in (reversed(range(T)) if reverse else range(T)):
+            steps[t] = step(mx.nd, p, XW[t], unit_state, config)
+            unit_state = [steps[t][name] for name in config.spec.state]
+        for name in config.spec.traces:
+            values[prefix + name] = np.stack([s[name] for s in steps])
+        layer_outputs.append(values[prefix + "H"])
+    return {name: to_numpy(value) for name, value in values.items()}

@@ -1,11 +1,16 @@
-"""The MXNet side of the backend API: tensors, parameters, gradients, the SGD step."""
+"""The MXNet side of the backend API: tensors, parameters, gradients, the optimizer step.
+
+One path for every model kind (language model, classifier, regressor): the batch is
+checked by the model (``model.check_batch``), converted with :func:`tensor`, run as
+``model(inputs)`` and scored by ``model.loss`` (cross-entropy, or the regressor's MSE).
+"""
 
 from __future__ import annotations
 
 import numpy as onp  # NumPy itself; np below is MXNet's NumPy interface
 from mxnet import autograd, init, np, npx
 
-from ...core.checks import check_batch
+from ...core.optim import as_optimizer, canonical_state, native_state
 from ...core.params import check_params
 
 
@@ -24,17 +29,30 @@ def to_numpy(t):
     return t.asnumpy()
 
 
-def cross_entropy(logits, targets, fast: bool = False):
-    """Mean cross-entropy of ``logits (B, T, V)`` against ``targets (B, T)``.
+def concat(tensors, axis: int):
+    return np.concatenate(tensors, axis=axis)
+
+
+def cross_entropy(logits, targets, fast: bool | None = None):
+    """Mean cross-entropy of ``logits (..., C)`` against ``targets (...)``, over all leading
+    positions (an LM's ``(B, T, V)``, a classifier's ``(B, C)``).
 
     ``log_softmax`` runs on MXNet's own kernel, within a few float32 round-offs of exact:
     ``temperature=1.0`` (the same function) keeps it off the oneDNN kernel, which is faster
     but 6x less exact (errors near 4e-6 in the log-probabilities, 1e-6 relative in the
-    gradient). ``fast=True`` takes the oneDNN kernel: the training step does, since the
-    update does not need the last digits (it costs ~20% of a concise step at V = 28).
+    gradient). ``fast=True`` takes the oneDNN kernel; ``None`` (the default) takes it in
+    training mode only (:func:`train_step` records in it): the update does not need the
+    last digits (it costs ~20% of a concise step at V = 28).
     """
+    if fast is None:
+        fast = autograd.is_training()
     options = {} if fast else {"temperature": 1.0}
     return -npx.pick(npx.log_softmax(logits, axis=-1, **options), targets, axis=-1).mean()
+
+
+def mse(outputs, targets):
+    """Mean squared error of ``outputs (B, 1)`` against ``targets (B,)`` (an MXNet scalar)."""
+    return ((outputs[:, 0] - targets) ** 2).mean()
 
 
 def new_parameter(block, name, value):
@@ -57,7 +75,7 @@ def named_parameters(block, prefix=""):
 
 
 def get_params(obj) -> dict[str, onp.ndarray]:
-    """Canonical parameters of a layer or LM, as float32 NumPy arrays, in canonical order."""
+    """Canonical parameters of a layer or model, as float32 NumPy arrays, in canonical order."""
     params = obj.to_canonical({name: to_numpy(p.data()) for name, p in named_parameters(obj).items()})
     return {name: params[name] for name in obj.canonical_shapes()}
 
@@ -84,18 +102,18 @@ def trained_parameters(model):
     return cached
 
 
-def _batch(model, tokens, targets):
-    """Checked batch (NumPy or MXNet arrays) -> MXNet tensors."""
-    tokens, targets = check_batch(tokens, targets, model.vocab_size)
-    return tensor(tokens), tensor(targets)
+def _batch(model, inputs, targets):
+    """The model's checked batch (NumPy or MXNet arrays) -> MXNet tensors."""
+    inputs, targets = model.check_batch(inputs, targets)
+    return tensor(inputs), tensor(targets)
 
 
-def _loss_and_param_grads(model, tokens, targets, train: bool):
+def _loss_and_param_grads(model, inputs, targets, train: bool):
     """The loss and ``[(name, parameter, gradient)]`` for every trained parameter, frozen entries
     of the gradients zeroed. ``train``: training mode (dropout on)."""
-    tokens, targets = _batch(model, tokens, targets)
+    inputs, targets = _batch(model, inputs, targets)
     with autograd.record(train_mode=train):
-        loss = cross_entropy(model(tokens), targets, fast=train)
+        loss = model.loss(model(inputs), targets)
     loss.backward()
     grads = []
     for name, p, keep in trained_parameters(model):
@@ -106,28 +124,85 @@ def _loss_and_param_grads(model, tokens, targets, train: bool):
     return loss, grads
 
 
-def loss_and_grads(model, tokens, targets):
-    """Mean cross-entropy (float) and its gradient for every canonical parameter (no dropout)."""
-    loss, grads = _loss_and_param_grads(model, tokens, targets, train=False)
+def loss_and_grads(model, inputs, targets):
+    """Mean loss (float) and its gradient for every canonical parameter (no dropout)."""
+    loss, grads = _loss_and_param_grads(model, inputs, targets, train=False)
     native = {name: onp.zeros(p.shape, onp.float32) for name, p in named_parameters(model).items()}
     native.update({name: to_numpy(g) for name, _, g in grads})  # frozen: zeros
     return loss.item(), model.to_canonical(native, grads=True)
 
 
-def train_step(model, tokens, targets, lr: float, clip: float | None) -> float:
-    """One SGD step, gradients clipped to global norm ``clip``, dropout on; returns the loss before it."""
-    loss, grads = _loss_and_param_grads(model, tokens, targets, train=True)
-    scale = 1.0
+def train_step(model, inputs, targets, optimizer, clip: float | None) -> float:
+    """One optimizer step (``core.optim.SGD`` or ``Adam``; a number is SGD's lr), gradients
+    clipped to global norm ``clip``, dropout on; returns the loss before it.
+
+    The update is :meth:`optimizer.update <lstm_multi.core.optim.Adam.update>` itself, run in
+    MXNet arrays (asynchronous, nothing waits for the device until the loss is read); its
+    slots (Adam's m and v) and step live on the model.
+    """
+    optimizer = as_optimizer(optimizer)
+    loss, grads = _loss_and_param_grads(model, inputs, targets, train=True)
     if clip is not None:
         norm = np.sqrt(sum((g ** 2).sum() for _, _, g in grads))
         scale = np.minimum(1.0, clip / norm)  # an MXNet scalar: no wait for the device
-    for _, p, g in grads:
-        data = p.data()
-        data -= lr * scale * g  # in place
+        for _, _, g in grads:
+            g *= scale  # in place
+    state = _optimizer_state(model, optimizer)
+    state["step"] += 1
+    names = [name for name, _, _ in grads]
+    slots = {slot: [state["slots"][slot][name] for name in names] for slot in optimizer.slots}
+    new, slots = optimizer.update([p.data() for _, p, _ in grads], [g for _, _, g in grads], slots,
+                                  state["step"], np.sqrt)
+    for (_, p, _), value in zip(grads, new):
+        p.data()[:] = value  # in place
+    state["slots"] = {slot: dict(zip(names, values)) for slot, values in slots.items()}
     return loss.item()
 
 
-def evaluate_loss(model, tokens, targets) -> float:
-    """The mean cross-entropy in prediction mode (no dropout, no gradients)."""
-    tokens, targets = _batch(model, tokens, targets)
-    return model.loss(model(tokens), targets).item()
+def _optimizer_state(model, optimizer):
+    """``{"name", "step", "slots": {slot: {native name: MXNet array}}}`` for the trained parameters,
+    (re)started at zeros for a new kind of optimizer."""
+    state = model.__dict__.get("_optimizer_state")
+    if state is None or state["name"] != optimizer.name:
+        state = {"name": optimizer.name, "step": 0,
+                 "slots": {slot: {name: np.zeros(p.shape, dtype=onp.float32)
+                                  for name, p, _ in trained_parameters(model)} for slot in optimizer.slots}}
+        model.__dict__["_optimizer_state"] = state
+    return state
+
+
+def get_optimizer_state(model):
+    """None before the first step; else the optimizer's name, step and slots in canonical names
+    (NumPy float32; zeros for the parameters training does not update)."""
+    state = model.__dict__.get("_optimizer_state")
+    if state is None:
+        return None
+    native = {slot: {name: onp.zeros(p.shape, onp.float32) for name, p in named_parameters(model).items()}
+              for slot in state["slots"]}
+    for slot, values in state["slots"].items():
+        native[slot].update({name: to_numpy(value) for name, value in values.items()})
+    return canonical_state(model, state["name"], state["step"], native)
+
+
+def set_optimizer_state(model, state) -> None:
+    """Continue from a saved state (checked): the next step with an optimizer of its kind is ``step + 1``."""
+    name, step, native = native_state(model, state)
+    trained = [name for name, _, _ in trained_parameters(model)]
+    model.__dict__["_optimizer_state"] = {
+        "name": name, "step": step,
+        "slots": {slot: {n: np.array(values[n], dtype=onp.float32) for n in trained}
+                  for slot, values in native.items()}}
+
+
+def evaluate(model, inputs, targets):
+    """The mean loss (float) and the model's outputs (NumPy), in prediction mode (no dropout,
+    no gradients)."""
+    inputs, targets = _batch(model, inputs, targets)
+    outputs = model(inputs)
+    return model.loss(outputs, targets).item(), to_numpy(outputs)
+
+
+def evaluate_loss(model, inputs, targets) -> float:
+    """The mean loss in prediction mode (no dropout, no gradients)."""
+    inputs, targets = _batch(model, inputs, targets)
+    return model.loss(model(inputs), targets).item()

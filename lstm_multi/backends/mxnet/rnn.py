@@ -11,7 +11,13 @@ from __future__ import annotations
 from mxnet import gluon
 
 from ...core.family import LayerConfig
-from .layers import NativeLayer, ScratchLayer, scan, with_dropout_between_layers
+from .layers import NativeLayer, ScratchLayer, with_dropout_between_layers
+
+
+def rnn_step(api, p, XW_t, state, config):
+    """One step, ``H = tanh(X_t W_xh + b_h + H W_hh)`` from ``XW_t = X_t W_x + b`` (hoisted)."""
+    (H,) = state
+    return {"H": api.npx.activation(XW_t + api.np.dot(H, p["W_h"]), act_type="tanh")}
 
 
 class RNNScratch(ScratchLayer):
@@ -25,15 +31,7 @@ class RNNScratch(ScratchLayer):
         config = LayerConfig("rnn", num_inputs, num_hiddens, num_layers, bidirectional, dropout)
         super().__init__(config, sigma=sigma, seed=seed)
 
-    def recurrence(self, api, X, state, p):
-        XW = api.np.dot(X, p["W_x"]) + p["b"]  # (T, B, h), hoisted
-
-        def step(XW_t, state):
-            (H,) = state
-            H = api.npx.activation(XW_t + api.np.dot(H, p["W_h"]), act_type="tanh")
-            return H, [H]
-
-        return scan(api, step, XW, state)
+    step = staticmethod(rnn_step)
 
 
 class RNN(NativeLayer):
