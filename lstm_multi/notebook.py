@@ -87,3 +87,23 @@ def train_on(backend: str, args: list[str]) -> list[EpochRecord]:
             tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
             raise RuntimeError(f"training on {backend} failed: {tail}")
         return [EpochRecord.from_dict(r) for r in json.loads(Path(out, "history.json").read_text())]
+
+
+def native_layout(backend: str, cell: str = "lstm", impl: str = "concise") -> dict:
+    """How ``backend``'s layer (native by default) stores one unit: its
+    :class:`~lstm_multi.core.params.FusedLayout` as a dict (names, gate order, rows or
+    columns, second bias), read in the environment that has the backend."""
+    from .core.family import CELLS
+
+    name = CELLS[cell].title + ("Scratch" if impl == "scratch" else "")
+    code = ("import dataclasses, json; from lstm_multi import get_backend; "
+            f"layer = getattr(get_backend({backend!r}), {name!r})(3, 2); prefix, k, _, reverse = layer.config.units()[0]; "
+            "print(json.dumps(dataclasses.asdict(layer.unit_layout(0, prefix, k, reverse))))")
+    env = dict(os.environ)
+    if (PACKAGE.parent / "pyproject.toml").exists():
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE.parent), env.get("PYTHONPATH")]))
+    proc = subprocess.run([python_for(backend), "-c", code], capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise RuntimeError(f"reading {backend}'s {name} failed: {tail}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
