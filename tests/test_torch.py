@@ -222,6 +222,7 @@ def test_dropout_is_seeded_and_models_stay_in_evaluation_mode(impl):
     losses = []
     for _ in range(2):
         model = build_model(bk, impl, 6, 8, lr=1e-6, num_layers=3, dropout=0.5, seed=4)
+        bk.set_params(model, random_canonical(model.canonical_shapes(), seed=5, scale=0.8))
         assert not model.training and not model.rnn.training
         tokens, targets = random_batch(6, 4, 6)
         torch.manual_seed(0)

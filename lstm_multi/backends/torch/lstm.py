@@ -154,19 +154,9 @@ class LSTMScratch(ScratchLayer):
         super().__init__(config, sigma=sigma, seed=seed)
         self.fused = not config.peephole if fused is None else fused
 
-    def step(self, p, state, XW_t):
-        H, C = state
-        I, F, O, C_tilde = (XW_t + H @ p["W_h"]).chunk(4, dim=-1)  # pre-activations, blocks i, f, o, c
-        if self.config.peephole == "diagonal":
-            I, F = I + p["w_ci"] * C, F + p["w_cf"] * C
-        elif self.config.peephole == "full":
-            I, F, O = I + C @ p["W_ci"], F + C @ p["W_cf"], O + C @ p["W_co"]
-        I, F, C_tilde = torch.sigmoid(I), torch.sigmoid(F), torch.tanh(C_tilde)
-        C = F * C + I * C_tilde
-        if self.config.peephole == "diagonal":
-            O = O + p["w_co"] * C  # the new cell
-        H = torch.sigmoid(O) * torch.tanh(C)
-        return H, C
+    @staticmethod
+    def step(config, p, state, XW_t):
+        return lstm_step(config, p, state, XW_t)
 
     def run_unit(self, index, X, state):
         if not self.fused:
@@ -174,6 +164,26 @@ class LSTMScratch(ScratchLayer):
         p = self.unit_params(index)
         outputs, H, C = LSTMFunction.apply(X, p["W_x"], p["b"], p["W_h"], *state)
         return outputs, (H, C)
+
+
+def lstm_step(config: LayerConfig, p: dict, state: tuple, XW_t):
+    """One LSTM step (the equations of :class:`LSTMScratch`) under autograd: ``p`` one unit's
+    fused tensors, ``state`` ``(H, C)``, ``XW_t = X_t W_x + b (B, 4h)``. Returns the new
+    ``(H, C)`` and the gates and states it computed (``CELLS["lstm"].traces``), for
+    :func:`.layers.trace`."""
+    H, C = state
+    I, F, O, C_tilde = (XW_t + H @ p["W_h"]).chunk(4, dim=-1)  # pre-activations, blocks i, f, o, c
+    if config.peephole == "diagonal":
+        I, F = I + p["w_ci"] * C, F + p["w_cf"] * C
+    elif config.peephole == "full":
+        I, F, O = I + C @ p["W_ci"], F + C @ p["W_cf"], O + C @ p["W_co"]
+    I, F, C_tilde = torch.sigmoid(I), torch.sigmoid(F), torch.tanh(C_tilde)
+    C = F * C + I * C_tilde
+    if config.peephole == "diagonal":
+        O = O + p["w_co"] * C  # the new cell
+    O = torch.sigmoid(O)
+    H = O * torch.tanh(C)
+    return (H, C), {"i": I, "f": F, "o": O, "c_tilde": C_tilde, "C": C, "H": H}
 
 
 class LSTM(NativeLayer):
@@ -190,6 +200,7 @@ class LSTM(NativeLayer):
     """
 
     TORCH = nn.LSTM
+    step = staticmethod(lstm_step)  # the same equations, for trace() (nn.LSTM returns no gates)
 
     def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
                  dropout: float = 0.0, peephole=False, forget_bias: float = 0.0, seed: int = 0):

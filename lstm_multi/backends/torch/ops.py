@@ -1,4 +1,4 @@
-"""The PyTorch side of the backend API: tensors, parameters, gradients, the SGD step."""
+"""The PyTorch side of the backend API: tensors, parameters, gradients, the optimizer step."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ...core.checks import check_batch
+from ...core.optim import as_optimizer, canonical_state, native_state
 from ...core.params import check_params
 
 
@@ -26,9 +26,19 @@ def to_numpy(t):
     return t.detach().cpu().numpy()
 
 
+def concat(tensors, axis: int):
+    return torch.cat(tensors, dim=axis)
+
+
 def cross_entropy(logits, targets):
-    """Mean cross-entropy of ``logits (B, T, V)`` against ``targets (B, T)``."""
+    """Mean cross-entropy of ``logits (..., C)`` against integer ``targets (...)``: over all
+    leading positions (the LM's ``(B, T, V)``, a classifier's ``(B, C)``)."""
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1).long())
+
+
+def mse(outputs, targets):
+    """Mean squared error of ``outputs (B, 1)`` against ``targets (B,)``."""
+    return torch.mean((outputs[:, 0] - targets) ** 2)
 
 
 def named_parameters(module) -> dict:
@@ -57,13 +67,13 @@ def set_params(obj, params: dict) -> None:
 
 
 def trained_parameters(model):
-    """``[(parameter, keep)]`` for every parameter training updates; ``keep`` is the float32 mask
-    (0 on frozen entries) its gradient is multiplied by, or None. Cached on the model (the
+    """``[(name, parameter, keep)]`` for every parameter training updates; ``keep`` is the float32
+    mask (0 on frozen entries) its gradient is multiplied by, or None. Cached on the model (the
     masks depend only on its architecture)."""
     cached = model.__dict__.get("_trained_parameters")
     if cached is None:
         frozen = model.frozen()
-        cached = [(p, None if name not in frozen else torch.from_numpy((~frozen[name]).astype(np.float32)))
+        cached = [(name, p, None if name not in frozen else torch.from_numpy((~frozen[name]).astype(np.float32)))
                   for name, p in named_parameters(model).items() if p.requires_grad]
         model.__dict__["_trained_parameters"] = cached
     return cached
@@ -80,48 +90,108 @@ def mode(model, training: bool):
         model.train(was)
 
 
-def _batch(model, tokens, targets):
-    """Checked batch (NumPy or torch) -> tensors."""
-    tokens, targets = check_batch(tokens, targets, model.vocab_size)
-    return tensor(tokens), tensor(targets)
+def _batch(model, inputs, targets):
+    """The model's checked batch (NumPy or torch) -> tensors."""
+    inputs, targets = model.check_batch(inputs, targets)
+    return tensor(inputs), tensor(targets)
 
 
-def _loss_and_param_grads(model, tokens, targets, training: bool):
-    """The loss, the trained parameters and their gradients, frozen entries zeroed."""
-    tokens, targets = _batch(model, tokens, targets)
+def _loss_and_param_grads(model, inputs, targets, training: bool):
+    """The loss, the trained parameters and their gradients (frozen entries zeroed), in training
+    mode (dropout on) or not."""
+    inputs, targets = _batch(model, inputs, targets)
     trained = trained_parameters(model)
     with mode(model, training):
-        loss = model.loss(model(tokens), targets)
-    params = [p for p, _ in trained]
+        loss = model.loss(model(inputs), targets)
+    params = [p for _, p, _ in trained]
     grads = list(torch.autograd.grad(loss, params))
-    for i, (_, keep) in enumerate(trained):
+    for i, (_, _, keep) in enumerate(trained):
         if keep is not None:
             grads[i] = grads[i] * keep.to(grads[i].device)  # before the norm and the update
     return loss, params, grads
 
 
-def loss_and_grads(model, tokens, targets):
-    """Mean cross-entropy (float) and its gradient for every canonical parameter (no dropout)."""
-    loss, params, grads = _loss_and_param_grads(model, tokens, targets, training=False)
+def loss_and_grads(model, inputs, targets):
+    """Mean loss (float) and its gradient for every canonical parameter (no dropout)."""
+    loss, _, grads = _loss_and_param_grads(model, inputs, targets, training=False)
     native = {name: np.zeros(tuple(p.shape), np.float32) for name, p in named_parameters(model).items()}
-    names = {id(p): name for name, p in named_parameters(model).items()}
-    native.update({names[id(p)]: to_numpy(g) for p, g in zip(params, grads)})  # frozen: zeros
-    return loss.item(), model.to_canonical(native, grads=True)
+    native.update({name: to_numpy(g) for (name, _, _), g in zip(trained_parameters(model), grads)})
+    return loss.item(), model.to_canonical(native, grads=True)  # frozen entries: zeros
 
 
-def train_step(model, tokens, targets, lr: float, clip: float | None) -> float:
-    """One SGD step, gradients clipped to global norm ``clip``, dropout on; returns the loss before it."""
-    loss, params, grads = _loss_and_param_grads(model, tokens, targets, training=True)
+def train_step(model, inputs, targets, optimizer, clip: float | None) -> float:
+    """One optimizer step (``core.optim.SGD`` or ``Adam``; a number is SGD's lr), gradients
+    clipped to global norm ``clip``, dropout on; returns the loss before it.
+
+    SGD updates in place, ``p += -lr * g`` (the same arithmetic as ``p - lr * g``); Adam runs
+    :meth:`Adam.update <lstm_multi.core.optim.Adam.update>` itself on torch tensors, its slots
+    (m, v) and step kept on the model (:func:`get_optimizer_state`).
+    """
+    optimizer = as_optimizer(optimizer)
+    loss, params, grads = _loss_and_param_grads(model, inputs, targets, training=True)
+    state = _optimizer_state(model, optimizer)
+    state["step"] += 1
     with torch.no_grad():
         if clip is not None:
             norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
             torch._foreach_mul_(grads, torch.clamp(clip / norm, max=1.0))
-        torch._foreach_add_(params, grads, alpha=-lr)
+        if not optimizer.slots:  # SGD
+            torch._foreach_add_(params, grads, alpha=-optimizer.lr)
+        else:
+            names = [name for name, _, _ in trained_parameters(model)]
+            slots = {slot: [state["slots"][slot][name] for name in names] for slot in optimizer.slots}
+            new, slots = optimizer.update(params, grads, slots, state["step"], torch.sqrt)
+            torch._foreach_copy_(params, new)
+            state["slots"] = {slot: dict(zip(names, values)) for slot, values in slots.items()}
     return loss.item()
 
 
-def evaluate_loss(model, tokens, targets) -> float:
-    """The mean cross-entropy in evaluation mode (no dropout, no gradients)."""
-    tokens, targets = _batch(model, tokens, targets)
+def _optimizer_state(model, optimizer):
+    """``{"name", "step", "slots": {slot: {native name: tensor}}}`` for the trained parameters,
+    (re)started at zeros for a new kind of optimizer."""
+    state = model.__dict__.get("_optimizer_state")
+    if state is None or state["name"] != optimizer.name:
+        state = {"name": optimizer.name, "step": 0,
+                 "slots": {slot: {name: torch.zeros_like(p) for name, p, _ in trained_parameters(model)}
+                           for slot in optimizer.slots}}
+        model.__dict__["_optimizer_state"] = state
+    return state
+
+
+def get_optimizer_state(model):
+    """None before the first step; else the optimizer's name, step and slots in canonical names
+    (NumPy float32; zeros for the parameters training does not update)."""
+    state = model.__dict__.get("_optimizer_state")
+    if state is None:
+        return None
+    native = {slot: {name: np.zeros(tuple(p.shape), np.float32) for name, p in named_parameters(model).items()}
+              for slot in state["slots"]}
+    for slot, values in state["slots"].items():
+        native[slot].update({name: to_numpy(value).copy() for name, value in values.items()})
+    return canonical_state(model, state["name"], state["step"], native)
+
+
+def set_optimizer_state(model, state) -> None:
+    """Continue from a saved state (checked): the next step with an optimizer of its kind is ``step + 1``."""
+    name, step, native = native_state(model, state)
+    trained = {name: p for name, p, _ in trained_parameters(model)}
+    model.__dict__["_optimizer_state"] = {
+        "name": name, "step": step,
+        "slots": {slot: {n: torch.tensor(values[n], dtype=torch.float32, device=p.device)
+                         for n, p in trained.items()} for slot, values in native.items()}}
+
+
+def evaluate(model, inputs, targets):
+    """The mean loss (float) and the model's outputs (NumPy), in evaluation mode (no dropout,
+    no gradients)."""
+    inputs, targets = _batch(model, inputs, targets)
     with torch.no_grad(), mode(model, False):
-        return model.loss(model(tokens), targets).item()
+        outputs = model(inputs)
+        return model.loss(outputs, targets).item(), to_numpy(outputs)
+
+
+def evaluate_loss(model, inputs, targets) -> float:
+    """The mean loss in evaluation mode (no dropout, no gradients)."""
+    inputs, targets = _batch(model, inputs, targets)
+    with torch.no_grad(), mode(model, False):
+        return model.loss(model(inputs), targets).item()
