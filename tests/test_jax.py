@@ -161,3 +161,25 @@ def test_models_hold_their_parameters_and_take_state(impl):
     assert str(err.value) == ("LSTM state must be a pair (H, C) of shape (2, 4) each, "
                               "got [(2, 4), (3, 4)].")
     assert not getattr(err.value, "__notes__", None)
+
+
+def test_adam_runs_inside_the_compiled_step(fresh_traces, impl):
+    """Adam's update is part of the jitted step: its numbers and the step count are arguments, so
+    new ones reuse it; its slots live beside the model, so the graph definition stays the same."""
+    from lstm_multi.core.optim import SGD, Adam
+
+    vocab, h = 6, 4
+    model = build_model(bk, impl, vocab, h, lr=0.01)
+    graphdef = nnx.split(model)[0]
+    rng = np.random.default_rng(0)
+    tokens, targets = rng.integers(0, vocab, (3, 5)), rng.integers(0, vocab, (3, 5))
+    for optimizer in (Adam(0.01), Adam(0.02, beta1=0.8), Adam(0.01)):
+        bk.train_step(model, tokens, targets, optimizer, 1.0)
+    assert fresh_traces["train_step"] == 1
+    assert nnx.split(model)[0] == graphdef
+    state = bk.get_optimizer_state(model)
+    assert state["name"] == "adam" and state["step"] == 3
+    assert np.abs(state["slots"]["m"]["W_hq"]).max() > 0 and min(v.min() for v in state["slots"]["v"].values()) >= 0
+    bk.train_step(model, tokens, targets, SGD(0.1), 1.0)  # another kind of optimizer: state restarts
+    assert fresh_traces["train_step"] == 2
+    assert bk.get_optimizer_state(model) == {"name": "sgd", "step": 1, "slots": {}}

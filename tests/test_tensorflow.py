@@ -19,6 +19,7 @@ from lstm_multi.backend import get_backend, install_command, missing_modules
 from lstm_multi.core.data import TimeMachine
 from lstm_multi.core.family import LayerConfig
 from lstm_multi.core.lm import build_layer, build_model
+from lstm_multi.core.optim import SGD, Adam
 from lstm_multi.core.params import init_params
 from lstm_multi.core.trainer import Trainer
 from lstm_multi.reference import lm_loss_and_grads
@@ -54,7 +55,7 @@ def test_steps_are_traced_once_per_model(impl, options):
     bk.train_step(model, X[:7, :5], Y[:7, :5], 0.5, None)
     bk.train_step(model, X, Y, 0.25, 3.0)
     model.predict("time traveller", 3, data.vocab)  # eager calls, batch 1, 14 steps then 1
-    step = ops.compiled(model, ops._clipped_sgd_step)
+    step = ops.compiled(model, ops._optimizer_step, SGD)  # one per optimizer class, any lr
     evaluate = ops.compiled(model, ops._loss)
     assert step.experimental_get_tracing_count() == 1
     assert evaluate.experimental_get_tracing_count() == 1
@@ -301,6 +302,62 @@ def test_frozen_bias_entries_stay_zero():
         assert np.all(after[~mask] != before[name][~mask]), name  # the other entries did train
     _, grads = bk.loss_and_grads(model, tokens, targets)
     assert list(grads) == list(model.canonical_shapes())
+
+
+def test_adam_runs_inside_the_compiled_step():
+    """Adam's update, both slots and the step counter are variables assigned in the one
+    training graph (a new learning rate is no new trace); the frozen entries' slots stay 0;
+    another optimizer restarts the state, and coming back to Adam restarts it again."""
+    vocab, h = 6, 4
+    model = build_model(bk, "concise", vocab, h, lr=0.01, model="gru")  # Keras' GRU: frozen bias blocks
+    rng = np.random.default_rng(0)
+    tokens, targets = rng.integers(0, vocab, (4, 7)), rng.integers(0, vocab, (4, 7))
+    for lr in (0.01, 0.02, 0.03):
+        bk.train_step(model, tokens, targets, Adam(lr), 1.0)
+    step = ops.compiled(model, ops._optimizer_step, Adam)
+    assert step.experimental_get_tracing_count() == 1
+    graph_ops = [op.type for op in step.get_concrete_function().graph.get_operations()]
+    n = len(model.named_variables())
+    assert graph_ops.count("AssignVariableOp") == 3 * n  # every parameter, m and v
+    assert graph_ops.count("AssignAddVariableOp") == 1  # t
+    assert "Sqrt" in graph_ops
+    assert bk.get_optimizer_state(model)["step"] == 3
+    slots = model.__dict__["_optimizer_states"]["adam"].slots
+    names = list(model.named_variables())
+    for name, mask in model.frozen().items():
+        for slot in ("m", "v"):
+            value = np.asarray(slots[slot][names.index(name)])
+            assert np.all(value[mask] == 0) and np.any(value[~mask] != 0), (slot, name)
+    bk.train_step(model, tokens, targets, 0.5, 1.0)  # a number: SGD
+    assert bk.get_optimizer_state(model) == {"name": "sgd", "step": 1, "slots": {}}
+    bk.train_step(model, tokens, targets, Adam(0.01), 1.0)
+    assert bk.get_optimizer_state(model)["step"] == 1
+    assert step.experimental_get_tracing_count() == 1
+    assert ops.compiled(model, ops._optimizer_step, SGD).experimental_get_tracing_count() == 1
+
+
+@pytest.mark.parametrize("impl", ["scratch", "concise"])
+def test_task_steps_are_traced_once(impl):
+    """A classifier and a regressor on a stacked bidirectional layer: training and evaluation
+    over batches of any size and length, NumPy or tensors, one trace each."""
+    config = LayerConfig("lstm", 5, 4, num_layers=2, bidirectional=True)
+    rng = np.random.default_rng(1)
+    classifier = bk.Classifier(build_layer(bk, impl, config), num_classes=3, head="mlp", optimizer="adam")
+    regressor = bk.Regressor(build_layer(bk, impl, LayerConfig("gru", 1, 4)))
+    for B, T in ((4, 6), (3, 2), (7, 9)):
+        ids, labels = rng.integers(0, 5, (B, T)), rng.integers(0, 3, B)
+        values, targets = rng.standard_normal((B, T)), rng.standard_normal(B)
+        for model, batch in ((classifier, (ids, labels)), (regressor, (values, targets))):
+            bk.train_step(model, *batch, Adam(0.01), 1.0)
+            loss, outputs = bk.evaluate(model, *(bk.tensor(x) for x in batch))
+            assert outputs.shape == (B, model.num_outputs)
+            np.testing.assert_allclose(outputs, bk.to_numpy(model(batch[0])), atol=1e-6)
+            assert loss == pytest.approx(bk.evaluate_loss(model, *batch), rel=1e-6)
+    for model in (classifier, regressor):
+        assert ops.compiled(model, ops._optimizer_step, Adam).experimental_get_tracing_count() == 1
+        assert ops.compiled(model, ops._evaluate).experimental_get_tracing_count() == 1
+        assert ops.compiled(model, ops._loss).experimental_get_tracing_count() == 1
+        assert model.rnn.recurrence.experimental_get_tracing_count() == 1
 
 
 @pytest.mark.parametrize("impl", ["scratch", "concise"])

@@ -1,14 +1,17 @@
 """JAX backend (Flax NNX modules, jitted training step)."""
 
 from .gru import GRU, GRUScratch
+from .layers import trace
 from .lm import RNNLM, RNNLMScratch
 from .lstm import LSTM, LSTMScratch
-from .ops import (cross_entropy, evaluate_loss, get_params, loss_and_grads, set_params, tensor,
-                  to_numpy, train_step)
+from .ops import (concat, cross_entropy, evaluate, evaluate_loss, get_optimizer_state, get_params,
+                  loss_and_grads, mse, set_optimizer_state, set_params, tensor, to_numpy, train_step)
 from .rnn import RNN, RNNScratch
+from .tasks import Classifier, Regressor
 
 NAME = "jax"
 
-__all__ = ["GRU", "GRUScratch", "LSTM", "LSTMScratch", "RNN", "RNNLM", "RNNLMScratch", "RNNScratch",
-           "cross_entropy", "evaluate_loss", "get_params", "loss_and_grads", "set_params", "tensor",
-           "to_numpy", "train_step"]
+__all__ = ["GRU", "Classifier", "GRUScratch", "LSTM", "LSTMScratch", "RNN", "RNNLM", "RNNLMScratch",
+           "RNNScratch", "Regressor", "concat", "cross_entropy", "evaluate", "evaluate_loss",
+           "get_optimizer_state", "get_params", "loss_and_grads", "mse", "set_optimizer_state", "set_params",
+           "tensor", "to_numpy", "trace", "train_step"]

@@ -37,19 +37,28 @@ class GRUScratch(ScratchLayer):
                              reset_after=reset_after)
         super().__init__(config, sigma=sigma, seed=seed)
 
-    def step(self, p, state, XW_t):
-        (H,) = state
-        h = self.config.num_hiddens
-        X_z, X_r, X_h = jnp.split(XW_t, 3, axis=-1)  # X_t W_x + b, b_h included
-        if self.config.reset_after:
-            H_z, H_r, H_h = jnp.split(H @ p["W_h"], 3, axis=-1)
-            Z, R = jax.nn.sigmoid(X_z + H_z), jax.nn.sigmoid(X_r + H_r)
-            H_tilde = jnp.tanh(X_h + R * (H_h + p["b_hh"]))
-        else:
-            H_z, H_r = jnp.split(H @ p["W_h"][:, :2 * h], 2, axis=-1)
-            Z, R = jax.nn.sigmoid(X_z + H_z), jax.nn.sigmoid(X_r + H_r)
-            H_tilde = jnp.tanh(X_h + (R * H) @ p["W_h"][:, 2 * h:])
-        return (Z * H + (1 - Z) * H_tilde,)
+    @staticmethod
+    def step(config, p, state, XW_t):
+        return gru_step(config, p, state, XW_t)
+
+
+def gru_step(config: LayerConfig, p: dict, state: tuple, XW_t):
+    """One GRU step (the equations of :class:`GRUScratch`): ``p`` one unit's fused arrays,
+    ``state`` ``(H,)``, ``XW_t = X_t W_x + b (B, 3h)``. Returns the new ``(H,)`` and the gates
+    and states it computed (``CELLS["gru"].traces``), for :func:`.layers.trace`."""
+    (H,) = state
+    h = config.num_hiddens
+    X_z, X_r, X_h = jnp.split(XW_t, 3, axis=-1)  # X_t W_x + b, b_h included
+    if config.reset_after:
+        H_z, H_r, H_h = jnp.split(H @ p["W_h"], 3, axis=-1)
+        Z, R = jax.nn.sigmoid(X_z + H_z), jax.nn.sigmoid(X_r + H_r)
+        H_tilde = jnp.tanh(X_h + R * (H_h + p["b_hh"]))
+    else:
+        H_z, H_r = jnp.split(H @ p["W_h"][:, :2 * h], 2, axis=-1)
+        Z, R = jax.nn.sigmoid(X_z + H_z), jax.nn.sigmoid(X_r + H_r)
+        H_tilde = jnp.tanh(X_h + (R * H) @ p["W_h"][:, 2 * h:])
+    H = Z * H + (1 - Z) * H_tilde
+    return (H,), {"z": Z, "r": R, "h_tilde": H_tilde, "H": H}
 
 
 class GRU(NativeLayer):
@@ -68,6 +77,7 @@ class GRU(NativeLayer):
     """
 
     GATE_ORDER = CELLS["gru"].native_gate_order["jax"]  # "rzh"
+    step = staticmethod(gru_step)  # the same equations, for trace() (Flax's cell returns no gates)
 
     def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
                  dropout: float = 0.0, reset_after: bool = True, seed: int = 0):

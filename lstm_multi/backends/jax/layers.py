@@ -20,7 +20,7 @@ from flax import nnx
 from ...core.checks import check_sequence, check_state
 from ...core.family import LayerConfig, init_layer_params
 from ...core.params import CanonicalLayer, FusedLayout, fuse_unit, scratch_layout
-from .ops import jit_method
+from .ops import get_params, jit_method, tensor, to_numpy
 
 
 class Layer(CanonicalLayer, nnx.Module):
@@ -52,6 +52,15 @@ class Layer(CanonicalLayer, nnx.Module):
             parts = tuple(state) if len(names) > 1 else (state,)
         outputs, parts = self.forward(inputs, parts)
         return outputs, (parts if len(names) > 1 else parts[0])
+
+    @staticmethod
+    def step(config: LayerConfig, p: dict, state: tuple, XW_t):
+        """One time step of the cell's equations on a unit's fused scratch arrays ``p`` (``W_x``,
+        ``W_h``, ``b``, extras), ``state`` a tuple of ``(B, h)`` and ``XW_t = X_t W_x + b (B, G h)``.
+        Returns the new state (its first tensor is the output H) and the gates and states
+        computed on the way (``config.spec.traces``). The scratch layers scan it (XLA drops the
+        unused gates); for native layers too, :func:`trace` runs it on their weights."""
+        raise NotImplementedError
 
     def run_unit(self, index: int, X, state: tuple):
         """Unit ``index`` over ``X (T, B, d_k)`` (in time order, whatever its direction) from
@@ -116,11 +125,6 @@ class ScratchLayer(Layer):
     def unit_layout(self, index, prefix, layer, reverse) -> FusedLayout:
         return scratch_layout(self.config, f"units.{index}.")
 
-    def step(self, p: dict, state: tuple, XW_t):
-        """One time step: ``p`` the unit's arrays, ``state`` a tuple of ``(B, h)``, ``XW_t =
-        X_t W_x + b (B, G h)``; returns the new state (its first tensor is the output H)."""
-        raise NotImplementedError
-
     def run_unit(self, index, X, state):
         p = self.units[index].arrays()
         reverse = self.config.units()[index][3]
@@ -133,7 +137,7 @@ class ScratchLayer(Layer):
             xs, input_half = X, lambda X_t: X_t @ W_x + b
 
         def scan_step(state, x_t):
-            state = self.step(p, state, input_half(x_t))
+            state, _ = self.step(self.config, p, state, input_half(x_t))
             return state, state[0]  # (carry to step t+1, output H of step t)
 
         state, outputs = jax.lax.scan(scan_step, tuple(state), xs)
@@ -174,3 +178,39 @@ class NativeLayer(Layer):
     def run_unit(self, index, X, state):
         carry, outputs = self.units[index](X, initial_carry=self.to_carry(state))
         return outputs, self.from_carry(carry)
+
+
+def trace(layer: Layer, X, state=None) -> dict:
+    """Every gate and state of ``layer`` (scratch or native) per step over ``X (T, B, d)``:
+    ``{name: NumPy (T, B, h)}``, names ``config.spec.traces`` prefixed like the parameters
+    (``""``, ``"l{k}."``, ``"l{k}.rev."``), reverse units' values in time order.
+
+    Read out with the cell's step equations (``layer.step``, the scratch cell's) from the
+    layer's current weights (:func:`.ops.get_params`), step by step in a Python loop: each
+    unit of layer k > 0 reads layer k-1's outputs (no dropout).
+    """
+    config = layer.config
+    X = tensor(X)
+    check_sequence(X.shape, config)
+    T, batch_size = X.shape[:2]
+    names = config.spec.state
+    if state is None:
+        parts = tuple(jnp.zeros(config.state_shape(batch_size), jnp.float32) for _ in names)
+    else:
+        check_state(state, config, batch_size)
+        parts = tuple(map(tensor, state)) if len(names) > 1 else (tensor(state),)
+    if config.single:
+        parts = tuple(s[None] for s in parts)  # (1, B, h): one unit
+    params = get_params(layer)
+    traces, layer_input, outputs = {}, X, []
+    for u, (prefix, _, _, reverse) in enumerate(config.units()):
+        if len(outputs) == config.directions:  # layer k-1 complete: its outputs feed layer k
+            layer_input, outputs = jnp.concatenate(outputs, axis=-1), []
+        p = {name: jnp.asarray(value) for name, value in fuse_unit(config, params, prefix).items()}
+        unit_state, steps = tuple(s[u] for s in parts), [None] * T
+        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            unit_state, steps[t] = layer.step(config, p, unit_state, layer_input[t] @ p["W_x"] + p["b"])
+        outputs.append(jnp.stack([values["H"] for values in steps]))
+        for name in config.spec.traces:
+            traces[prefix + name] = to_numpy(jnp.stack([values[name] for values in steps]))
+    return traces

@@ -58,19 +58,28 @@ class LSTMScratch(ScratchLayer):
         self.hoist_input = hoist_input
         super().__init__(config, sigma=sigma, seed=seed)
 
-    def step(self, p, state, XW_t):
-        H, C = state
-        I, F, O, C_tilde = jnp.split(XW_t + H @ p["W_h"], 4, axis=-1)
-        if self.config.peephole == "diagonal":
-            I, F = I + p["w_ci"] * C, F + p["w_cf"] * C
-        elif self.config.peephole == "full":
-            I, F, O = I + C @ p["W_ci"], F + C @ p["W_cf"], O + C @ p["W_co"]
-        I, F, C_tilde = jax.nn.sigmoid(I), jax.nn.sigmoid(F), jnp.tanh(C_tilde)
-        C = F * C + I * C_tilde
-        if self.config.peephole == "diagonal":
-            O = O + p["w_co"] * C  # the new cell
-        H = jax.nn.sigmoid(O) * jnp.tanh(C)
-        return H, C
+    @staticmethod
+    def step(config, p, state, XW_t):
+        return lstm_step(config, p, state, XW_t)
+
+
+def lstm_step(config: LayerConfig, p: dict, state: tuple, XW_t):
+    """One LSTM step (the equations of :class:`LSTMScratch`): ``p`` one unit's fused arrays,
+    ``state`` ``(H, C)``, ``XW_t = X_t W_x + b (B, 4h)``. Returns the new ``(H, C)`` and the
+    gates and states it computed (``CELLS["lstm"].traces``), for :func:`.layers.trace`."""
+    H, C = state
+    I, F, O, C_tilde = jnp.split(XW_t + H @ p["W_h"], 4, axis=-1)
+    if config.peephole == "diagonal":
+        I, F = I + p["w_ci"] * C, F + p["w_cf"] * C
+    elif config.peephole == "full":
+        I, F, O = I + C @ p["W_ci"], F + C @ p["W_cf"], O + C @ p["W_co"]
+    I, F, C_tilde = jax.nn.sigmoid(I), jax.nn.sigmoid(F), jnp.tanh(C_tilde)
+    C = F * C + I * C_tilde
+    if config.peephole == "diagonal":
+        O = O + p["w_co"] * C  # the new cell
+    O = jax.nn.sigmoid(O)
+    H = O * jnp.tanh(C)
+    return (H, C), {"i": I, "f": F, "o": O, "c_tilde": C_tilde, "C": C, "H": H}
 
 
 class LSTM(NativeLayer):
@@ -87,6 +96,7 @@ class LSTM(NativeLayer):
     """
 
     GATE_ORDER = CELLS["lstm"].native_gate_order["jax"]  # "ifco"
+    step = staticmethod(lstm_step)  # the same equations, for trace() (Flax's cell returns no gates)
 
     def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
                  dropout: float = 0.0, peephole=False, forget_bias: float = 0.0, seed: int = 0):

@@ -1,4 +1,4 @@
-"""The JAX side of the backend API: arrays, parameters, gradients, the jitted SGD step.
+"""The JAX side of the backend API: arrays, parameters, gradients, the jitted optimizer step.
 
 JAX differentiates and compiles pure functions, and a Flax NNX model is an object
 that holds its parameters. The bridge is ``nnx.split`` / ``nnx.merge``: split the
@@ -12,7 +12,10 @@ per batch shape (:data:`TRACES` counts the traces).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
+import types
+import weakref
 
 import jax
 import jax.numpy as jnp
@@ -20,7 +23,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from ...core.checks import check_batch
+from ...core.optim import as_optimizer, canonical_state, native_state
 from ...core.params import check_params
 
 #: How many times each jitted function below was traced (= compiled): one per new shape.
@@ -41,9 +44,19 @@ def to_numpy(t):
     return np.array(t)
 
 
+def concat(tensors, axis: int):
+    return jnp.concatenate(tensors, axis=axis)
+
+
 def cross_entropy(logits, targets):
-    """Mean cross-entropy of ``logits (B, T, V)`` against ``targets (B, T)``."""
+    """Mean cross-entropy of ``logits (..., C)`` against integer ``targets (...)``: over all
+    leading positions (the LM's ``(B, T, V)``, a classifier's ``(B, C)``)."""
     return optax.softmax_cross_entropy_with_integer_labels(logits, targets).mean()
+
+
+def mse(outputs, targets):
+    """Mean squared error of ``outputs (B, 1)`` against ``targets (B,)``."""
+    return jnp.mean((outputs[:, 0] - targets) ** 2)
 
 
 def _tracing(args) -> bool:
@@ -97,10 +110,10 @@ def set_params(obj, params: dict) -> None:
     nnx.update(obj, nnx.from_flat_state({paths[name]: jnp.asarray(value) for name, value in native.items()}))
 
 
-def _batch(model, tokens, targets):
-    """Checked batch (NumPy or JAX) -> int32 arrays."""
-    tokens, targets = check_batch(tokens, targets, model.vocab_size)
-    return tensor(tokens), tensor(targets)
+def _batch(model, inputs, targets):
+    """The model's checked batch (NumPy or JAX in, NumPy out) -> JAX arrays."""
+    inputs, targets = model.check_batch(inputs, targets)
+    return tensor(inputs), tensor(targets)
 
 
 def _merge(graphdef, params, rest, training: bool):
@@ -111,10 +124,11 @@ def _merge(graphdef, params, rest, training: bool):
     return model
 
 
-def _loss(params, graphdef, rest, tokens, targets, training=False):
-    """The mean cross-entropy as a pure function of the parameters; and the RNG state after it."""
+def _loss(params, graphdef, rest, inputs, targets, training=False):
+    """The mean loss as a pure function of the parameters; and the outputs and RNG state after it."""
     model = _merge(graphdef, params, rest, training)
-    return model.loss(model(tokens), targets), nnx.state(model, nnx.RngState)
+    outputs = model(inputs)
+    return model.loss(outputs, targets), (outputs, nnx.state(model, nnx.RngState))
 
 
 def _mask_frozen(model, grads):
@@ -129,51 +143,111 @@ def _mask_frozen(model, grads):
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _loss_and_grads(graphdef, params, rest, tokens, targets):
+def _loss_and_grads(graphdef, params, rest, inputs, targets):
     TRACES["loss_and_grads"] += 1
-    (loss, _), grads = jax.value_and_grad(_loss, has_aux=True)(params, graphdef, rest, tokens, targets)
+    (loss, _), grads = jax.value_and_grad(_loss, has_aux=True)(params, graphdef, rest, inputs, targets)
     return loss, grads
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _eval_loss(graphdef, params, rest, tokens, targets):
+def _eval_loss(graphdef, params, rest, inputs, targets):
     TRACES["evaluate_loss"] += 1
-    return _loss(params, graphdef, rest, tokens, targets)[0]
+    return _loss(params, graphdef, rest, inputs, targets)[0]
 
 
-@functools.partial(jax.jit, static_argnums=(0, 6))
-def _train_step(graphdef, params, rest, tokens, targets, lr, clip):
-    """Loss, the updated parameters ``p - lr * g * min(1, clip / ||g||)`` (core/optim.py) and the
-    RNG state, dropout on; frozen entries' gradients are zeroed first.
+@functools.partial(jax.jit, static_argnums=0)
+def _evaluate(graphdef, params, rest, inputs, targets):
+    TRACES["evaluate"] += 1
+    loss, (outputs, _) = _loss(params, graphdef, rest, inputs, targets)
+    return loss, outputs
 
-    ``lr`` is an argument (a new value reuses the compiled step); ``clip`` is static,
-    as ``None`` (no clipping) changes the computation.
+
+@functools.partial(jax.jit, static_argnums=(0, 5, 6))
+def _train_step(graphdef, params, rest, inputs, targets, kind, clip, hyper, slots, step):
+    """Loss, the updated parameters and slots, and the RNG state, dropout on: the gradients'
+    frozen entries zeroed, scaled by ``min(1, clip / ||g||)``, then ``kind.update`` (SGD's or
+    Adam's, core/optim.py) on the lists of parameters, gradients and slots, at step ``step``.
+
+    ``kind`` (the optimizer's class) and ``clip`` are static (``None``, no clipping, changes
+    the computation); the optimizer's numbers (``hyper``: lr, Adam's betas and eps) and the
+    step are arguments, so a new learning rate or the next step reuses the compiled step.
     """
     TRACES["train_step"] += 1
-    (loss, rngs), grads = jax.value_and_grad(_loss, has_aux=True)(params, graphdef, rest, tokens, targets,
-                                                                  True)
+    (loss, (_, rngs)), grads = jax.value_and_grad(_loss, has_aux=True)(params, graphdef, rest, inputs,
+                                                                       targets, True)
     grads = _mask_frozen(nnx.merge(graphdef, params, rest), grads)
     if clip is not None:
         norm = jnp.sqrt(sum(jnp.sum(g ** 2) for g in jax.tree.leaves(grads)))
         grads = jax.tree.map(lambda g: g * jnp.minimum(1.0, clip / norm), grads)
-    return loss, jax.tree.map(lambda p, g: p - lr * g, params, grads), rngs
+    values, treedef = jax.tree.flatten(params)
+    # The optimizer's own update (core/optim.py), its numbers read from ``hyper`` (traced values).
+    new, new_slots = kind.update(types.SimpleNamespace(**hyper), values, jax.tree.leaves(grads),
+                                 {slot: jax.tree.leaves(v) for slot, v in slots.items()}, step, jnp.sqrt)
+    return (loss, treedef.unflatten(new), {slot: treedef.unflatten(v) for slot, v in new_slots.items()},
+            rngs)
 
 
-def loss_and_grads(model, tokens, targets):
-    """Mean cross-entropy (float) and its gradient for every canonical parameter (no dropout)."""
-    tokens, targets = _batch(model, tokens, targets)
-    loss, grads = _loss_and_grads(*nnx.split(model, nnx.Param, ...), tokens, targets)
+def loss_and_grads(model, inputs, targets):
+    """Mean loss (float) and its gradient for every canonical parameter (no dropout)."""
+    inputs, targets = _batch(model, inputs, targets)
+    loss, grads = _loss_and_grads(*nnx.split(model, nnx.Param, ...), inputs, targets)
     return float(loss), model.to_canonical(_native(grads), grads=True)
 
 
-def train_step(model, tokens, targets, lr: float, clip: float | None) -> float:
-    """One SGD step, gradients clipped to global norm ``clip``; returns the loss before it."""
-    tokens, targets = _batch(model, tokens, targets)
-    loss, params, rngs = _train_step(*nnx.split(model, nnx.Param, ...), tokens, targets, lr, clip)
+#: model -> its optimizer's state ``{"name", "step", "slots": {slot: nnx.State like the
+#: parameters}}``; kept beside the model, not in it, so its graph definition (the key of the
+#: compiled step) does not change when training starts.
+_OPTIMIZER_STATE = weakref.WeakKeyDictionary()
+
+
+def train_step(model, inputs, targets, optimizer, clip: float | None) -> float:
+    """One optimizer step (``core.optim.SGD`` or ``Adam``; a number is SGD's lr), gradients
+    clipped to global norm ``clip``, dropout on, all in one compiled function; returns the loss
+    before it. The optimizer's slots and step count stay with the model (a different kind of
+    optimizer starts afresh)."""
+    optimizer = as_optimizer(optimizer)
+    inputs, targets = _batch(model, inputs, targets)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    state = _OPTIMIZER_STATE.get(model)
+    if state is None or state["name"] != optimizer.name:
+        state = {"name": optimizer.name, "step": 0,
+                 "slots": {slot: jax.tree.map(jnp.zeros_like, params) for slot in optimizer.slots}}
+    hyper = {f.name: getattr(optimizer, f.name) for f in dataclasses.fields(optimizer)}
+    loss, params, slots, rngs = _train_step(graphdef, params, rest, inputs, targets, type(optimizer), clip,
+                                            hyper, state["slots"], state["step"] + 1)
     nnx.update(model, params, rngs)
+    _OPTIMIZER_STATE[model] = {"name": optimizer.name, "step": state["step"] + 1, "slots": slots}
     return float(loss)
 
 
-def evaluate_loss(model, tokens, targets) -> float:
-    tokens, targets = _batch(model, tokens, targets)
-    return float(_eval_loss(*nnx.split(model, nnx.Param, ...), tokens, targets))
+def get_optimizer_state(model):
+    """``None`` before the first step; else the optimizer's name, step and slots (canonical
+    names, float32 NumPy; every parameter, frozen entries' slots zero)."""
+    state = _OPTIMIZER_STATE.get(model)
+    if state is None:
+        return None
+    return canonical_state(model, state["name"], state["step"],
+                           {slot: _native(values) for slot, values in state["slots"].items()})
+
+
+def set_optimizer_state(model, state) -> None:
+    """Continue from a saved state (checked): the next step with an optimizer of its kind is ``step + 1``."""
+    name, step, native = native_state(model, state)
+    params = nnx.state(model, nnx.Param)
+    slots = {slot: nnx.from_flat_state([(path, value.replace(jnp.asarray(values[_name(path)], jnp.float32)))
+                                        for path, value in nnx.to_flat_state(params)])
+             for slot, values in native.items()}
+    _OPTIMIZER_STATE[model] = {"name": name, "step": step, "slots": slots}
+
+
+def evaluate(model, inputs, targets):
+    """The mean loss (float) and the model's outputs (NumPy), without any update (no dropout)."""
+    inputs, targets = _batch(model, inputs, targets)
+    loss, outputs = _evaluate(*nnx.split(model, nnx.Param, ...), inputs, targets)
+    return float(loss), to_numpy(outputs)
+
+
+def evaluate_loss(model, inputs, targets) -> float:
+    """The mean loss without any update (no dropout)."""
+    inputs, targets = _batch(model, inputs, targets)
+    return float(_eval_loss(*nnx.split(model, nnx.Param, ...), inputs, targets))

@@ -26,9 +26,16 @@ class RNNScratch(ScratchLayer):
         config = LayerConfig("rnn", num_inputs, num_hiddens, num_layers, bidirectional, dropout)
         super().__init__(config, sigma=sigma, seed=seed)
 
-    def step(self, p, state, XW_t):
-        (H,) = state
-        return (jnp.tanh(XW_t + H @ p["W_h"]),)
+    @staticmethod
+    def step(config, p, state, XW_t):
+        return rnn_step(config, p, state, XW_t)
+
+
+def rnn_step(config: LayerConfig, p: dict, state: tuple, XW_t):
+    """One RNN step: the new ``(H,)`` and its trace ``{"H": H}`` (``XW_t = X_t W_x + b``)."""
+    (H,) = state
+    H = jnp.tanh(XW_t + H @ p["W_h"])
+    return (H,), {"H": H}
 
 
 class RNN(NativeLayer):
@@ -43,6 +50,8 @@ class RNN(NativeLayer):
                  dropout: float = 0.0, seed: int = 0):
         config = LayerConfig("rnn", num_inputs, num_hiddens, num_layers, bidirectional, dropout)
         super().__init__(config, seed=seed)
+
+    step = staticmethod(rnn_step)  # the same equation, for trace()
 
     def make_cell(self, num_inputs, rngs):
         return nnx.SimpleCell(num_inputs, self.config.num_hiddens, rngs=rngs)

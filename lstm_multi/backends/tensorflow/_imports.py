@@ -7,8 +7,10 @@ Every file of the backend takes ``tf`` and ``keras`` from here, so this runs fir
   ``TF_CPP_MIN_LOG_LEVEL`` is set to ``"2"`` (errors only) before ``tensorflow`` is
   imported, unless you set it yourself: ``TF_CPP_MIN_LOG_LEVEL=0`` shows everything.
   TensorFlow 2.21 logs some lines while loading before that setting is read (absl's
-  pre-initialisation messages), so, again unless you set the variable, the process's
-  standard error is pointed at ``/dev/null`` while ``tensorflow`` is imported.
+  pre-initialisation messages), so, unless the variable asks for them (0 or 1), the
+  process's standard error is pointed at ``/dev/null`` while ``tensorflow`` is imported.
+  A subprocess inherits ``TF_CPP_MIN_LOG_LEVEL=2`` from a process that imported the
+  backend, and is as quiet.
 * Keras 3 picks its backend once per process, when ``keras`` is first imported:
   ``KERAS_BACKEND``, else ``~/.keras/keras.json``, else TensorFlow. This backend needs
   TensorFlow-backed Keras. With ``KERAS_BACKEND`` unset, Keras is imported on TensorFlow
@@ -59,8 +61,8 @@ def _import_keras_on_tensorflow():
     if original and original != "tensorflow":
         raise BackendError(f"The tensorflow backend needs Keras on TensorFlow, but "
                            f"KERAS_BACKEND is {original!r}. {_HOW}")
-    quiet = "TF_CPP_MIN_LOG_LEVEL" not in os.environ
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before Keras imports TensorFlow
+    level = os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before Keras imports TensorFlow
+    quiet = level.strip() not in ("0", "1")  # info lines not asked for: hide the pre-initialisation log
     os.environ["KERAS_BACKEND"] = "tensorflow"  # for this import only: overrides keras.json
     try:
         with _native_stderr_silenced() if quiet else contextlib.nullcontext():

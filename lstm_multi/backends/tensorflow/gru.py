@@ -13,6 +13,25 @@ from ._imports import keras, tf
 from .layers import NativeLayer, ScratchLayer
 
 
+def gru_step(config, p, XW, state):
+    """One step of :class:`GRUScratch`'s equations: ``XW = X_t W_x + b (B, 3h)``, ``state = (H,)``,
+    ``p`` a unit's fused parameters -> the new state ``(H,)`` and every trace value
+    (``CELLS["gru"].traces``: Z, R, H_tilde, H)."""
+    (H,) = state
+    h = config.num_hiddens
+    XW_z, XW_r, XW_h = tf.split(XW, 3, axis=-1)
+    if config.reset_after:
+        HW_z, HW_r, HW_h = tf.split(H @ p["W_h"], 3, axis=-1)
+        Z, R = tf.sigmoid(XW_z + HW_z), tf.sigmoid(XW_r + HW_r)
+        H_tilde = tf.tanh(XW_h + R * (HW_h + p["b_hh"]))
+    else:
+        HW_z, HW_r = tf.split(H @ p["W_h"][:, :2 * h], 2, axis=-1)
+        Z, R = tf.sigmoid(XW_z + HW_z), tf.sigmoid(XW_r + HW_r)
+        H_tilde = tf.tanh(XW_h + (R * H) @ p["W_h"][:, 2 * h:])
+    H = Z * H + (1 - Z) * H_tilde
+    return (H,), {"z": Z, "r": R, "h_tilde": H_tilde, "H": H}
+
+
 class GRUScratch(ScratchLayer):
     """The GRU from scratch, its three gates fused into one matmul for X_t.
 
@@ -37,20 +56,7 @@ class GRUScratch(ScratchLayer):
                              reset_after=reset_after)
         super().__init__(config, sigma=sigma, seed=seed, hoist_input=hoist_input)
 
-    def step(self, p, XW, state):
-        (H,) = state
-        h = self.num_hiddens
-        XW_z, XW_r, XW_h = tf.split(XW, 3, axis=-1)
-        if self.config.reset_after:
-            HW_z, HW_r, HW_h = tf.split(H @ p["W_h"], 3, axis=-1)
-            Z, R = tf.sigmoid(XW_z + HW_z), tf.sigmoid(XW_r + HW_r)
-            H_tilde = tf.tanh(XW_h + R * (HW_h + p["b_hh"]))
-        else:
-            HW_z, HW_r = tf.split(H @ p["W_h"][:, :2 * h], 2, axis=-1)
-            Z, R = tf.sigmoid(XW_z + HW_z), tf.sigmoid(XW_r + HW_r)
-            H_tilde = tf.tanh(XW_h + (R * H) @ p["W_h"][:, 2 * h:])
-        H = Z * H + (1 - Z) * H_tilde
-        return (H,)
+    step = staticmethod(gru_step)
 
 
 class GRU(NativeLayer):
@@ -68,6 +74,7 @@ class GRU(NativeLayer):
     """
 
     KERAS = keras.layers.GRU
+    step = staticmethod(gru_step)  # the same equations, for trace()
 
     def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
                  dropout: float = 0.0, reset_after: bool = True, seed: int = 0):

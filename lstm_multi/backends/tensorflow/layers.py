@@ -117,6 +117,47 @@ class Layer(CanonicalLayer, tf.Module):
         """Native name -> variable, what ``get_params`` lists (``units.{index}.`` per unit)."""
         raise NotImplementedError
 
+    @staticmethod
+    def step(config, p, XW, state):
+        """The cell's time step (each cell file's ``*_step``): ``XW = X_t W_x + b (B, G h)``,
+        ``state`` a tuple, ``p`` one unit's parameters in the scratch storage (``W_x``, ``W_h``,
+        ``b``, extras) -> the new state (H first) and ``{trace name: value}``."""
+        raise NotImplementedError
+
+    def trace(self, X, state=None) -> dict[str, np.ndarray]:
+        """Every gate and state per step, ``{name: (T, B, h)}`` in time order, named
+        ``CELLS[cell].traces`` behind each unit's canonical prefix (``""``, ``l{k}.``, ``l{k}.rev.``).
+
+        Eager and readable, not fast: the layer's current weights in canonical form (native
+        layers too), fused per unit as the scratch cells store them, then a Python loop over
+        the steps of the cell's equations (:meth:`step`), reverse units from the last step to
+        the first; layer k > 0 reads layer k-1's outputs (no dropout).
+        """
+        config = self.config
+        X = tf.convert_to_tensor(X, tf.float32)
+        check_sequence(X.shape, config)
+        T, B = int(X.shape[0]), int(X.shape[1])
+        if state is None:
+            parts = tuple(tf.zeros(config.state_shape(B)) for _ in config.spec.state)
+        else:
+            check_state(state, config, B)
+            parts = self.state_parts(state)
+        if config.single:
+            parts = tuple(s[None] for s in parts)  # (1, B, h): one unit
+        params = self.to_canonical({name: np.asarray(v) for name, v in self.named_variables().items()})
+        traces, layer_input, layer_outputs = {}, X, []
+        for u, (prefix, _, _, reverse) in enumerate(config.units()):
+            if len(layer_outputs) == config.directions:  # layer k-1 done: it feeds layer k
+                layer_input, layer_outputs = tf.concat(layer_outputs, axis=-1), []
+            p = {name: tf.constant(value) for name, value in fuse_unit(config, params, prefix).items()}
+            unit_state, steps = tuple(s[u] for s in parts), {}
+            for t in (range(T - 1, -1, -1) if reverse else range(T)):
+                unit_state, steps[t] = self.step(config, p, layer_input[t] @ p["W_x"] + p["b"], unit_state)
+            layer_outputs.append(tf.stack([steps[t]["H"] for t in range(T)]))
+            for name in config.spec.traces:
+                traces[prefix + name] = np.stack([np.asarray(steps[t][name]) for t in range(T)])
+        return traces
+
 
 class ScratchLayer(Layer):
     """Any cell of the family from scratch: a subclass writes one time step, :meth:`step`.
@@ -161,14 +202,9 @@ class ScratchLayer(Layer):
         xs = tf.TensorArray(tf.float32, size=num_steps).unstack(X)
         outputs = tf.TensorArray(tf.float32, size=num_steps)
         for t in tf.range(num_steps):  # autograph: one tf.while_loop
-            state = self.step(p, input_half(xs.read(t)), state)
+            state = self.step(self.config, p, input_half(xs.read(t)), state)[0]
             outputs = outputs.write(t, state[0])
         return outputs.stack(), state
-
-    def step(self, p, XW, state):
-        """One time step: ``XW = X_t W_x + b (B, G h)``, ``state`` a tuple -> the new state
-        (H first). ``p``: the unit's variables."""
-        raise NotImplementedError
 
 
 class NativeLayer(Layer):

@@ -15,6 +15,26 @@ from .layers import NativeLayer, ScratchLayer
 NO_PEEPHOLE = "No framework's native LSTM has peephole connections; use LSTMScratch(peephole=...)."
 
 
+def lstm_step(config, p, XW, state):
+    """One step of :class:`LSTMScratch`'s equations: ``XW = X_t W_x + b (B, 4h)``, ``state = (H, C_prev)``,
+    ``p`` a unit's fused parameters -> the new state ``(H, C)`` and every trace value
+    (``CELLS["lstm"].traces``: the gates after their nonlinearity, C_tilde, C, H)."""
+    H, C_prev = state
+    peephole = config.peephole
+    I, F, O, C_tilde = tf.split(XW + H @ p["W_h"], 4, axis=-1)
+    if peephole == "diagonal":
+        I, F = I + p["w_ci"] * C_prev, F + p["w_cf"] * C_prev
+    elif peephole == "full":
+        I, F, O = I + C_prev @ p["W_ci"], F + C_prev @ p["W_cf"], O + C_prev @ p["W_co"]
+    I, F, C_tilde = tf.sigmoid(I), tf.sigmoid(F), tf.tanh(C_tilde)
+    C = F * C_prev + I * C_tilde
+    if peephole == "diagonal":
+        O = O + p["w_co"] * C  # the new cell
+    O = tf.sigmoid(O)
+    H = O * tf.tanh(C)
+    return (H, C), {"i": I, "f": F, "o": O, "c_tilde": C_tilde, "C": C, "H": H}
+
+
 class LSTMScratch(ScratchLayer):
     """d2l's LSTM from scratch, the four gates fused: one matmul each for X_t and H.
 
@@ -40,20 +60,7 @@ class LSTMScratch(ScratchLayer):
                              peephole, forget_bias)
         super().__init__(config, sigma=sigma, seed=seed, hoist_input=hoist_input)
 
-    def step(self, p, XW, state):
-        H, C_prev = state
-        peephole = self.config.peephole
-        I, F, O, C_tilde = tf.split(XW + H @ p["W_h"], 4, axis=-1)
-        if peephole == "diagonal":
-            I, F = I + p["w_ci"] * C_prev, F + p["w_cf"] * C_prev
-        elif peephole == "full":
-            I, F, O = I + C_prev @ p["W_ci"], F + C_prev @ p["W_cf"], O + C_prev @ p["W_co"]
-        I, F, C_tilde = tf.sigmoid(I), tf.sigmoid(F), tf.tanh(C_tilde)
-        C = F * C_prev + I * C_tilde
-        if peephole == "diagonal":
-            O = O + p["w_co"] * C  # the new cell
-        H = tf.sigmoid(O) * tf.tanh(C)
-        return H, C
+    step = staticmethod(lstm_step)
 
 
 class LSTM(NativeLayer):
@@ -71,6 +78,7 @@ class LSTM(NativeLayer):
     """
 
     KERAS = keras.layers.LSTM
+    step = staticmethod(lstm_step)  # the same equations, for trace()
 
     def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
                  dropout: float = 0.0, peephole=False, forget_bias: float = 0.0, seed: int = 0):

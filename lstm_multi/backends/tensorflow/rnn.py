@@ -13,6 +13,14 @@ from ._imports import keras, tf
 from .layers import NativeLayer, ScratchLayer
 
 
+def rnn_step(config, p, XW, state):
+    """One step of :class:`RNNScratch`'s equation: ``XW = X_t W_x + b (B, h)``, ``state = (H,)`` ->
+    the new state ``(H,)`` and its trace (``CELLS["rnn"].traces``: H)."""
+    (H,) = state
+    H = tf.tanh(XW + H @ p["W_h"])
+    return (H,), {"H": H}
+
+
 class RNNScratch(ScratchLayer):
     """d2l's RNN from scratch: for each step t, ``H = tanh(X_t W_xh + H W_hh + b_h)``.
 
@@ -25,9 +33,7 @@ class RNNScratch(ScratchLayer):
         config = LayerConfig("rnn", num_inputs, num_hiddens, num_layers, bidirectional, dropout)
         super().__init__(config, sigma=sigma, seed=seed, hoist_input=hoist_input)
 
-    def step(self, p, XW, state):
-        (H,) = state
-        return (tf.tanh(XW + H @ p["W_h"]),)
+    step = staticmethod(rnn_step)
 
 
 class RNN(NativeLayer):
@@ -39,6 +45,7 @@ class RNN(NativeLayer):
     """
 
     KERAS = keras.layers.SimpleRNN
+    step = staticmethod(rnn_step)  # the same equation, for trace()
 
     def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
                  dropout: float = 0.0, seed: int = 0):
