@@ -134,7 +134,7 @@ def run(backends, impls=IMPLS, hiddens=(32, 256), batch_sizes=(1024, 32), num_st
         progress: bool = True) -> list[dict]:
     """Every configuration, each in a fresh process of the backend's environment."""
     from . import backend as registry
-    from .core.parity import interpreter_for
+    from .core.parity import interpreter_for, subprocess_env
 
     configs = [(b, i, h, n) for b in backends for h in hiddens for n in batch_sizes for i in impls]
     results = []
@@ -152,7 +152,7 @@ def run(backends, impls=IMPLS, hiddens=(32, 256), batch_sizes=(1024, 32), num_st
             args = dict(backend=backend, impl=impl, hidden=hidden, batch_size=batch_size,
                         num_steps=num_steps, steps=steps, gen_tokens=gen_tokens, min_seconds=min_seconds)
             proc = subprocess.run([python, "-m", "lstm_multi.bench", json.dumps(args)],
-                                  capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                                  capture_output=True, text=True, env=subprocess_env(PYTHONWARNINGS="ignore"))
             if proc.returncode == 0:
                 results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
             else:

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from .backend import is_available
-from .core.parity import interpreter_for
+from .core.parity import interpreter_for, subprocess_env
 from .core.trainer import EpochRecord
 
 PACKAGE = Path(__file__).resolve().parent
@@ -78,11 +78,9 @@ def train_on(backend: str, args: list[str]) -> list[EpochRecord]:
     """Run ``lstm-multi train --backend <backend> <args>`` where that backend is installed, with
     this package's code; returns the run's history (raises with the run's last error line)."""
     with tempfile.TemporaryDirectory() as out:
-        env = dict(os.environ)
-        if (PACKAGE.parent / "pyproject.toml").exists():  # a source checkout: run this code there too
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE.parent), env.get("PYTHONPATH")]))
         proc = subprocess.run([python_for(backend), "-m", "lstm_multi.cli", "train", "--backend", backend,
-                               "--no-progress", "--out", out, *args], capture_output=True, text=True, env=env)
+                               "--no-progress", "--out", out, *args], capture_output=True, text=True,
+                              env=subprocess_env())
         if proc.returncode != 0:
             tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
             raise RuntimeError(f"training on {backend} failed: {tail}")
@@ -99,10 +97,7 @@ def native_layout(backend: str, cell: str = "lstm", impl: str = "concise") -> di
     code = ("import dataclasses, json; from lstm_multi import get_backend; "
             f"layer = getattr(get_backend({backend!r}), {name!r})(3, 2); prefix, k, _, reverse = layer.config.units()[0]; "
             "print(json.dumps(dataclasses.asdict(layer.unit_layout(0, prefix, k, reverse))))")
-    env = dict(os.environ)
-    if (PACKAGE.parent / "pyproject.toml").exists():
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE.parent), env.get("PYTHONPATH")]))
-    proc = subprocess.run([python_for(backend), "-c", code], capture_output=True, text=True, env=env)
+    proc = subprocess.run([python_for(backend), "-c", code], capture_output=True, text=True, env=subprocess_env())
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise RuntimeError(f"reading {backend}'s {name} failed: {tail}")

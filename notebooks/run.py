@@ -65,7 +65,8 @@ def execute(script: Path, quick: bool):
     notebook = jupytext.read(script)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     os.environ["LSTM_MULTI_QUICK"] = "1" if quick else "0"
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    # Figures become PNG outputs only with the inline backend (an inherited Agg would drop them).
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     NotebookClient(notebook, timeout=1800, kernel_name="python3",
                    resources={"metadata": {"path": str(HERE)}}).execute()
     return notebook

@@ -185,6 +185,17 @@ def interpreter_for(name: str) -> str | None:
     return None
 
 
+def subprocess_env(**extra) -> dict[str, str]:
+    """The environment for this package run by another interpreter: this package's code (a
+    source checkout goes first on ``PYTHONPATH``) and matplotlib's Agg backend (a notebook's
+    inline backend exists only in the notebook's environment); plus ``extra``."""
+    env = {**os.environ, "MPLBACKEND": "Agg", **extra}
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").exists():  # a source checkout, not an installed package
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    return env
+
+
 def run_backend_elsewhere(name: str, case, python: str) -> dict[str, np.ndarray]:
     """:func:`run_backend` in another interpreter, through ``.npz`` files."""
     if not Path(python).is_file():
@@ -194,7 +205,7 @@ def run_backend_elsewhere(name: str, case, python: str) -> dict[str, np.ndarray]
         case_file, out_file = Path(tmp, "case.npz"), Path(tmp, "out.npz")
         np.savez(case_file, **case)
         proc = subprocess.run([python, "-m", "lstm_multi.core.parity", name, str(case_file), str(out_file)],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, env=subprocess_env())
         if proc.returncode != 0:
             tail = proc.stderr.strip().splitlines()[-1:] or ["(no output)"]
             raise RuntimeError(f"backend {name!r} failed in {python}: {tail[0]}")

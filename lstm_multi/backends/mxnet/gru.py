@@ -16,9 +16,10 @@ from ...core.family import LayerConfig
 from .layers import NativeLayer, ScratchLayer, with_dropout_between_layers
 
 
-def gru_step(api, p, XW_t, state, config):
+def gru_step(config, p, state, XW_t, api):
     """One step of :class:`GRUScratch`'s equations, from ``XW_t = X_t W_x + b`` (hoisted) and
-    ``state = [H]``: every gate and state, as ``CELLS["gru"].traces`` names them."""
+    ``state = (H,)``: the new ``(H,)`` and every gate and state, as ``CELLS["gru"].traces``
+    names them."""
     h = config.num_hiddens
     sigmoid = partial(api.npx.activation, act_type="sigmoid")
     tanh = partial(api.npx.activation, act_type="tanh")
@@ -33,7 +34,7 @@ def gru_step(api, p, XW_t, state, config):
         Z, R = ZR[:, :h], ZR[:, h:]
         H_tilde = tanh(XW_t[:, 2 * h:] + dot(R * H, p["W_h"][:, 2 * h:]))
     H = Z * H + (1 - Z) * H_tilde
-    return {"z": Z, "r": R, "h_tilde": H_tilde, "H": H}
+    return (H,), {"z": Z, "r": R, "h_tilde": H_tilde, "H": H}
 
 
 class GRUScratch(ScratchLayer):

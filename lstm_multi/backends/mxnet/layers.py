@@ -107,8 +107,8 @@ class ScratchLayer(Layer):
     def unit_layout(self, index, prefix, layer, reverse) -> FusedLayout:
         return scratch_layout(self.config, native_prefix(prefix))
 
-    #: the cell's equations for one step (set by each cell): ``step(api, p, XW_t, state, config)``
-    #: -> ``{name: value}`` for every name in ``CELLS[cell].traces`` (the new state among them).
+    #: the cell's equations for one step (set by each cell): ``step(config, p, state, XW_t, api)``
+    #: -> the new state and ``{name: value}`` for every name in ``CELLS[cell].traces``.
     step = None
 
     def recurrence(self, api, X, state, p):
@@ -119,11 +119,9 @@ class ScratchLayer(Layer):
         computed for all steps at once, then :func:`scan` runs the cell's :attr:`step`.
         """
         XW = api.np.dot(X, p["W_x"]) + p["b"]  # (T, B, G h): the input projection, hoisted
-        names = self.config.spec.state
-
         def loop_step(XW_t, state):
-            values = self.step(api, p, XW_t, state, self.config)
-            return values["H"], [values[name] for name in names]
+            state, _ = self.step(self.config, p, state, XW_t, api)
+            return state[0], list(state)
 
         return scan(api, loop_step, XW, state)
 
@@ -285,8 +283,7 @@ def trace(layer, X, state=None) -> dict:
         XW = np.dot(layer_input, p["W_x"]) + p["b"]
         steps = [None] * T
         for t in (reversed(range(T)) if reverse else range(T)):
-            steps[t] = step(mx.nd, p, XW[t], unit_state, config)
-            unit_state = [steps[t][name] for name in config.spec.state]
+            unit_state, steps[t] = step(config, p, unit_state, XW[t], mx.nd)
         for name in config.spec.traces:
             values[prefix + name] = np.stack([s[name] for s in steps])
         layer_outputs.append(values[prefix + "H"])

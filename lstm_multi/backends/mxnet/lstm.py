@@ -21,9 +21,10 @@ from .layers import NativeLayer, ScratchLayer, with_dropout_between_layers
 NO_PEEPHOLE = "No framework's native LSTM has peephole connections; use LSTMScratch(peephole=...)."
 
 
-def lstm_step(api, p, XW_t, state, config):
+def lstm_step(config, p, state, XW_t, api):
     """One step of :class:`LSTMScratch`'s equations, from ``XW_t = X_t W_x + b`` (hoisted) and
-    ``state = [H, C]``: every gate and state, as ``CELLS["lstm"].traces`` names them.
+    ``state = (H, C)``: the new ``(H, C)`` and every gate and state, as ``CELLS["lstm"].traces``
+    names them.
 
     ``api`` is Gluon's ``F`` (``mxnet.ndarray`` op by op, ``mxnet.symbol`` when tracing);
     ``p`` the unit's fused parameters (gate blocks i, f, o, c).
@@ -43,7 +44,7 @@ def lstm_step(api, p, XW_t, state, config):
     C = F * C + I * C_tilde
     O = sigmoid(A_o + p["w_co"] * C if peephole == "diagonal" else A_o)  # reads the new cell
     H = O * tanh(C)
-    return {"i": I, "f": F, "o": O, "c_tilde": C_tilde, "C": C, "H": H}
+    return (H, C), {"i": I, "f": F, "o": O, "c_tilde": C_tilde, "C": C, "H": H}
 
 
 class LSTMScratch(ScratchLayer):

@@ -13,13 +13,13 @@ from ._imports import keras, tf
 from .layers import NativeLayer, ScratchLayer
 
 
-def gru_step(config, p, XW, state):
-    """One step of :class:`GRUScratch`'s equations: ``XW = X_t W_x + b (B, 3h)``, ``state = (H,)``,
+def gru_step(config, p, state, XW_t):
+    """One step of :class:`GRUScratch`'s equations: ``XW_t = X_t W_x + b (B, 3h)``, ``state = (H,)``,
     ``p`` a unit's fused parameters -> the new state ``(H,)`` and every trace value
     (``CELLS["gru"].traces``: Z, R, H_tilde, H)."""
     (H,) = state
     h = config.num_hiddens
-    XW_z, XW_r, XW_h = tf.split(XW, 3, axis=-1)
+    XW_z, XW_r, XW_h = tf.split(XW_t, 3, axis=-1)
     if config.reset_after:
         HW_z, HW_r, HW_h = tf.split(H @ p["W_h"], 3, axis=-1)
         Z, R = tf.sigmoid(XW_z + HW_z), tf.sigmoid(XW_r + HW_r)

@@ -118,8 +118,8 @@ class Layer(CanonicalLayer, tf.Module):
         raise NotImplementedError
 
     @staticmethod
-    def step(config, p, XW, state):
-        """The cell's time step (each cell file's ``*_step``): ``XW = X_t W_x + b (B, G h)``,
+    def step(config, p, state, XW_t):
+        """The cell's time step (each cell file's ``*_step``): ``XW_t = X_t W_x + b (B, G h)``,
         ``state`` a tuple, ``p`` one unit's parameters in the scratch storage (``W_x``, ``W_h``,
         ``b``, extras) -> the new state (H first) and ``{trace name: value}``."""
         raise NotImplementedError
@@ -152,7 +152,7 @@ class Layer(CanonicalLayer, tf.Module):
             p = {name: tf.constant(value) for name, value in fuse_unit(config, params, prefix).items()}
             unit_state, steps = tuple(s[u] for s in parts), {}
             for t in (range(T - 1, -1, -1) if reverse else range(T)):
-                unit_state, steps[t] = self.step(config, p, layer_input[t] @ p["W_x"] + p["b"], unit_state)
+                unit_state, steps[t] = self.step(config, p, unit_state, layer_input[t] @ p["W_x"] + p["b"])
             layer_outputs.append(tf.stack([steps[t]["H"] for t in range(T)]))
             for name in config.spec.traces:
                 traces[prefix + name] = np.stack([np.asarray(steps[t][name]) for t in range(T)])
@@ -202,7 +202,7 @@ class ScratchLayer(Layer):
         xs = tf.TensorArray(tf.float32, size=num_steps).unstack(X)
         outputs = tf.TensorArray(tf.float32, size=num_steps)
         for t in tf.range(num_steps):  # autograph: one tf.while_loop
-            state = self.step(self.config, p, input_half(xs.read(t)), state)[0]
+            state = self.step(self.config, p, state, input_half(xs.read(t)))[0]
             outputs = outputs.write(t, state[0])
         return outputs.stack(), state
 

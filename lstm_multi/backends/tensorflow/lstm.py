@@ -15,13 +15,13 @@ from .layers import NativeLayer, ScratchLayer
 NO_PEEPHOLE = "No framework's native LSTM has peephole connections; use LSTMScratch(peephole=...)."
 
 
-def lstm_step(config, p, XW, state):
-    """One step of :class:`LSTMScratch`'s equations: ``XW = X_t W_x + b (B, 4h)``, ``state = (H, C_prev)``,
+def lstm_step(config, p, state, XW_t):
+    """One step of :class:`LSTMScratch`'s equations: ``XW_t = X_t W_x + b (B, 4h)``, ``state = (H, C_prev)``,
     ``p`` a unit's fused parameters -> the new state ``(H, C)`` and every trace value
     (``CELLS["lstm"].traces``: the gates after their nonlinearity, C_tilde, C, H)."""
     H, C_prev = state
     peephole = config.peephole
-    I, F, O, C_tilde = tf.split(XW + H @ p["W_h"], 4, axis=-1)
+    I, F, O, C_tilde = tf.split(XW_t + H @ p["W_h"], 4, axis=-1)
     if peephole == "diagonal":
         I, F = I + p["w_ci"] * C_prev, F + p["w_cf"] * C_prev
     elif peephole == "full":

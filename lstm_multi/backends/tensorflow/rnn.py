@@ -13,11 +13,11 @@ from ._imports import keras, tf
 from .layers import NativeLayer, ScratchLayer
 
 
-def rnn_step(config, p, XW, state):
-    """One step of :class:`RNNScratch`'s equation: ``XW = X_t W_x + b (B, h)``, ``state = (H,)`` ->
+def rnn_step(config, p, state, XW_t):
+    """One step of :class:`RNNScratch`'s equation: ``XW_t = X_t W_x + b (B, h)``, ``state = (H,)`` ->
     the new state ``(H,)`` and its trace (``CELLS["rnn"].traces``: H)."""
     (H,) = state
-    H = tf.tanh(XW + H @ p["W_h"])
+    H = tf.tanh(XW_t + H @ p["W_h"])
     return (H,), {"H": H}
 
 
