@@ -14,6 +14,8 @@ import importlib.util
 import os
 from types import ModuleType
 
+from .core.allocator import tune_malloc
+
 ENV_VAR = "LSTM_MULTI_BACKEND"
 
 #: backend name -> the top-level modules it needs (what ``find_spec`` looks for).
@@ -111,4 +113,5 @@ def get_backend(name: str | None = None) -> ModuleType:
             f"Backend {name!r} needs {', '.join(missing)}, which is not installed. "
             f"Install it with: {install_command(name)}"
         )
+    tune_malloc()  # before the framework allocates anything (core/allocator.py; LSTM_MULTI_MALLOC)
     return importlib.import_module(f"lstm_multi.backends.{name}")

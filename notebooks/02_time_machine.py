@@ -42,11 +42,12 @@ print("backend:", bk.NAME)
 
 # %%
 data = lm.TimeMachine(batch_size=1024, num_steps=32, num_train=size(10000, 2048), num_val=size(5000, 512))
-print(len(data.vocab), "tokens:", "".join(data.vocab.idx_to_token[1:]), "+ <unk>")
-X, Y = next(iter(data.train_dataloader()))
-print("a batch:", X.shape, Y.shape)
-print("input :", repr("".join(data.vocab.idx_to_token[i] for i in X[0])))
-print("target:", repr("".join(data.vocab.idx_to_token[i] for i in Y[0])))
+print(len(data.vocab), "tokens:", data.vocab.idx_to_token)
+# data.X and data.Y hold every window; the training batches are shuffled rows of them
+# (asking the dataloader for a batch here would move its seeded order on by one epoch).
+print("windows:", data.X.shape, "of which", data.num_train, "for training,", data.num_val, "for validation")
+print("input :", repr("".join(data.vocab.idx_to_token[i] for i in data.X[0])))
+print("target:", repr("".join(data.vocab.idx_to_token[i] for i in data.Y[0])))
 
 # %% [markdown]
 # ## Training

@@ -89,3 +89,52 @@ def test_resolution_order(monkeypatch):
     bk = get_backend(installed[0])
     assert bk.NAME == installed[0]
     assert lstm_multi.get_backend is get_backend
+
+
+def _malloc_status(**env):
+    code = ("import ctypes, lstm_multi; from lstm_multi.core import allocator; "
+            "lstm_multi.get_backend('numpy'); print(allocator.status)")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**__import__("os").environ, **env})
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc is tuned on Linux only")
+def test_get_backend_tunes_glibc_malloc_unless_told_not_to():
+    import platform
+
+    tuned = _malloc_status(LSTM_MULTI_MALLOC="tuned", LD_PRELOAD="")
+    assert tuned.stdout.strip() == ("tuned" if platform.libc_ver()[0] == "glibc" else "default (not glibc)")
+    default = _malloc_status(LSTM_MULTI_MALLOC="default")
+    assert default.stdout.strip() == "default (LSTM_MULTI_MALLOC=default)"
+    bad = _malloc_status(LSTM_MULTI_MALLOC="fast")
+    assert bad.returncode != 0
+    assert "ValueError: LSTM_MULTI_MALLOC must be 'tuned' or 'default', got 'fast'." in bad.stderr
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc is tuned on Linux only")
+def test_tuned_malloc_keeps_freed_buffers_mapped():
+    """With the thresholds raised, a freed 64 MiB buffer goes back to the heap, not to the kernel:
+    glibc's own statistics (mallinfo2) show it as free heap memory, not as an mmapped region."""
+    code = """
+import ctypes, lstm_multi
+lstm_multi.get_backend("numpy")
+import numpy as np
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = Info
+before = libc.mallinfo2().hblkhd
+a = np.ones(64 << 18, np.float32)
+mapped = libc.mallinfo2().hblkhd - before
+del a
+print(mapped, libc.mallinfo2().fordblks >= 64 << 20)
+"""
+    tuned = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={**__import__("os").environ, "LSTM_MULTI_MALLOC": "tuned", "LD_PRELOAD": ""})
+    default = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**__import__("os").environ, "LSTM_MULTI_MALLOC": "default"})
+    if "tuned" not in _malloc_status(LD_PRELOAD="").stdout:
+        pytest.skip("not glibc")
+    assert tuned.stdout.split() == ["0", "True"]  # in the heap, and kept there once freed
+    assert int(default.stdout.split()[0]) >= 64 << 20  # glibc's default: its own mapping
