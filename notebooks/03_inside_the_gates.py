@@ -65,7 +65,7 @@ for name in ("i", "f", "o"):
 
 drop = traces["f"][~space].mean(axis=0) - traces["f"][space].mean(axis=0)
 units = np.argsort(drop)[-3:][::-1]
-print("units whose forget gate closes most at spaces:", units.tolist(), "by", np.round(drop[units], 3).tolist())
+print("units whose forget gate closes most at spaces:", ", ".join(f"{u} (by {drop[u]:.3f})" for u in units))
 
 # %% [markdown]
 # ## The cell state over time

@@ -6,9 +6,14 @@ from pathlib import Path
 
 
 def _pyplot():
+    """pyplot; a process that has not imported it yet (the CLI) gets Agg, as figures are only
+    saved, while a notebook or script keeps its own backend (inline figures stay inline)."""
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg")  # no display needed
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt

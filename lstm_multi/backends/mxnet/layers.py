@@ -119,6 +119,7 @@ class ScratchLayer(Layer):
         computed for all steps at once, then :func:`scan` runs the cell's :attr:`step`.
         """
         XW = api.np.dot(X, p["W_x"]) + p["b"]  # (T, B, G h): the input projection, hoisted
+
         def loop_step(XW_t, state):
             state, _ = self.step(self.config, p, state, XW_t, api)
             return state[0], list(state)
