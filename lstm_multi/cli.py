@@ -124,7 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--optimizer", choices=("sgd", "adam"),
                        help="default: lm sgd (d2l), the tasks adam; both after clipping")
     train.add_argument("--lr", type=_positive_float, help="learning rate (default: lm with sgd 4 (d2l), "
-                       "with adam 0.001; the tasks 0.01)")
+                       "with adam 0.001; parentheses 0.01; timeseries 0.005)")
+    train.add_argument("--lr-schedule", choices=("constant", "cosine"),
+                       help="constant, or cosine decay to 0 over all steps (default: timeseries cosine, "
+                            "else constant)")
     train.add_argument("--clip", type=_positive_float, default=1.0, help="gradient_clip_val")
     train.add_argument("--batch-size", type=_positive_int,
                        help="examples per batch (default: lm 1024, parentheses 100, timeseries 16)")
@@ -227,10 +230,10 @@ class EpochPrinter:
 
 
 #: The arguments that define a training run: stored in its checkpoint, reused by --resume.
-RUN_ARGS = ("task", "impl", "hidden", "optimizer", "lr", "clip", "batch_size", "num_steps", "num_train",
-            "num_val", "seed", "text", "preprocess", "tokens", "min_freq", "length", "tau", "head", "mlp_hiddens",
-            "model", "num_layers", "bidirectional", "dropout", "peephole", "forget_bias", "reset_after",
-            "embedding_dim")
+RUN_ARGS = ("task", "impl", "hidden", "optimizer", "lr", "lr_schedule", "clip", "batch_size", "num_steps",
+            "num_train", "num_val", "seed", "text", "preprocess", "tokens", "min_freq", "length", "tau", "head",
+            "mlp_hiddens", "model", "num_layers", "bidirectional", "dropout", "peephole", "forget_bias",
+            "reset_after", "embedding_dim")
 
 
 def resume_run(args):
@@ -245,6 +248,7 @@ def resume_run(args):
                          "use --init-from to start a new run from its parameters.")
     for name, value in ckpt.hparams["run"].items():
         setattr(args, name, value)
+    args.lr_schedule = ckpt.hparams["run"].get("lr_schedule", "constant")  # runs saved before schedules
     args.task = ckpt.hparams["run"].get("task", "lm")  # runs saved before the tasks were LMs
     if args.out is None:
         args.out = str(path.parent)
@@ -330,7 +334,8 @@ def train(args) -> int:
                "seed": args.seed, "run": run_args}
     trainer = Trainer(max_epochs=args.epochs, gradient_clip_val=args.clip,
                       callbacks=[EpochPrinter(), RunCheckpoints(out, data.vocab.idx_to_token, hparams)],
-                      progress=not args.no_progress, optimizer=make_optimizer(args.optimizer, args.lr))
+                      progress=not args.no_progress, optimizer=make_optimizer(args.optimizer, args.lr),
+                      lr_schedule=args.lr_schedule)
     with StopOnSignals(trainer) as stop:
         history = trainer.fit(model, data, resume=ckpt.training if args.resume else None)
     if trainer.interrupted:

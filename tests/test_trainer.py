@@ -88,3 +88,24 @@ def test_curve_png(tmp_path):
     path = plot_history(history, tmp_path / "c" / "curve.png", title="t")
     raw = path.read_bytes()
     assert raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) > 10_000
+
+
+def test_cosine_schedule_decays_the_learning_rate_step_by_step(bk, data):
+    """Each step's optimizer has the scheduled rate; the run equals one fed those rates by hand."""
+    from lstm_multi.core.optim import Adam
+
+    seen = []
+    model = build_model(bk, "scratch", 28, 8, lr=0.01)
+    trainer = Trainer(max_epochs=2, gradient_clip_val=1.0, optimizer=Adam(0.01), lr_schedule="cosine")
+    original = model.training_step
+    model.training_step = lambda batch, optimizer, clip: seen.append(optimizer.lr) or original(batch, optimizer, clip)
+    history = trainer.fit(model, data)
+    total = 2 * data.num_batches(train=True)
+    assert seen == pytest.approx([0.01 * 0.5 * (1 + math.cos(math.pi * t / total)) for t in range(total)])
+    assert seen[0] == 0.01 and seen[-1] < 0.01 * 0.05 and len(history) == 2
+    assert Trainer(max_epochs=2, optimizer=Adam(0.01)).optimizer_at(7, 8).lr == 0.01  # constant: as given
+
+
+def test_unknown_lr_schedule_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"^Unknown lr_schedule 'linear'\. Valid: constant, cosine\.$"):
+        Trainer(max_epochs=1, lr_schedule="linear")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .checks import check_positive
 from .module import HyperParameters
@@ -84,6 +84,9 @@ class Callback:
         pass
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
 class Trainer(HyperParameters):
     """Fit a :class:`~lstm_multi.core.module.Module` to a data module.
 
@@ -94,12 +97,18 @@ class Trainer(HyperParameters):
         progress: show a progress bar (tqdm) over all training steps.
         optimizer: an :mod:`~lstm_multi.core.optim` optimizer (``SGD``, ``Adam``) or its name
             (at the model's ``lr``); ``None``: the model's own (``configure_optimizers``).
+        lr_schedule: ``"constant"`` (d2l's) or ``"cosine"``: the learning rate of step t of T
+            (all epochs' steps) is ``lr * (1 + cos(pi t / T)) / 2``, from ``lr`` down to nearly 0,
+            so the last epochs settle instead of jittering around the minimum (a run resumed
+            with more epochs decays over its new total).
     """
 
     def __init__(self, max_epochs: int, gradient_clip_val: float | None = None,
-                 callbacks=(), progress: bool = False, optimizer=None):
+                 callbacks=(), progress: bool = False, optimizer=None, lr_schedule: str = "constant"):
         self.save_hyperparameters()
         check_positive("max_epochs", max_epochs, integer=True)
+        if lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"Unknown lr_schedule {lr_schedule!r}. Valid: {', '.join(LR_SCHEDULES)}.")
         if gradient_clip_val is not None:
             check_positive("gradient_clip_val", gradient_clip_val)
         self.callbacks = list(callbacks)
@@ -164,8 +173,10 @@ class Trainer(HyperParameters):
         start = time.perf_counter()
         total, count = 0.0, 0
         rng_before = self.data.rng.bit_generator.state
-        for X, Y in self.data.train_dataloader():
-            loss = self.model.training_step((X, Y), self.optimizer, self.gradient_clip_val)
+        per_epoch = self.data.num_batches(train=True)
+        for i, (X, Y) in enumerate(self.data.train_dataloader()):
+            optimizer = self.optimizer_at((epoch - 1) * per_epoch + i, self.max_epochs * per_epoch)
+            loss = self.model.training_step((X, Y), optimizer, self.gradient_clip_val)
             self._check_finite(epoch, loss, "loss")
             total, count = total + loss * len(X), count + len(X)
             if bar is not None:
@@ -180,6 +191,14 @@ class Trainer(HyperParameters):
         return EpochRecord(epoch, total / count, val_loss, time.perf_counter() - start,
                            {f"val_{name}": value for name, value in val.items()},
                            language_model=not hasattr(self.model, "task"))
+
+    def optimizer_at(self, step: int, total_steps: int):
+        """The optimizer for training step ``step`` (0-based) of ``total_steps``: its learning rate
+        from :attr:`lr_schedule` (the same kind of optimizer, so its state carries on)."""
+        if self.lr_schedule == "constant":
+            return self.optimizer
+        lr = self.optimizer.lr * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
+        return replace(self.optimizer, lr=lr)
 
     @staticmethod
     def _check_finite(epoch, loss, what):
