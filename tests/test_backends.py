@@ -176,3 +176,27 @@ def test_greedy_prediction_matches_reference(bk, impl):
         logits, state, _ = lm_forward(params, np.array([[out[-1]]]), state)
     assert text == "".join(data_vocab.idx_to_token[i] for i in out)
     assert text.startswith("time traveller") and len(text) == 34
+
+
+def test_every_function_takes_numpy_and_the_backends_own_tensors(bk, impl):
+    """loss_and_grads, evaluate_loss, evaluate, train_step and the model itself give the same
+    numbers for a NumPy batch and for the same batch as the backend's tensors."""
+    rng = np.random.default_rng(3)
+    tokens = rng.integers(0, 6, (2, 5)).astype(np.int32)
+    targets = rng.integers(0, 6, (2, 5)).astype(np.int32)
+    results = []
+    for convert in (lambda a: a, bk.tensor):
+        model = make_lm(bk, impl, 6, 4)
+        bk.set_params(model, random_params(6, 4, 6, seed=5))
+        X, Y = convert(tokens), convert(targets)
+        loss, grads = bk.loss_and_grads(model, X, Y)
+        logits = bk.to_numpy(model(X))
+        evaluated = (bk.evaluate_loss(model, X, Y), bk.evaluate(model, X, Y)[0])
+        step_loss = bk.train_step(model, X, Y, 0.5, 1.0)
+        results.append((loss, grads, logits, evaluated, step_loss, bk.get_params(model)))
+    (loss_a, grads_a, logits_a, eval_a, step_a, after_a), (loss_b, grads_b, logits_b, eval_b, step_b, after_b) = results
+    assert loss_a == loss_b and eval_a == eval_b and step_a == step_b
+    np.testing.assert_array_equal(logits_a, logits_b)
+    for name in grads_a:
+        np.testing.assert_array_equal(grads_a[name], grads_b[name])
+        np.testing.assert_array_equal(after_a[name], after_b[name])

@@ -15,7 +15,7 @@ from mxnet import gluon, np, npx
 
 from ...core.checks import check_tokens
 from ...core.lm import LanguageModel, check_lm_layer
-from .ops import new_parameter
+from .ops import new_parameter, tensor
 
 
 class RNNLMScratch(LanguageModel, gluon.Block):
@@ -47,7 +47,7 @@ class RNNLMScratch(LanguageModel, gluon.Block):
     def forward_with_state(self, tokens, state=None):
         """Logits ``(B, T, vocab)`` and the layer's final state."""
         check_tokens(tokens, self.vocab_size)
-        rnn_outputs, state = self.rnn(self.inputs(tokens), state)
+        rnn_outputs, state = self.rnn(self.inputs(tensor(tokens)), state)  # NumPy or MXNet ids
         return self.output_layer(rnn_outputs), state
 
     def forward(self, tokens, state=None):
