@@ -60,6 +60,11 @@ def load_on(name, impl, path):
     return bk, model, Vocab.from_tokens(ckpt.vocab)
 
 
+#: seeded sampling happens once, in NumPy, over each backend's logits: the same text everywhere
+SAMPLINGS = [dict(temperature=1.0, seed=3), dict(temperature=0.8, top_k=5, seed=4),
+             dict(temperature=1.0, top_p=0.9, seed=5)]
+
+
 @pytest.mark.skipif(not PAIRS, reason="no backend installed in this environment")
 @pytest.mark.parametrize("source,target", PAIRS or [("torch", "torch")])
 @pytest.mark.parametrize("impl_a,impl_b", IMPL_PAIRS, ids=[f"{a}->{b}" for a, b in IMPL_PAIRS])
@@ -71,8 +76,11 @@ def test_checkpoint_moves_between_backends(source, target, impl_a, impl_b, data,
     # the same function
     assert_close(bk_b.to_numpy(model_b(bk_b.tensor(X))), bk_a.to_numpy(model_a(bk_a.tensor(X))),
                  atol=5e-6, rtol=5e-6, what="logits")
-    # the same greedy text
+    # the same greedy text, and the same sampled text for the same seed
     assert model_b.predict("time traveller", 30, vocab) == model_a.predict("time traveller", 30, data.vocab)
+    for sampling in SAMPLINGS:
+        assert model_b.predict("time traveller", 30, vocab, **sampling) == \
+            model_a.predict("time traveller", 30, data.vocab, **sampling), sampling
     # and it trains on: the next SGD step gives the same loss and the same parameters
     loss_a = bk_a.train_step(model_a, X, Y, 2.0, 1.0)
     loss_b = bk_b.train_step(model_b, X, Y, 2.0, 1.0)
@@ -95,6 +103,7 @@ model = build_model(bk, impl, len(ckpt.vocab), ckpt.params["W_hq"].shape[0], lr=
 bk.set_params(model, ckpt.params)
 logits = bk.to_numpy(model(bk.tensor(X)))
 text = model.predict("time traveller", 30, Vocab.from_tokens(ckpt.vocab))
+text += "|" + model.predict("time traveller", 30, Vocab.from_tokens(ckpt.vocab), temperature=1.0, top_p=0.9, seed=3)
 bk.train_step(model, X[:, :-1], X[:, 1:], 2.0, 1.0)
 save_checkpoint(out, bk.get_params(model), ckpt.vocab, {"backend": name, "text": text})
 np.save(out + ".logits.npy", logits)
@@ -120,7 +129,8 @@ def test_checkpoint_moves_across_environments(other, data, tmp_path):
     assert_close(np.load(str(out) + ".logits.npy"), bk.to_numpy(model(bk.tensor(X))),
                  atol=5e-6, rtol=5e-6, what=f"{other} logits")
     there = load_checkpoint(out)
-    assert there.hparams["text"] == model.predict("time traveller", 30, data.vocab)
+    assert there.hparams["text"] == model.predict("time traveller", 30, data.vocab) + "|" + model.predict(
+        "time traveller", 30, data.vocab, temperature=1.0, top_p=0.9, seed=3)
     # the step taken there equals the step taken here
     bk.train_step(model, X[:, :-1], X[:, 1:], 2.0, 1.0)
     for name, value in bk.get_params(model).items():
