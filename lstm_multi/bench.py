@@ -36,17 +36,21 @@ IMPLS = ("scratch", "concise", "d2l")
 PREFIX = "time traveller"
 
 
-def flops_per_token(hidden: int, vocab: int) -> int:
-    return 6 * (4 * hidden * (vocab + hidden) + hidden * vocab)
+def flops_per_token(hidden: int, vocab: int, model: str = "lstm") -> int:
+    """Training FLOPs of one token: 6x the multiply-adds of the G gates' matmuls and the output."""
+    from .core.family import CELLS
+
+    gates = len(CELLS[model].gates)
+    return 6 * (gates * hidden * (vocab + hidden) + hidden * vocab)
 
 
-def build(bk, impl: str, vocab: int, hidden: int, lr: float = 1.0):
+def build(bk, impl: str, vocab: int, hidden: int, lr: float = 1.0, model: str = "lstm"):
     from .core.lm import build_model
 
     if impl == "d2l":
         d2l = importlib.import_module(f"lstm_multi.backends.{bk.NAME}.d2l")
         return bk.RNNLMScratch(d2l.D2LLSTMScratch(vocab, hidden), vocab, lr=lr)
-    return build_model(bk, impl, vocab, hidden, lr)
+    return build_model(bk, impl, vocab, hidden, lr, model=model)
 
 
 def matmul_gflops(bk, hidden: int, batch_size: int, vocab: int, num_steps: int = 32, reps: int = 20) -> float:
@@ -96,7 +100,7 @@ def peak_gflops() -> dict:
 
 
 def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: int = 32,
-            steps: int = 10, gen_tokens: int = 100, min_seconds: float = 1.0) -> dict:
+            steps: int = 10, gen_tokens: int = 100, min_seconds: float = 1.0, model: str = "lstm") -> dict:
     """One configuration in this process; returns a flat dict of results.
 
     At least ``steps`` training steps are timed, and more until ``min_seconds`` have
@@ -110,7 +114,8 @@ def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: in
     data = TimeMachine(batch_size, num_steps, num_train=batch_size, num_val=0)
     vocab = len(data.vocab)
     X, Y = next(iter(data.train_dataloader()))
-    model = build(bk, impl, vocab, hidden)
+    cell = model
+    model = build(bk, impl, vocab, hidden, model=cell)
     optimizer = SGD(1.0)
     step = lambda: model.training_step((X, Y), optimizer, 1.0)
     start = time.perf_counter()
@@ -129,8 +134,8 @@ def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: in
     gen_s = time.perf_counter() - start
     train_tps = batch_size * num_steps / step_s
     gflops = matmul_gflops(bk, hidden, batch_size, vocab, num_steps)
-    ceiling = gflops * 1e9 / flops_per_token(hidden, vocab)
-    return {"backend": backend, "impl": impl, "hidden": hidden, "batch_size": batch_size,
+    ceiling = gflops * 1e9 / flops_per_token(hidden, vocab, cell)
+    return {"backend": backend, "model": cell, "impl": impl, "hidden": hidden, "batch_size": batch_size,
             "num_steps": num_steps, "train_tokens_per_s": train_tps, "step_s": step_s, "timed_steps": len(times),
             "compile_s": max(first - step_s, 0.0), "gen_tokens_per_s": gen_tokens / gen_s,
             "matmul_gflops": gflops, "ceiling_tokens_per_s": ceiling,
@@ -167,25 +172,27 @@ def machine() -> dict:
 
 def run(backends, impls=IMPLS, hiddens=(32, 256), batch_sizes=(1024, 32), num_steps: int = 32,
         steps: int = 10, gen_tokens: int = 100, min_seconds: float = 1.0,
-        progress: bool = True) -> list[dict]:
-    """Every configuration, each in a fresh process of the backend's environment."""
+        progress: bool = True, models=("lstm",)) -> list[dict]:
+    """Every configuration, each in a fresh process of the backend's environment (the book's
+    ``d2l`` loop exists for the LSTM only)."""
     from . import backend as registry
     from .core.parity import interpreter_for, subprocess_env
 
-    configs = [(b, i, h, n) for b in backends for h in hiddens for n in batch_sizes for i in impls]
+    configs = [(b, m, i, h, n) for b in backends for m in models for h in hiddens for n in batch_sizes
+               for i in impls if m == "lstm" or i != "d2l"]
     results = []
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(configs), unit="config", desc="bench")
-    for backend, impl, hidden, batch_size in configs:
+    for backend, model, impl, hidden, batch_size in configs:
         python = sys.executable if registry.is_available(backend) else interpreter_for(backend)
         if python is None:
-            results.append({"backend": backend, "impl": impl, "hidden": hidden,
+            results.append({"backend": backend, "model": model, "impl": impl, "hidden": hidden,
                             "batch_size": batch_size, "error": "not installed here"})
         else:
-            args = dict(backend=backend, impl=impl, hidden=hidden, batch_size=batch_size,
+            args = dict(backend=backend, model=model, impl=impl, hidden=hidden, batch_size=batch_size,
                         num_steps=num_steps, steps=steps, gen_tokens=gen_tokens, min_seconds=min_seconds)
             proc = subprocess.run([python, "-m", "lstm_multi.bench", json.dumps(args)],
                                   capture_output=True, text=True, env=subprocess_env(PYTHONWARNINGS="ignore"))
@@ -203,26 +210,29 @@ def run(backends, impls=IMPLS, hiddens=(32, 256), batch_sizes=(1024, 32), num_st
 
 
 def add_ratios(results: list[dict]) -> None:
-    """``vs_native`` and ``vs_d2l``: tokens/s over the same backend and shape's concise and d2l."""
-    index = {(r["backend"], r["impl"], r["hidden"], r["batch_size"]): r for r in results if "error" not in r}
-    for (backend, impl, hidden, batch_size), r in index.items():
+    """``vs_native`` and ``vs_d2l``: tokens/s over the same backend, model and shape's concise
+    and d2l."""
+    index = {(r["backend"], r.get("model", "lstm"), r["impl"], r["hidden"], r["batch_size"]): r
+             for r in results if "error" not in r}
+    for (backend, model, impl, hidden, batch_size), r in index.items():
         for other, key in (("concise", "vs_native"), ("d2l", "vs_d2l")):
-            base = index.get((backend, other, hidden, batch_size))
+            base = index.get((backend, model, other, hidden, batch_size))
             if base is not None:
                 r[key] = r["train_tokens_per_s"] / base["train_tokens_per_s"]
 
 
 def to_markdown(results: list[dict]) -> str:
-    lines = ["| backend | impl | h | batch | train tok/s | vs native | vs d2l | of ceiling | compile s "
-             "| generate tok/s | peak MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| backend | model | impl | h | batch | train tok/s | vs native | vs d2l | of ceiling "
+             "| compile s | generate tok/s | peak MB |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     fmt = lambda r, k, f: f.format(r[k]) if k in r else "-"
     for r in results:
+        model = r.get("model", "lstm")
         if "error" in r:
-            lines.append(f"| {r['backend']} | {r['impl']} | {r['hidden']} | {r['batch_size']} "
+            lines.append(f"| {r['backend']} | {model} | {r['impl']} | {r['hidden']} | {r['batch_size']} "
                          f"| error: {r['error']} | | | | | | |")
             continue
         lines.append(" | ".join([
-            f"| {r['backend']}", r["impl"], str(r["hidden"]), str(r["batch_size"]),
+            f"| {r['backend']}", model, r["impl"], str(r["hidden"]), str(r["batch_size"]),
             f"{r['train_tokens_per_s']:,.0f}", fmt(r, "vs_native", "{:.2f}"), fmt(r, "vs_d2l", "{:.2f}"),
             f"{100 * r['ceiling_fraction']:.0f}%", f"{r['compile_s']:.2f}",
             f"{r['gen_tokens_per_s']:,.0f}", f"{r['peak_rss_mb']:.0f} |"]))

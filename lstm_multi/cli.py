@@ -202,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--backends", nargs="+", choices=BACKENDS, help="default: the four frameworks")
     bench.add_argument("--impls", nargs="+", choices=("scratch", "concise", "d2l"),
                        default=["scratch", "concise", "d2l"], help="implementations to time")
+    bench.add_argument("--models", nargs="+", choices=("lstm", "gru", "rnn"), default=["lstm"],
+                       help="the cells to time (the book's d2l loop: LSTM only)")
     bench.add_argument("--hidden", nargs="+", type=_positive_int, default=[32, 256], help="num_hiddens")
     bench.add_argument("--batch-size", nargs="+", type=_positive_int, default=[1024, 32],
                        help="windows per batch")
@@ -477,7 +479,7 @@ def bench(args) -> int:
 
     check_output_dir(args.out, "--out")
     results = run(args.backends or FRAMEWORKS, args.impls, args.hidden, args.batch_size, args.num_steps,
-                  args.steps, args.gen_tokens, args.min_seconds)
+                  args.steps, args.gen_tokens, args.min_seconds, models=args.models)
     table = to_markdown(results)
     print(table)
     out = Path(args.out)

@@ -34,7 +34,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 results_dir = Path("..") / "benchmarks" / "results"
-results = [r for r in json.loads((results_dir / "results.json").read_text()) if "error" not in r]
+results = [r for r in json.loads((results_dir / "results.json").read_text()) if "error" not in r
+           and r.get("model", "lstm") == "lstm"]  # the LSTM (GRU and RNN rows: benchmarks/README.md)
 machine = json.loads((results_dir / "machine.json").read_text())
 print(f"measured on: {machine['cpu']}, {machine['cores']} cores, {machine['date']}")
 print("versions:", ", ".join(f"{k} {v}" for k, v in machine.get("versions", machine.get("versions_here", {})).items()))

@@ -39,11 +39,22 @@ def test_run_in_subprocesses_and_ratios(bk):
     scratch = results[0]
     assert scratch["vs_native"] == pytest.approx(scratch["train_tokens_per_s"] / results[1]["train_tokens_per_s"])
     table = to_markdown(results)
-    assert table.count("\n") == 4 and f"| {bk.NAME} | d2l | 4 | 2 |" in table
+    assert table.count("\n") == 4 and f"| {bk.NAME} | lstm | d2l | 4 | 2 |" in table
+
+
+def test_gru_and_rnn_are_timed_without_a_d2l_loop(bk):
+    results = run([bk.NAME], hiddens=(4,), batch_sizes=(2,), num_steps=3, steps=1, gen_tokens=2,
+                  min_seconds=0, progress=False, models=("gru", "rnn"))
+    assert [(r["model"], r["impl"]) for r in results] == [("gru", "scratch"), ("gru", "concise"),
+                                                          ("rnn", "scratch"), ("rnn", "concise")]
+    assert all("error" not in r for r in results), results
+    assert results[0]["vs_native"] == pytest.approx(results[0]["train_tokens_per_s"] / results[1]["train_tokens_per_s"])
 
 
 def test_ratios_and_flops():
     assert flops_per_token(256, 28) == 6 * (4 * 256 * 284 + 256 * 28)  # ~1.8 MFLOP, DESIGN.md
+    assert flops_per_token(256, 28, "gru") == 6 * (3 * 256 * 284 + 256 * 28)
+    assert flops_per_token(256, 28, "rnn") == 6 * (256 * 284 + 256 * 28)
     rows = [{"backend": "b", "impl": i, "hidden": 8, "batch_size": 2, "train_tokens_per_s": t}
             for i, t in (("scratch", 300.0), ("concise", 150.0), ("d2l", 100.0))]
     add_ratios(rows)
@@ -55,7 +66,7 @@ def test_cli_writes_tables(bk, tmp_path, capsys):
 
     assert main(["bench", "--backends", bk.NAME, "--impls", "scratch", "--hidden", "4", "--batch-size", "2",
                  "--num-steps", "3", "--steps", "1", "--min-seconds", "0", "--gen-tokens", "2", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "results.md").read_text().startswith("| backend | impl |")
+    assert (tmp_path / "results.md").read_text().startswith("| backend | model | impl |")
     import json
 
     assert json.loads((tmp_path / "results.json").read_text())[0]["impl"] == "scratch"
