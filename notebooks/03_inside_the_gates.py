@@ -48,7 +48,8 @@ print(model.predict("time traveller", 40, data.vocab))
 # %%
 text = "the time traveller smiled and said that is all"
 tokens, traces = lm.trace_text(model, text, data.vocab)
-lm.plot_gates(tokens, traces)
+fig = lm.plot_gates(tokens, traces)
+fig.set_dpi(64)  # six heatmaps: a smaller image keeps the stored notebook light
 plt.show()
 
 # %% [markdown]
