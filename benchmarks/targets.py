@@ -62,7 +62,11 @@ def main(argv=None) -> int:
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "targets.json").write_text(json.dumps(rows, indent=1) + "\n")
-        lines = ["| target | backend | impl | metric | value | target | ok | seconds |", "|---" * 8 + "|"]
+        from lstm_multi.bench import machine
+
+        m = machine()
+        lines = [f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores); seconds are wall-clock.", "",
+                 "| target | backend | impl | metric | value | target | ok | seconds |", "|---" * 8 + "|"]
         for r in rows:
             value = "failed" if r["error"] else f"{r['value']:.4f}"
             lines.append(f"| {r['target']} | {r['backend']} | {r['impl']} | {r['metric']} | {value} | "
