@@ -13,7 +13,7 @@ from functools import partial
 from mxnet import gluon
 
 from ...core.family import LayerConfig
-from .layers import NativeLayer, ScratchLayer, with_dropout_between_layers
+from .layers import NativeLayer, ScratchLayer, matmul, split, with_dropout_between_layers
 
 
 def gru_step(config, p, state, XW_t, api):
@@ -23,15 +23,15 @@ def gru_step(config, p, state, XW_t, api):
     h = config.num_hiddens
     sigmoid = partial(api.npx.activation, act_type="sigmoid")
     tanh = partial(api.npx.activation, act_type="tanh")
-    dot = api.np.dot
+    dot = partial(matmul, api)  # A W on oneDNN (np.dot has no AVX in the 1.9.1 wheel)
     (H,) = state
     if config.reset_after:
         HW = dot(H, p["W_h"])  # (B, 3h): blocks z, r, h
-        Z, R = sigmoid(XW_t[:, :h] + HW[:, :h]), sigmoid(XW_t[:, h:2 * h] + HW[:, h:2 * h])
-        H_tilde = tanh(XW_t[:, 2 * h:] + R * (HW[:, 2 * h:] + p["b_hh"]))
+        Z, R, _ = split(api, sigmoid(XW_t + HW), 3, h)  # one sigmoid (the h block's unused)
+        XW_h, HW_h = split(api, XW_t, 3, h)[2], split(api, HW, 3, h)[2]
+        H_tilde = tanh(XW_h + R * (HW_h + p["b_hh"]))
     else:
-        ZR = sigmoid(XW_t[:, :2 * h] + dot(H, p["W_h"][:, :2 * h]))
-        Z, R = ZR[:, :h], ZR[:, h:]
+        Z, R = split(api, sigmoid(XW_t[:, :2 * h] + dot(H, p["W_h"][:, :2 * h])), 2, h)
         H_tilde = tanh(XW_t[:, 2 * h:] + dot(R * H, p["W_h"][:, 2 * h:]))
     H = Z * H + (1 - Z) * H_tilde
     return (H,), {"z": Z, "r": R, "h_tilde": H_tilde, "H": H}

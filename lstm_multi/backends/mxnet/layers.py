@@ -5,13 +5,24 @@ Every layer takes time-major ``X (T, B, d)`` and an optional state in the API fo
 ``(layers * directions, B, h)`` stacked in the order l0, l0.rev, l1, ...) and returns
 ``outputs (T, B, h * directions)`` and the final state in the same form.
 
-Both kinds are Gluon ``HybridBlock``s, hybridized when built: the first call traces
-``hybrid_forward`` once into a symbolic graph that MXNet runs as one cached operator
-(forward and backward) for every later call, whatever the shapes. Inside it the inputs
+Both kinds are Gluon ``HybridBlock``s, hybridized when built: a call traces
+``hybrid_forward`` into a symbolic graph that MXNet runs as one cached operator
+(forward and backward). The native layer's one graph serves every shape; the scratch
+layer unrolls its loop over time, so it traces one graph per number of steps and keeps a
+cached operator per input shape (:meth:`ScratchLayer.forward`). Inside a graph the inputs
 are symbols without shapes, so :meth:`checked_state` checks them in ``forward`` first.
+
+Why the scratch cells run as they do (MXNet 1.9.1's pip wheel, CPU): its plain kernels
+(``np.dot``, element-wise NumPy operators) are built without AVX, its oneDNN operators
+(``npx.fully_connected``, ``npx.activation``, ``npx.slice``) use AVX-512; so the matmuls
+are inner products (:func:`matmul`), the gate blocks slices (:func:`split`). An unrolled
+graph of fixed length runs 2-3x faster than ``contrib.foreach`` (one subgraph call per
+step); at small sizes each operator's ~3 us is the bound, so a step has few of them.
 """
 
 from __future__ import annotations
+
+from collections import OrderedDict
 
 import mxnet as mx
 from mxnet import gluon, np
@@ -23,15 +34,56 @@ from .ops import get_params, named_parameters, new_parameter, set_params, tensor
 
 #: Gluon's hybridize options: reuse the memory of the cached graph between calls.
 HYBRIDIZE = {"static_alloc": True}
+#: the scratch layers': also plan the memory once per input shape (each shape has its own graph).
+SCRATCH_HYBRIDIZE = {"static_alloc": True, "static_shape": True}
+
+
+def matmul(api, A, W):
+    """``A W`` for ``A (..., k)`` and a weight ``W (k, n)``, on oneDNN's inner product.
+
+    MXNet 1.9.1's pip wheel runs ``np.dot`` on kernels built without AVX, while
+    ``npx.fully_connected`` (oneDNN, AVX-512) is 3-10x faster at the cells' shapes; it takes
+    its weight as ``(n, k)``, so ``W`` is transposed: in a cached graph the transposes of one
+    weight by every step are one node (MXNet eliminates common expressions). ``n`` is read
+    from the array, or from the symbol's inferred shape when tracing (weights have shapes).
+    """
+    return api.npx.fully_connected(A, W.T, no_bias=True, num_hidden=_width(W), flatten=False)
+
+
+def split(api, A, sections: int, width: int):
+    """``A (B, sections * width)`` -> its ``sections`` column blocks ``(B, width)``, as ``np.split``
+    does, with one ``slice`` operator each (oneDNN): ``A[:, a:b]`` costs two (a slice and a
+    reshape, forward and backward), ``np.split`` and the legacy ``split`` 5-10x one slice at
+    small sizes. (``width``: a symbol's shape is unknown when tracing.)"""
+    return [api.npx.slice(A, begin=(None, k * width), end=(None, (k + 1) * width)) for k in range(sections)]
+
+
+def _width(A):
+    """The last dimension of an array, or of a symbol (its inferred shape: parameters have shapes)."""
+    return A.infer_shape_partial()[1][0][-1] if isinstance(A, mx.sym.Symbol) else A.shape[-1]
+
+
+def input_projection(api, X, p):
+    """``X_t W_x + b`` for every step at once (it does not depend on the state):
+    ``X (T, B, d)`` -> ``(T, B, G h)``, one inner product."""
+    return api.npx.fully_connected(X, p["W_x"].T, p["b"], num_hidden=_width(p["b"]), flatten=False)
+
+
+def unstack(api, XW, num_steps: int):
+    """``(T, B, k)`` -> the list of its ``T`` steps ``(B, k)``: one operator (the legacy ``split``)."""
+    if num_steps == 1:
+        return [api.np.squeeze(XW, axis=0)]
+    parts = api.split(XW.as_nd_ndarray(), num_outputs=num_steps, axis=0, squeeze_axis=True)
+    return [part.as_np_ndarray() for part in parts]
 
 
 def scan(api, step, xs, state):
     """``ys, state`` of ``y_t, state = step(x_t, state)`` for each ``x_t`` along axis 0 of ``xs``.
 
     This is ``api.contrib.foreach`` (``api`` is Gluon's ``F``): a Python loop when run op by op, one loop
-    operator in the graph when hybridized, for any number of steps (a Python
-    ``for`` over ``range(num_steps)`` cannot be traced: hybrid_forward sees symbols,
-    whose shapes are unknown). MXNet 1.9's foreach takes only legacy NDArrays and
+    operator in the graph when hybridized, for any number of steps. The scratch layer
+    uses it only inside a hybridized parent, whose symbols have no shapes (a Python ``for``
+    over ``range(num_steps)`` needs the number). MXNet 1.9's foreach takes only legacy NDArrays and
     Symbols, so the arrays cross it as legacy views (no copies) and ``step`` sees
     NumPy-interface arrays.
     """
@@ -102,7 +154,8 @@ class ScratchLayer(Layer):
                 name = native_prefix(prefix) + name
                 setattr(self, name, new_parameter(self, name, value))
         mx.random.seed(seed)  # the dropout masks (MXNet has one global generator)
-        self.hybridize(**HYBRIDIZE)
+        self.__dict__.update(_num_steps=None, _graphs={}, _ops=OrderedDict(), _shape=None)
+        self.hybridize(**SCRATCH_HYBRIDIZE)
 
     def unit_layout(self, index, prefix, layer, reverse) -> FusedLayout:
         return scratch_layout(self.config, native_prefix(prefix))
@@ -111,20 +164,62 @@ class ScratchLayer(Layer):
     #: -> the new state and ``{name: value}`` for every name in ``CELLS[cell].traces``.
     step = None
 
+    #: cached graphs kept, one per input shape (the least recently used is dropped first)
+    MAX_GRAPHS = 8
+
+    def forward(self, inputs, state=None):
+        """Runs the cached graph of ``inputs``' shape: the loop is unrolled over its ``num_steps``,
+        so each number of steps is traced once (:meth:`hybrid_forward`) and each input shape
+        gets its own cached operator (memory planned once: ``static_shape``)."""
+        if isinstance(inputs, mx.sym.Symbol):  # inside a hybridized parent: no shapes, contrib.foreach
+            self._num_steps = None
+        elif self._active:
+            self._select_graph(tuple(inputs.shape))
+        return super().forward(inputs, state)
+
+    def _select_graph(self, shape):
+        """Swap in Gluon's cached graph and operator for ``shape`` (saving the current ones)."""
+        self._num_steps = shape[0]
+        if shape == self._shape:
+            return
+        if self._shape is not None and self._cached_op is not None:
+            self._ops[self._shape] = (self._cached_op, self._cached_op_args)
+            self._graphs[self._shape[0]] = (self._cached_graph, self._in_format, self._out_format)
+        self._shape = shape
+        graph = self._graphs.get(shape[0])
+        self._cached_graph, self._in_format, self._out_format = graph if graph else ((), None, None)
+        self._cached_op, self._cached_op_args = self._ops.pop(shape, (None, []))
+        while len(self._ops) >= self.MAX_GRAPHS:
+            self._ops.popitem(last=False)
+
+    def _clear_cached_op(self):
+        super()._clear_cached_op()
+        if "_graphs" in self.__dict__:
+            self.__dict__.update(_graphs={}, _ops=OrderedDict(), _shape=None)
+
     def recurrence(self, api, X, state, p):
         """One unit over ``X (T, B, d)`` from ``state`` (a list of ``(B, h)``): returns
         ``outputs (T, B, h)`` and the final state (a list). ``p``: the unit's parameters.
 
         The input half of every step, ``X_t W_x + b``, does not depend on the state: it is
-        computed for all steps at once, then :func:`scan` runs the cell's :attr:`step`.
+        computed for all steps at once (:func:`input_projection`), then the cell's
+        :attr:`step` runs once per step, a Python loop unrolled into the graph when tracing
+        (the number of steps is the input's, :meth:`forward`). Inside a hybridized parent
+        (whose symbols have no shapes) it is :func:`scan` (``contrib.foreach``) instead.
         """
-        XW = api.np.dot(X, p["W_x"]) + p["b"]  # (T, B, G h): the input projection, hoisted
+        num_steps = X.shape[0] if isinstance(X, np.ndarray) else self._num_steps
+        XW = input_projection(api, X, p)  # (T, B, G h)
+        if num_steps is None:
+            def loop_step(XW_t, state):
+                state, _ = self.step(self.config, p, state, XW_t, api)
+                return state[0], list(state)
 
-        def loop_step(XW_t, state):
+            return scan(api, loop_step, XW, state)
+        outputs = []
+        for XW_t in unstack(api, XW, num_steps):
             state, _ = self.step(self.config, p, state, XW_t, api)
-            return state[0], list(state)
-
-        return scan(api, loop_step, XW, state)
+            outputs.append(state[0])
+        return api.np.stack(outputs, axis=0), list(state)
 
     def hybrid_forward(self, api, inputs, state, **params):
         """``api`` (Gluon's ``F``): ``mxnet.ndarray`` op by op, ``mxnet.symbol`` when tracing."""
@@ -281,10 +376,13 @@ def trace(layer, X, state=None) -> dict:
             layer_input, layer_outputs = concat(mx.nd, layer_outputs), []
         p = {name: tensor(value) for name, value in fuse_unit(config, params, prefix).items()}
         unit_state = [s if config.single else s[u] for s in parts]
-        XW = np.dot(layer_input, p["W_x"]) + p["b"]
-        steps = [None] * T
-        for t in (reversed(range(T)) if reverse else range(T)):
-            unit_state, steps[t] = step(config, p, unit_state, XW[t], mx.nd)
+        X_unit = np.flip(layer_input, axis=0) if reverse else layer_input
+        steps = []
+        for XW_t in unstack(mx.nd, input_projection(mx.nd, X_unit, p), T):  # as the layer computes them
+            unit_state, values_t = step(config, p, unit_state, XW_t, mx.nd)
+            steps.append(values_t)
+        if reverse:
+            steps.reverse()
         for name in config.spec.traces:
             values[prefix + name] = np.stack([s[name] for s in steps])
         layer_outputs.append(values[prefix + "H"])

@@ -11,14 +11,14 @@ from __future__ import annotations
 from mxnet import gluon
 
 from ...core.family import LayerConfig
-from .layers import NativeLayer, ScratchLayer, with_dropout_between_layers
+from .layers import NativeLayer, ScratchLayer, matmul, with_dropout_between_layers
 
 
 def rnn_step(config, p, state, XW_t, api):
     """One step, ``H = tanh(X_t W_xh + b_h + H W_hh)`` from ``XW_t = X_t W_x + b`` (hoisted): the
     new ``(H,)`` and its trace ``{"H": H}``."""
     (H,) = state
-    H = api.npx.activation(XW_t + api.np.dot(H, p["W_h"]), act_type="tanh")
+    H = api.npx.activation(XW_t + matmul(api, H, p["W_h"]), act_type="tanh")
     return (H,), {"H": H}
 
 
