@@ -61,19 +61,32 @@ def matmul_gflops(bk, hidden: int, batch_size: int, vocab: int, num_steps: int =
     by ``get_backend``), so page faults are not timed."""
     rng = np.random.default_rng(0)
     B = bk.tensor(rng.standard_normal((hidden + vocab, 4 * hidden)).astype(np.float32))
+    product = fastest_matmul(bk)
     best_rate = 0.0
     for rows in sorted({batch_size, num_steps * batch_size}):
         A = bk.tensor(rng.standard_normal((rows, hidden + vocab)).astype(np.float32))
-        bk.to_numpy(A @ B)
+        bk.to_numpy(product(A, B))
         n = max(2, reps * batch_size // rows)
         for _ in range(3):
             start = time.perf_counter()
             for _ in range(n):
-                out = A @ B
+                out = product(A, B)
             bk.to_numpy(out)  # waits for asynchronous frameworks
             seconds = (time.perf_counter() - start) / n
             best_rate = max(best_rate, 2 * rows * (hidden + vocab) * 4 * hidden / seconds / 1e9)
     return best_rate
+
+
+def fastest_matmul(bk):
+    """``A @ B`` in the framework, by its fastest kernel: MXNet 1.9.1's ``np.dot`` is built without
+    AVX, its oneDNN inner product (what the scratch cells use) is not."""
+    if bk.NAME == "mxnet":
+        from mxnet import nd
+
+        from .backends.mxnet.layers import matmul
+
+        return lambda A, B: matmul(nd, A, B)
+    return lambda A, B: A @ B
 
 
 def peak_gflops() -> dict:
