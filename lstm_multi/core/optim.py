@@ -133,3 +133,40 @@ def native_state(model, state: dict) -> tuple[str, int, dict]:
             raise ValueError(f"The {what} does not fit: {err}") from None
         native[slot] = model.from_canonical({k: np.asarray(v, np.float32) for k, v in values.items()})
     return state["name"], int(step), native
+
+
+def kept_state(model, optimizer, trained: dict, zeros_like) -> dict:
+    """The optimizer state an eager backend (torch, MXNet, NumPy) keeps on ``model``, in its
+    ``__dict__`` (outside the framework's own tracking): ``{"name", "step", "slots": {slot:
+    {native name: tensor}}}`` for the ``trained`` parameters ``{native name: tensor}``, started
+    at zeros (``zeros_like``), and again for another kind of optimizer."""
+    state = model.__dict__.get("_optimizer_state")
+    if state is None or state["name"] != optimizer.name:
+        state = {"name": optimizer.name, "step": 0,
+                 "slots": {slot: {name: zeros_like(p) for name, p in trained.items()} for slot in optimizer.slots}}
+        model.__dict__["_optimizer_state"] = state
+    return state
+
+
+def export_kept_state(model, shapes: dict, to_numpy):
+    """:func:`kept_state` in canonical names (what ``get_optimizer_state`` returns): ``None``
+    before the first step; zeros for the parameters (``shapes``: every native name) that
+    training does not update."""
+    import numpy as np
+
+    state = model.__dict__.get("_optimizer_state")
+    if state is None:
+        return None
+    native = {slot: {name: np.zeros(shape, np.float32) for name, shape in shapes.items()} for slot in state["slots"]}
+    for slot, values in state["slots"].items():
+        native[slot].update({name: np.array(to_numpy(value), np.float32) for name, value in values.items()})
+    return canonical_state(model, state["name"], state["step"], native)
+
+
+def restore_kept_state(model, state: dict, trained, tensor) -> None:
+    """The inverse, checked (:func:`native_state`): the next step with an optimizer of its kind
+    is ``step + 1``; ``tensor(value, like)`` makes a slot like the trained parameter ``like``."""
+    name, step, native = native_state(model, state)
+    model.__dict__["_optimizer_state"] = {
+        "name": name, "step": step,
+        "slots": {slot: {n: tensor(values[n], p) for n, p in trained.items()} for slot, values in native.items()}}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as onp  # NumPy itself; np below is MXNet's NumPy interface
 from mxnet import autograd, init, np, npx
 
-from ...core.optim import as_optimizer, canonical_state, native_state
+from ...core.optim import as_optimizer, export_kept_state, kept_state, restore_kept_state
 from ...core.params import check_params
 
 
@@ -160,38 +160,21 @@ def train_step(model, inputs, targets, optimizer, clip: float | None) -> float:
 
 
 def _optimizer_state(model, optimizer):
-    """``{"name", "step", "slots": {slot: {native name: MXNet array}}}`` for the trained parameters,
-    (re)started at zeros for a new kind of optimizer."""
-    state = model.__dict__.get("_optimizer_state")
-    if state is None or state["name"] != optimizer.name:
-        state = {"name": optimizer.name, "step": 0,
-                 "slots": {slot: {name: np.zeros(p.shape, dtype=onp.float32)
-                                  for name, p, _ in trained_parameters(model)} for slot in optimizer.slots}}
-        model.__dict__["_optimizer_state"] = state
-    return state
+    """Adam's m and v for the trained parameters, and the step (:func:`~lstm_multi.core.optim.kept_state`)."""
+    trained = {name: p for name, p, _ in trained_parameters(model)}
+    return kept_state(model, optimizer, trained, lambda p: np.zeros(p.shape, dtype=onp.float32))
 
 
 def get_optimizer_state(model):
     """None before the first step; else the optimizer's name, step and slots in canonical names
     (NumPy float32; zeros for the parameters training does not update)."""
-    state = model.__dict__.get("_optimizer_state")
-    if state is None:
-        return None
-    native = {slot: {name: onp.zeros(p.shape, onp.float32) for name, p in named_parameters(model).items()}
-              for slot in state["slots"]}
-    for slot, values in state["slots"].items():
-        native[slot].update({name: to_numpy(value) for name, value in values.items()})
-    return canonical_state(model, state["name"], state["step"], native)
+    return export_kept_state(model, {name: p.shape for name, p in named_parameters(model).items()}, to_numpy)
 
 
 def set_optimizer_state(model, state) -> None:
     """Continue from a saved state (checked): the next step with an optimizer of its kind is ``step + 1``."""
-    name, step, native = native_state(model, state)
-    trained = [name for name, _, _ in trained_parameters(model)]
-    model.__dict__["_optimizer_state"] = {
-        "name": name, "step": step,
-        "slots": {slot: {n: np.array(values[n], dtype=onp.float32) for n in trained}
-                  for slot, values in native.items()}}
+    trained = {name: p for name, p, _ in trained_parameters(model)}
+    restore_kept_state(model, state, trained, lambda value, p: np.array(value, dtype=onp.float32))
 
 
 def evaluate(model, inputs, targets):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.checks import as_numpy
-from ...core.optim import as_optimizer, canonical_state, clip_scale, native_state
+from ...core.optim import as_optimizer, clip_scale, export_kept_state, kept_state, restore_kept_state
 from ...core.params import check_params
 from ...reference import cross_entropy as reference_cross_entropy
 from ...reference import trace as reference_trace
@@ -76,7 +76,7 @@ def train_step(model, inputs, targets, optimizer, clip: float | None) -> float:
     scale = clip_scale(float(np.sqrt(sum(np.sum(g ** 2) for g in grads.values()))), clip)
     native, native_grads = model.native_params(), model.from_canonical(grads)
     names = list(native)
-    state = _optimizer_state(model, optimizer, native)
+    state = kept_state(model, optimizer, native, np.zeros_like)
     state["step"] += 1
     params, state["slots"] = optimizer.update(
         [native[n] for n in names], [native_grads[n] * scale for n in names],
@@ -86,30 +86,14 @@ def train_step(model, inputs, targets, optimizer, clip: float | None) -> float:
     return loss
 
 
-def _optimizer_state(model, optimizer, native):
-    """The model's optimizer state, (re)started at zeros for a new kind of optimizer."""
-    state = model.__dict__.get("_optimizer_state")
-    if state is None or state["name"] != optimizer.name:
-        state = {"name": optimizer.name, "step": 0,
-                 "slots": {slot: {n: np.zeros_like(p) for n, p in native.items()} for slot in optimizer.slots}}
-        model.__dict__["_optimizer_state"] = state
-    return state
-
-
 def get_optimizer_state(model):
     """``None`` before the first step; else name, step and slots in canonical names (float32)."""
-    state = model.__dict__.get("_optimizer_state")
-    if state is None:
-        return None
-    return canonical_state(model, state["name"], state["step"], state["slots"])
+    return export_kept_state(model, {n: p.shape for n, p in model.native_params().items()}, np.asarray)
 
 
 def set_optimizer_state(model, state) -> None:
     """Continue from a saved state: the next step with an optimizer of its kind is ``step + 1``."""
-    name, step, slots = native_state(model, state)
-    model.__dict__["_optimizer_state"] = {
-        "name": name, "step": step,
-        "slots": {slot: {n: np.asarray(v, np.float64) for n, v in values.items()} for slot, values in slots.items()}}
+    restore_kept_state(model, state, model.native_params(), lambda value, p: np.asarray(value, np.float64))
 
 
 def evaluate(model, inputs, targets):
