@@ -92,8 +92,8 @@ def fastest_matmul(bk):
 def peak_gflops() -> dict:
     """The CPU's nominal float32 peak: cores x clock x FMA lanes x 2 FLOPs x 2 FMA units (an
     assumption: two 512- or 256-bit FMA ports per core, as on recent Xeon and EPYC cores),
-    from /proc/cpuinfo; and the memory bandwidth of a large NumPy copy (GB/s), the bound of
-    element-wise work."""
+    from /proc/cpuinfo (its clock may be the base clock: a turbo clock gives more); and the
+    memory bandwidth of a large NumPy copy (GB/s), the bound of element-wise work."""
     info = {}
     try:
         text = Path("/proc/cpuinfo").read_text()
