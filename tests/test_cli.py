@@ -194,6 +194,7 @@ def test_timeseries_task(bk, tmp_path, capsys):
                  "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "linear autoregression AR(4) 0.0441; noise floor 0.0400" in printed
+    assert "adam lr 0.005 (cosine)" in printed  # the task's defaults
     history = json.loads((out / "history.json").read_text())
     assert history[-1]["val_mse"] == pytest.approx(history[-1]["val_loss"], rel=1e-5)
     assert (out / "forecasts.png").read_bytes()[:4] == b"\x89PNG"
