@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import contextlib
 
+import numpy as np
 import torch
 from torch import nn
-
-import numpy as np
 
 from ...core.checks import check_sequence, check_state
 from ...core.family import LayerConfig, init_layer_params
