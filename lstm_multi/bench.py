@@ -127,10 +127,9 @@ def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: in
     data = TimeMachine(batch_size, num_steps, num_train=batch_size, num_val=0)
     vocab = len(data.vocab)
     X, Y = next(iter(data.train_dataloader()))
-    cell = model
-    model = build(bk, impl, vocab, hidden, model=cell)
+    lm = build(bk, impl, vocab, hidden, model=model)
     optimizer = SGD(1.0)
-    step = lambda: model.training_step((X, Y), optimizer, 1.0)
+    step = lambda: lm.training_step((X, Y), optimizer, 1.0)
     start = time.perf_counter()
     step()
     first = time.perf_counter() - start
@@ -141,14 +140,14 @@ def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: in
         step()
         times.append(time.perf_counter() - start)
     step_s = statistics.median(times)
-    model.predict(PREFIX, 5, data.vocab)  # compile / warm the generation path
+    lm.predict(PREFIX, 5, data.vocab)  # compile / warm the generation path
     start = time.perf_counter()
-    model.predict(PREFIX, gen_tokens, data.vocab)
+    lm.predict(PREFIX, gen_tokens, data.vocab)
     gen_s = time.perf_counter() - start
     train_tps = batch_size * num_steps / step_s
     gflops = matmul_gflops(bk, hidden, batch_size, vocab, num_steps)
-    ceiling = gflops * 1e9 / flops_per_token(hidden, vocab, cell)
-    return {"backend": backend, "model": cell, "impl": impl, "hidden": hidden, "batch_size": batch_size,
+    ceiling = gflops * 1e9 / flops_per_token(hidden, vocab, model)
+    return {"backend": backend, "model": model, "impl": impl, "hidden": hidden, "batch_size": batch_size,
             "num_steps": num_steps, "train_tokens_per_s": train_tps, "step_s": step_s, "timed_steps": len(times),
             "compile_s": max(first - step_s, 0.0), "gen_tokens_per_s": gen_tokens / gen_s,
             "matmul_gflops": gflops, "ceiling_tokens_per_s": ceiling,
@@ -179,7 +178,7 @@ def machine() -> dict:
     return {"cpu": cpu, "cores": os.cpu_count(),
             "vector_extensions": sorted(f for f in flags if f.startswith(("avx", "fma", "amx"))),
             "python": platform.python_version(), "versions_here": versions,
-            "malloc": os.environ.get(allocator.ENV_VAR, "tuned"), **peak_gflops(),
+            "malloc": allocator.tune_malloc(), **peak_gflops(),  # what the measuring processes do too
             "date": datetime.date.today().isoformat()}
 
 

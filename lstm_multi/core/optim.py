@@ -22,9 +22,6 @@ from dataclasses import dataclass
 
 from .checks import check_positive
 
-OPTIMIZERS = ("sgd", "adam")
-
-
 @dataclass(frozen=True)
 class SGD:
     lr: float
@@ -73,9 +70,13 @@ class Adam:
         return new, {"m": m, "v": v}
 
 
+#: name -> optimizer class
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam)}
+
+
 def as_optimizer(optimizer):
     """An optimizer object; a bare number is SGD's learning rate (d2l's ``train_step(..., lr, ...)``)."""
-    if isinstance(optimizer, (SGD, Adam)):
+    if isinstance(optimizer, tuple(OPTIMIZERS.values())):
         return optimizer
     return SGD(optimizer)
 

@@ -28,7 +28,7 @@ import types
 
 import numpy as np
 
-from ...core.optim import SGD, Adam, as_optimizer, canonical_state, native_state
+from ...core.optim import OPTIMIZERS, as_optimizer, canonical_state, native_state
 from ...core.params import check_params
 from ._imports import tf
 
@@ -142,9 +142,6 @@ class OptimizerState:
                 v.assign(tf.zeros_like(v))
 
 
-OPTIMIZER_CLASSES = {cls.name: cls for cls in (SGD, Adam)}
-
-
 def _optimizer_state(model, optimizer_class, restart: bool) -> OptimizerState:
     """The model's state for ``optimizer_class`` (made once: the compiled step holds its
     variables), now the current one; ``restart``: back to zeros if another optimizer was."""
@@ -238,7 +235,7 @@ def set_optimizer_state(model, state) -> None:
     """Continue from a saved state (checked, with a clear error): the next step with an
     optimizer of its kind is ``step + 1`` with its slots."""
     name, step, native = native_state(model, state)
-    current = _optimizer_state(model, OPTIMIZER_CLASSES[name], restart=False)
+    current = _optimizer_state(model, OPTIMIZERS[name], restart=False)
     current.reset()
     current.step.assign(step)
     names = list(model.named_variables())
