@@ -1,5 +1,6 @@
 """Backend selection: names, environment variable, defaults and the exact error messages."""
 
+import os
 import subprocess
 import sys
 
@@ -95,7 +96,7 @@ def _malloc_status(**env):
     code = ("import ctypes, lstm_multi; from lstm_multi.core import allocator; "
             "lstm_multi.get_backend('numpy'); print(allocator.status)")
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**__import__("os").environ, **env})
+                          env={**os.environ, **env})
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc is tuned on Linux only")
@@ -115,6 +116,8 @@ def test_get_backend_tunes_glibc_malloc_unless_told_not_to():
 def test_tuned_malloc_keeps_freed_buffers_mapped():
     """With the thresholds raised, a freed 64 MiB buffer goes back to the heap, not to the kernel:
     glibc's own statistics (mallinfo2) show it as free heap memory, not as an mmapped region."""
+    if "tuned" not in _malloc_status(LD_PRELOAD="").stdout:
+        pytest.skip("not glibc")
     code = """
 import ctypes, lstm_multi
 lstm_multi.get_backend("numpy")
@@ -131,10 +134,8 @@ del a
 print(mapped, libc.mallinfo2().fordblks >= 64 << 20)
 """
     tuned = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           env={**__import__("os").environ, "LSTM_MULTI_MALLOC": "tuned", "LD_PRELOAD": ""})
+                           env={**os.environ, "LSTM_MULTI_MALLOC": "tuned", "LD_PRELOAD": ""})
     default = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             env={**__import__("os").environ, "LSTM_MULTI_MALLOC": "default"})
-    if "tuned" not in _malloc_status(LD_PRELOAD="").stdout:
-        pytest.skip("not glibc")
+                             env={**os.environ, "LSTM_MULTI_MALLOC": "default"})
     assert tuned.stdout.split() == ["0", "True"]  # in the heap, and kept there once freed
     assert int(default.stdout.split()[0]) >= 64 << 20  # glibc's default: its own mapping
