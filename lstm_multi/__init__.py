@@ -8,6 +8,7 @@ from .backend import (BACKENDS, BackendError, BackendNotInstalledError, UnknownB
                       available_backends, backend_name, get_backend, set_backend)
 from .core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .core.data import CorpusError, TimeMachine, Vocab
+from .core.distributed import request_host_devices
 from .core.module import DataModule, HyperParameters, Module
 from .core.gates import gate_table, plot_gates, trace_text
 from .core.optim import SGD, Adam, make_optimizer
@@ -25,5 +26,5 @@ __all__ = [
     "NOISE_FLOOR", "Parentheses", "ParameterError", "SGD", "TimeMachine", "TimeSeries", "Trainer",
     "UnknownBackendError", "Vocab", "available_backends", "backend_name", "gate_table", "get_backend",
     "init_params", "load_checkpoint", "make_optimizer", "plot_gates", "plot_history", "predict",
-    "save_checkpoint", "set_backend", "trace_text",
+    "request_host_devices", "save_checkpoint", "set_backend", "trace_text",
 ]

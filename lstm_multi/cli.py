@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -158,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="RUN_DIR_OR_CHECKPOINT",
                        help="continue a run exactly (epochs, history, batch order) up to --epochs")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    train.add_argument("--workers", type=_positive_int, default=1,
+                       help="data-parallel workers, each taking an equal part of every batch: torch "
+                            "processes (gloo), JAX or TensorFlow CPU devices, MXNet contexts")
     add_model_arguments(train)
     train.add_argument("--embedding-dim", type=_positive_int,
                        help="a learned embedding of this size in front of the layer (default: one-hot)")
@@ -225,7 +229,8 @@ class EpochPrinter:
     def on_epoch_end(self, trainer, model, record):
         from tqdm.auto import tqdm
 
-        tqdm.write(f"epoch {record.epoch:3d}  {record.summary()}  ({record.seconds:.2f} s)")
+        if trainer.is_chief:
+            tqdm.write(f"epoch {record.epoch:3d}  {record.summary()}  ({record.seconds:.2f} s)")
 
     def on_fit_end(self, trainer, model):
         pass
@@ -289,6 +294,29 @@ class StopOnSignals:
         return False
 
 
+def start_workers(args) -> int | None:
+    """``--workers N``, what the framework needs before it starts: torch runs one process per
+    worker (spawned here, unless torchrun started this one); JAX and TensorFlow get N CPU devices.
+    Returns the exit status when the workers ran in other processes, else None."""
+    from .backend import backend_name
+    from .core.distributed import request_host_devices
+
+    name = backend_name(args.backend)
+    if args.workers == 1 or name in ("mxnet", "numpy"):
+        return None  # MXNet: contexts need no set-up; numpy: the Trainer's error
+    if name == "torch":
+        if "WORLD_SIZE" in os.environ:  # this is one of the workers
+            return None
+        from . import get_backend
+
+        get_backend("torch")  # a clear error if torch is missing
+        from .backends.torch.distributed import launch
+
+        return launch(args.argv, args.workers)
+    request_host_devices(args.workers)
+    return None
+
+
 def train(args) -> int:
     from . import get_backend, plot_history
     from .core.checkpoint import RunCheckpoints
@@ -305,6 +333,9 @@ def train(args) -> int:
     fill_task_defaults(args)
     args.out = args.out or "runs/latest"
     check_output_dir(args.out, "--out")  # before training, so no trained model is lost
+    status = start_workers(args)
+    if status is not None:
+        return status
     options = model_options(args)
     bk = get_backend(args.backend)
     run_args = {name: getattr(args, name) for name in RUN_ARGS}
@@ -337,11 +368,13 @@ def train(args) -> int:
     trainer = Trainer(max_epochs=args.epochs, gradient_clip_val=args.clip,
                       callbacks=[EpochPrinter(), RunCheckpoints(out, data.vocab.idx_to_token, hparams)],
                       progress=not args.no_progress, optimizer=make_optimizer(args.optimizer, args.lr),
-                      lr_schedule=args.lr_schedule)
+                      lr_schedule=args.lr_schedule, workers=args.workers)
     with StopOnSignals(trainer) as stop:
         history = trainer.fit(model, data, resume=ckpt.training if args.resume else None)
     if trainer.interrupted:
         return interrupted(stop.signal, trainer, out)
+    if not trainer.is_chief:
+        return 0
     last = history[-1]
     seconds = sum(r.seconds for r in history)
     print(f"train perplexity {last.train_ppl:.2f}, validation perplexity "
@@ -376,6 +409,8 @@ def load_compatible(path, model, data, ckpt=None):
 def interrupted(signum, trainer, out) -> int:
     import signal
 
+    if not trainer.is_chief:
+        return 143 if signum == signal.SIGTERM else 130
     name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
     done = len(trainer.history)
     where = (f"the last finished epoch ({done}) is saved in {out / 'model.safetensors'}" if done
@@ -508,13 +543,15 @@ def main(argv=None) -> int:
     import warnings
 
     args = build_parser().parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)  # what --workers reruns in each process
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning  # one plain line, no source location
         try:
             return COMMANDS[args.command](args)
         except (BackendError, ValueError, FloatingPointError) as err:
-            # Our own errors say what was wrong and what is valid; no traceback.
-            print(f"lstm-multi {args.command}: error: {err}", file=sys.stderr)
+            # Our own errors say what was wrong and what is valid; no traceback; once per run.
+            if os.environ.get("RANK", "0") == "0":
+                print(f"lstm-multi {args.command}: error: {err}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:  # outside training (which stops cleanly by itself)
             print(f"\nlstm-multi {args.command}: interrupted", file=sys.stderr)

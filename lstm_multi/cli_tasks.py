@@ -83,11 +83,13 @@ def train_task(args, bk, options, ckpt, run_args) -> int:
     trainer = Trainer(max_epochs=args.epochs, gradient_clip_val=args.clip,
                       callbacks=[EpochPrinter(), RunCheckpoints(out, vocab, hparams)],
                       progress=not args.no_progress, optimizer=make_optimizer(args.optimizer, args.lr),
-                      lr_schedule=args.lr_schedule)
+                      lr_schedule=args.lr_schedule, workers=args.workers)
     with StopOnSignals(trainer) as stop:
         history = trainer.fit(model, data, resume=ckpt.training if args.resume else None)
     if trainer.interrupted:
         return interrupted(stop.signal, trainer, out)
+    if not trainer.is_chief:
+        return 0
     last = history[-1]
     if args.task == "parentheses":
         print(f"validation accuracy {last.metrics['val_accuracy']:.4f} (chance: 0.5), "

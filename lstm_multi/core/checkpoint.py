@@ -206,6 +206,8 @@ class RunCheckpoints:
         self.best = min(losses) if losses else None
 
     def on_epoch_end(self, trainer, model, record):
+        if not trainer.is_chief:  # data parallel: worker 0 writes, the others hold the same model
+            return
         params = model.ops.get_params(model)
         hparams = {**self.hparams, "epochs": record.epoch, "val_ppl": record.val_ppl}
         save_checkpoint(self.out / "model.safetensors", params, self.vocab, hparams, trainer.state(),

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from .checks import check_positive
+from .distributed import check_divisible, check_workers
 from .module import HyperParameters
 from .optim import make_optimizer
 
@@ -101,12 +102,21 @@ class Trainer(HyperParameters):
             (all epochs' steps) is ``lr * (1 + cos(pi t / T)) / 2``, from ``lr`` down to nearly 0,
             so the last epochs settle instead of jittering around the minimum (a run resumed
             with more epochs decays over its new total).
+        workers: data-parallel workers (:mod:`~lstm_multi.core.distributed`): each global batch is
+            split into ``workers`` equal blocks and the gradients averaged by the framework's own
+            engine, so the run trains like one worker with the same batch. torch: one process
+            each (``torchrun --nproc-per-node N`` or ``lstm-multi train --workers N``); JAX and
+            TensorFlow: one device each (on a CPU, :func:`~lstm_multi.request_host_devices`
+            first); MXNet: one context each. Only worker 0 (:attr:`is_chief`) shows progress;
+            callbacks run on every worker and check ``trainer.is_chief`` to write files once.
     """
 
     def __init__(self, max_epochs: int, gradient_clip_val: float | None = None,
-                 callbacks=(), progress: bool = False, optimizer=None, lr_schedule: str = "constant"):
+                 callbacks=(), progress: bool = False, optimizer=None, lr_schedule: str = "constant",
+                 workers: int = 1):
         self.save_hyperparameters()
         check_positive("max_epochs", max_epochs, integer=True)
+        check_workers(workers)
         if lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"Unknown lr_schedule {lr_schedule!r}. Valid: {', '.join(LR_SCHEDULES)}.")
         if gradient_clip_val is not None:
@@ -115,6 +125,12 @@ class Trainer(HyperParameters):
         self.history: list[EpochRecord] = []
         self.should_stop = False
         self.interrupted = False  # stopped by request_stop() in the middle of an epoch
+        self.parallel = None  # the backend's DataParallel while fitting with workers > 1
+
+    @property
+    def is_chief(self) -> bool:
+        """True on worker 0 (and without data parallelism): the one that writes and prints."""
+        return self.parallel is None or self.parallel.rank == 0
 
     def _optimizer_for(self, model):
         if self.hparams["optimizer"] is None:
@@ -141,6 +157,7 @@ class Trainer(HyperParameters):
         self.model, self.data = model, data
         self.optimizer = self._optimizer_for(model)
         self.should_stop = self.interrupted = False
+        self.parallel = self._data_parallel(model, data)
         first = 1
         if resume is not None:
             self.history = [EpochRecord.from_dict(r) for r in resume["history"]]
@@ -164,6 +181,8 @@ class Trainer(HyperParameters):
         finally:
             if bar is not None:
                 bar.close()
+            if self.parallel is not None:
+                self.parallel.finish(model)
         for cb in self.callbacks:
             cb.on_fit_end(self, model)
         return self.history
@@ -176,7 +195,11 @@ class Trainer(HyperParameters):
         per_epoch = self.data.num_batches(train=True)
         for i, (X, Y) in enumerate(self.data.train_dataloader()):
             optimizer = self.optimizer_at((epoch - 1) * per_epoch + i, self.max_epochs * per_epoch)
-            loss = self.model.training_step((X, Y), optimizer, self.gradient_clip_val)
+            if self.parallel is None:
+                loss = self.model.training_step((X, Y), optimizer, self.gradient_clip_val)
+            else:  # every worker stops at the same step, when any of them was asked to
+                loss, self.interrupted = self.parallel.training_step(
+                    self.model, (X, Y), optimizer, self.gradient_clip_val, stop=self.interrupted)
             self._check_finite(epoch, loss, "loss")
             total, count = total + loss * len(X), count + len(X)
             if bar is not None:
@@ -191,6 +214,19 @@ class Trainer(HyperParameters):
         return EpochRecord(epoch, total / count, val_loss, time.perf_counter() - start,
                            {f"val_{name}": value for name, value in val.items()},
                            language_model=not hasattr(self.model, "task"))
+
+    def _data_parallel(self, model, data):
+        """The backend's ``DataParallel`` engine for ``workers > 1`` (checked), else None."""
+        if self.workers == 1:
+            return None
+        engine = getattr(model.ops, "DataParallel", None)
+        if engine is None:
+            raise ValueError(f"The {model.backend_name} backend trains on one worker; data-parallel "
+                             "training (workers > 1) runs on torch, tensorflow, jax and mxnet.")
+        check_divisible(data, self.workers)
+        parallel = engine(self.workers)
+        parallel.prepare(model)
+        return parallel
 
     def optimizer_at(self, step: int, total_steps: int):
         """The optimizer for training step ``step`` (0-based) of ``total_steps``: its learning rate
@@ -217,7 +253,7 @@ class Trainer(HyperParameters):
         return {name: total / count for name, total in totals.items()} if count else {}
 
     def _progress_bar(self, first_epoch: int = 1):
-        if not self.progress:
+        if not self.progress or not self.is_chief:
             return None
         from tqdm.auto import tqdm
 

@@ -1,5 +1,6 @@
 """PyTorch backend."""
 
+from .distributed import DataParallel
 from .gru import GRU, GRUScratch
 from .layers import trace
 from .lm import RNNLM, RNNLMScratch
@@ -11,7 +12,7 @@ from .tasks import Classifier, Regressor
 
 NAME = "torch"
 
-__all__ = ["GRU", "Classifier", "GRUScratch", "LSTM", "LSTMScratch", "NAME", "RNN", "RNNLM", "RNNLMScratch",
+__all__ = ["GRU", "Classifier", "DataParallel", "GRUScratch", "LSTM", "LSTMScratch", "NAME", "RNN", "RNNLM", "RNNLMScratch",
            "RNNScratch", "Regressor", "concat", "cross_entropy", "evaluate", "evaluate_loss",
            "get_optimizer_state", "get_params", "loss_and_grads", "mse", "set_optimizer_state", "set_params",
            "tensor", "to_numpy", "trace", "train_step"]

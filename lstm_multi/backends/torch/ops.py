@@ -129,6 +129,13 @@ def train_step(model, inputs, targets, optimizer, clip: float | None) -> float:
     """
     optimizer = as_optimizer(optimizer)
     loss, params, grads = _loss_and_param_grads(model, inputs, targets, training=True)
+    apply_gradients(model, params, grads, optimizer, clip)
+    return loss.item()
+
+
+def apply_gradients(model, params, grads, optimizer, clip: float | None) -> None:
+    """Clip ``grads`` to global norm ``clip`` and update ``params`` in place (``train_step``'s second
+    half; data-parallel workers call it with the averaged gradients)."""
     state = _optimizer_state(model, optimizer)
     state["step"] += 1
     with torch.no_grad():
@@ -143,7 +150,6 @@ def train_step(model, inputs, targets, optimizer, clip: float | None) -> float:
             new, slots = optimizer.update(params, grads, slots, state["step"], torch.sqrt)
             torch._foreach_copy_(params, new)
             state["slots"] = {slot: dict(zip(names, values)) for slot, values in slots.items()}
-    return loss.item()
 
 
 def _optimizer_state(model, optimizer):

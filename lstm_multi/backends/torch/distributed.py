@@ -1,0 +1,119 @@
+"""Data parallel on ``torch.distributed``: one process per worker, the gradients all-reduced.
+
+Each process holds the whole model and sees the same global batches; it computes the
+loss and gradients of its block of rows, one ``all_reduce`` sums everything at once
+(the gradients, the loss and the stop flag, flattened into one buffer), and every
+process divides by the number of workers and applies the same clipped update
+(:func:`~.ops.apply_gradients`). The collectives run on gloo (CPU) or NCCL (CUDA).
+
+Processes are started by ``torchrun`` (any number of machines) or by :func:`launch`
+(``lstm-multi train --workers N``, one machine), which set the variables
+``init_process_group`` reads: ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from ...core.distributed import block
+from .ops import _loss_and_param_grads, apply_gradients
+
+LAUNCH_VARS = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
+
+class DataParallel:
+    """``workers`` processes training one model (see the module's docstring).
+
+    Attributes: ``workers``; ``rank``, this process's worker index (0 writes the files).
+    """
+
+    def __init__(self, workers: int):
+        missing = [name for name in LAUNCH_VARS if name not in os.environ]
+        if not dist.is_initialized() and missing:
+            raise ValueError(
+                f"torch trains on {workers} workers as {workers} processes, and this process was not "
+                f"started as one of them ({', '.join(missing)} not set). Start the script with "
+                f"torchrun --nproc-per-node {workers} SCRIPT, or use lstm-multi train --workers {workers}.")
+        world = dist.get_world_size() if dist.is_initialized() else int(os.environ["WORLD_SIZE"])
+        if world != workers:
+            raise ValueError(f"workers={workers}, but this torch.distributed run has {world} processes "
+                             f"(WORLD_SIZE); ask for as many workers as processes.")
+        self.workers = workers
+        self.rank = dist.get_rank() if dist.is_initialized() else int(os.environ["RANK"])
+
+    def prepare(self, model) -> None:
+        """Join the process group (NCCL for CUDA parameters, else gloo) and start every worker
+        from worker 0's parameters, as ``DistributedDataParallel`` does."""
+        params = [p for p in model.parameters()]
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if params and params[0].is_cuda else "gloo")
+        with torch.no_grad():
+            for p in params:
+                dist.broadcast(p, src=0)
+
+    def training_step(self, model, batch, optimizer, clip, stop: bool = False) -> tuple[float, bool]:
+        """One step on the global ``batch``: this worker's block, gradients averaged over all workers,
+        the same clipped update everywhere. Returns the global batch's mean loss and whether any
+        worker asked to stop (so that all stop after the same step)."""
+        inputs, targets = batch
+        rows = block(len(inputs), self.workers, self.rank)
+        loss, params, grads = _loss_and_param_grads(model, inputs[rows], targets[rows], training=True)
+        flat = torch.cat([g.reshape(-1) for g in grads]
+                         + [loss.detach().reshape(1), torch.tensor([float(stop)], device=loss.device)])
+        dist.all_reduce(flat)  # sum over workers, one collective per step
+        flat /= self.workers
+        grads = [g.view_as(p) for g, p in zip(torch.split(flat[:-2], [p.numel() for p in params]), params)]
+        apply_gradients(model, params, grads, optimizer, clip)
+        return flat[-2].item(), bool(flat[-1] > 0)
+
+    def finish(self, model) -> None:
+        """Nothing to gather: every process already holds the trained model."""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _worker(rank: int, workers: int, port: int, argv: list[str]) -> None:
+    """One spawned worker: the variables torchrun would set, then the CLI with the same arguments."""
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(workers),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    if rank:
+        sys.stdout = open(os.devnull, "w")  # worker 0 prints
+    from ...cli import main
+
+    sys.exit(main(argv))
+
+
+def launch(argv: list[str], workers: int) -> int:
+    """Run ``lstm-multi <argv>`` in ``workers`` processes on this machine (like
+    ``torchrun --nproc-per-node workers``); returns the first non-zero exit status, else 0.
+
+    Each process gets ``cores / workers`` threads (unless ``OMP_NUM_THREADS`` is set). Ctrl-C
+    and SIGTERM reach every worker, which all stop after the same step.
+    """
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    context = mp.start_processes(_worker, args=(workers, _free_port(), argv), nprocs=workers,
+                                 join=False, start_method="spawn")
+    # The terminal's Ctrl-C reaches the workers too; pass SIGTERM on, then wait for them.
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: [os.kill(p.pid, signal.SIGTERM) for p in context.processes])
+    try:
+        while not context.join():
+            pass
+        return 0
+    except mp.ProcessExitedException as err:
+        return err.exit_code if err.exit_code and err.exit_code > 0 else 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
