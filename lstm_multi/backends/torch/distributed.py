@@ -13,6 +13,7 @@ Processes are started by ``torchrun`` (any number of machines) or by :func:`laun
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -101,6 +102,8 @@ def launch(argv: list[str], workers: int) -> int:
     Each process gets ``cores / workers`` threads (unless ``OMP_NUM_THREADS`` is set). Ctrl-C
     and SIGTERM reach every worker, which all stop after the same step.
     """
+    # The workers print their own errors; not torch's note that it stops the others.
+    logging.getLogger("torch.multiprocessing.spawn").setLevel(logging.ERROR)
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     context = mp.start_processes(_worker, args=(workers, _free_port(), argv), nprocs=workers,
                                  join=False, start_method="spawn")

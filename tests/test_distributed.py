@@ -1,0 +1,93 @@
+"""Data-parallel training: 2 workers train exactly like 1 worker with the same global batch.
+
+Each run goes through the CLI in a fresh process (``lstm-multi train --workers N``), the way
+a user starts one: torch spawns its processes, JAX and TensorFlow get their CPU devices
+before they start, MXNet uses two contexts.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lstm_multi.core.distributed import block, check_divisible
+from lstm_multi.core.tasks import Parentheses
+from lstm_multi.core.trainer import Trainer
+
+from conftest import assert_close
+from test_cli import run_cli
+
+# Dropout off: two workers draw other masks than one. Batches of 64 and a last one of 32.
+RUN = ["--hidden", "16", "--batch-size", "64", "--num-steps", "8", "--num-train", "352", "--num-val", "64",
+       "--no-progress"]
+
+
+def history(out):
+    return json.loads((out / "history.json").read_text())
+
+
+def train(bk, out, workers, *extra):
+    proc = run_cli("train", "--backend", bk.NAME, *RUN, "--workers", str(workers), "--out", str(out), *extra)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_two_workers_train_like_one(bk, tmp_path, optimizer):
+    if bk.NAME == "numpy":
+        pytest.skip("the NumPy reference trains on one worker")
+    one = train(bk, tmp_path / "one", 1, "--epochs", "2", "--optimizer", optimizer)
+    two = train(bk, tmp_path / "two", 2, "--epochs", "2", "--optimizer", optimizer)
+    for a, b in zip(history(tmp_path / "one"), history(tmp_path / "two"), strict=True):
+        assert_close([b["train_loss"], b["val_loss"]], [a["train_loss"], a["val_loss"]], atol=0, rtol=1e-5,
+                     what=f"epoch {a['epoch']} losses, 2 workers vs 1")
+    assert two.stdout.count("epoch ") == one.stdout.count("epoch ") == 2  # worker 0 prints, once
+    assert "sample: " in two.stdout and two.stderr.count("error") == 0
+
+
+def test_resume_with_another_worker_count(bk, tmp_path):
+    if bk.NAME == "numpy":
+        pytest.skip("the NumPy reference trains on one worker")
+    train(bk, tmp_path / "straight", 1, "--epochs", "3", "--optimizer", "adam")
+    train(bk, tmp_path / "run", 2, "--epochs", "2", "--optimizer", "adam")
+    proc = run_cli("train", "--backend", bk.NAME, "--resume", str(tmp_path / "run"), "--epochs", "3",
+                   "--workers", "1", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    straight, resumed = history(tmp_path / "straight"), history(tmp_path / "run")
+    assert [r["epoch"] for r in resumed] == [1, 2, 3]
+    assert_close([r["val_loss"] for r in resumed], [r["val_loss"] for r in straight], atol=0, rtol=1e-5,
+                 what="validation losses: 2 workers then 1, vs 1 throughout")
+
+
+def test_uneven_batches_are_a_clear_error(bk, tmp_path):
+    if bk.NAME == "numpy":
+        pytest.skip("the NumPy reference trains on one worker")
+    proc = run_cli("train", "--backend", bk.NAME, *RUN, "--workers", "3", "--epochs", "1",
+                   "--out", str(tmp_path / "run"))
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "lstm-multi train: error: 3 workers split every training batch into 3 equal parts, but batch_size "
+        "64 and the last batch of an epoch (352 % 64 = 32) is not a multiple of 3. Choose a batch size "
+        "(and number of training examples) divisible by the number of workers.\n")
+
+
+def test_the_reference_backend_trains_on_one_worker():
+    from lstm_multi import get_backend
+
+    bk = get_backend("numpy")
+    data = Parentheses(batch_size=10, length=6, num_train=40, num_val=10)
+    model = bk.Classifier(bk.LSTMScratch(4, 8), num_classes=2, lr=0.1)
+    with pytest.raises(ValueError, match="^The numpy backend trains on one worker; data-parallel training "
+                                         r"\(workers > 1\) runs on torch, tensorflow, jax and mxnet.$"):
+        Trainer(1, workers=2).fit(model, data)
+
+
+def test_blocks_and_divisibility():
+    assert [block(8, 2, r) for r in (0, 1)] == [slice(0, 4), slice(4, 8)]
+    data = Parentheses(batch_size=10, length=6, num_train=40, num_val=10)
+    check_divisible(data, 2)  # 10 and no smaller last batch
+    with pytest.raises(ValueError, match="batch_size 10 is not a multiple of 3"):
+        check_divisible(data, 3)
+    with pytest.raises(ValueError, match="^workers must be a positive integer, got 0.$"):
+        Trainer(1, workers=0)
