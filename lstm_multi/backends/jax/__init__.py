@@ -1,5 +1,6 @@
 """JAX backend (Flax NNX modules, jitted training step)."""
 
+from .distributed import DataParallel, initialize_from_env
 from .gru import GRU, GRUScratch
 from .layers import trace
 from .lm import RNNLM, RNNLMScratch
@@ -11,7 +12,9 @@ from .tasks import Classifier, Regressor
 
 NAME = "jax"
 
-__all__ = ["GRU", "Classifier", "GRUScratch", "LSTM", "LSTMScratch", "RNN", "RNNLM", "RNNLMScratch",
+initialize_from_env()  # several processes: before any computation
+
+__all__ = ["GRU", "Classifier", "DataParallel", "GRUScratch", "LSTM", "LSTMScratch", "RNN", "RNNLM", "RNNLMScratch",
            "RNNScratch", "Regressor", "concat", "cross_entropy", "evaluate", "evaluate_loss",
            "get_optimizer_state", "get_params", "loss_and_grads", "mse", "set_optimizer_state", "set_params",
            "tensor", "to_numpy", "trace", "train_step"]

@@ -110,10 +110,13 @@ def set_params(obj, params: dict) -> None:
     nnx.update(obj, nnx.from_flat_state({paths[name]: jnp.asarray(value) for name, value in native.items()}))
 
 
-def _batch(model, inputs, targets):
-    """The model's checked batch (NumPy or JAX in, NumPy out) -> JAX arrays."""
+def _batch(model, inputs, targets, sharding=None):
+    """The model's checked batch (NumPy or JAX in, NumPy out) -> JAX arrays, laid out by
+    ``sharding`` if given (data parallel: rows split across devices)."""
     inputs, targets = model.check_batch(inputs, targets)
-    return tensor(inputs), tensor(targets)
+    if sharding is None:
+        return tensor(inputs), tensor(targets)
+    return tuple(jax.device_put(tensor(np.asarray(a)), sharding) for a in (inputs, targets))
 
 
 def _merge(graphdef, params, rest, training: bool):
@@ -200,13 +203,14 @@ def loss_and_grads(model, inputs, targets):
 _OPTIMIZER_STATE = weakref.WeakKeyDictionary()
 
 
-def train_step(model, inputs, targets, optimizer, clip: float | None) -> float:
+def train_step(model, inputs, targets, optimizer, clip: float | None, batch_sharding=None) -> float:
     """One optimizer step (``core.optim.SGD`` or ``Adam``; a number is SGD's lr), gradients
     clipped to global norm ``clip``, dropout on, all in one compiled function; returns the loss
     before it. The optimizer's slots and step count stay with the model (a different kind of
-    optimizer starts afresh)."""
+    optimizer starts afresh). ``batch_sharding``: the batch's layout over devices (data parallel,
+    ``distributed.py``); the same step then runs partitioned by XLA."""
     optimizer = as_optimizer(optimizer)
-    inputs, targets = _batch(model, inputs, targets)
+    inputs, targets = _batch(model, inputs, targets, batch_sharding)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     state = _OPTIMIZER_STATE.get(model)
     if state is None or state["name"] != optimizer.name:
