@@ -46,6 +46,23 @@ def test_two_workers_train_like_one(bk, tmp_path, optimizer):
     assert "sample: " in two.stdout and two.stderr.count("error") == 0
 
 
+def test_torchrun_starts_the_workers(bk, tmp_path):
+    """The multi-machine launch, on one machine: torchrun's c10d rendezvous over localhost."""
+    if bk.NAME != "torch":
+        pytest.skip("torchrun starts torch's workers")
+    import subprocess
+    import sys
+
+    train(bk, tmp_path / "one", 1, "--epochs", "1")
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
+                           "--rdzv-backend", "c10d", "--rdzv-endpoint", "127.0.0.1:0", "-m", "lstm_multi.cli",
+                           "train", "--backend", "torch", *RUN, "--workers", "2", "--epochs", "1",
+                           "--out", str(tmp_path / "two")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    (a,), (b,) = history(tmp_path / "one"), history(tmp_path / "two")
+    assert_close(b["val_loss"], a["val_loss"], atol=0, rtol=1e-5, what="torchrun's 2 workers vs 1")
+
+
 def test_resume_with_another_worker_count(bk, tmp_path):
     if bk.NAME == "numpy":
         pytest.skip("the NumPy reference trains on one worker")

@@ -1,6 +1,6 @@
 """JAX backend (Flax NNX modules, jitted training step)."""
 
-from .distributed import DataParallel, initialize_from_env
+from .distributed import DataParallel
 from .gru import GRU, GRUScratch
 from .layers import trace
 from .lm import RNNLM, RNNLMScratch
@@ -12,9 +12,7 @@ from .tasks import Classifier, Regressor
 
 NAME = "jax"
 
-initialize_from_env()  # several processes: before any computation
-
-__all__ = ["GRU", "Classifier", "DataParallel", "GRUScratch", "LSTM", "LSTMScratch", "RNN", "RNNLM", "RNNLMScratch",
-           "RNNScratch", "Regressor", "concat", "cross_entropy", "evaluate", "evaluate_loss",
+__all__ = ["GRU", "Classifier", "DataParallel", "GRUScratch", "LSTM", "LSTMScratch", "RNN", "RNNLM",
+           "RNNLMScratch", "RNNScratch", "Regressor", "concat", "cross_entropy", "evaluate", "evaluate_loss",
            "get_optimizer_state", "get_params", "loss_and_grads", "mse", "set_optimizer_state", "set_params",
            "tensor", "to_numpy", "trace", "train_step"]
