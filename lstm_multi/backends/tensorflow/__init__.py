@@ -7,6 +7,7 @@ framework, or Keras was already imported on one, it raises a
 :class:`~lstm_multi.backend.BackendError` saying what to do. See ``_imports.py``.
 """
 
+from .distributed import DataParallel
 from .gru import GRU, GRUScratch
 from .lm import RNNLM, RNNLMScratch
 from .lstm import LSTM, LSTMScratch
@@ -17,7 +18,7 @@ from .tasks import Classifier, Regressor
 
 NAME = "tensorflow"
 
-__all__ = ["GRU", "Classifier", "GRUScratch", "LSTM", "LSTMScratch", "RNN", "RNNLM", "RNNLMScratch",
+__all__ = ["GRU", "Classifier", "DataParallel", "GRUScratch", "LSTM", "LSTMScratch", "RNN", "RNNLM", "RNNLMScratch",
            "RNNScratch", "Regressor", "concat", "cross_entropy", "evaluate", "evaluate_loss",
            "get_optimizer_state", "get_params", "loss_and_grads", "mse", "set_optimizer_state", "set_params",
            "tensor", "to_numpy", "trace", "train_step"]

@@ -20,6 +20,10 @@ Every file of the backend takes ``tf`` and ``keras`` from here, so this runs fir
   is imported. Nothing here changes how torch or JAX compute in the same process
   (JAX's XLA runtime reads ``TF_CPP_MIN_LOG_LEVEL`` too: at most its info lines are
   hidden as well).
+* Logical CPU devices: with ``LSTM_MULTI_HOST_DEVICES=N`` (N > 1, set by
+  ``lstm_multi.request_host_devices`` and ``lstm-multi train --workers N``) the CPU is
+  split into N logical devices before any TensorFlow op runs, one per data-parallel
+  worker (``distributed.py``). They share the machine's cores.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import os
 import sys
 
 from ...backend import BackendError
+from ...core.distributed import HOST_DEVICES_VAR
 
 _HOW = ("Keras chooses its backend once per process, at its first import. Unset KERAS_BACKEND "
         "or set KERAS_BACKEND=tensorflow before Python starts, or choose another lstm-multi "
@@ -75,7 +80,27 @@ def _import_keras_on_tensorflow():
     return keras
 
 
+def _split_host_cpu(tf) -> None:
+    """``LSTM_MULTI_HOST_DEVICES=N`` (N > 1): the CPU as N logical devices, for data parallel
+    on one machine (``lstm_multi.request_host_devices``). Only possible before TensorFlow's
+    runtime starts (its first op); later, or when the CPU is already split, it stays as it is
+    and ``DataParallel`` says how many devices it found."""
+    count = os.environ.get(HOST_DEVICES_VAR, "").strip()
+    if not count.isdigit() or int(count) < 2:
+        return
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    if tf.config.get_logical_device_configuration(cpu) is not None:
+        return
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(int(count))])
+    except RuntimeError:  # "Virtual devices cannot be modified after being initialized"
+        pass
+
+
 keras = _import_keras_on_tensorflow()
 import tensorflow as tf  # noqa: E402  (Keras has imported it: after the settings above)
+
+_split_host_cpu(tf)
 
 __all__ = ["keras", "tf"]

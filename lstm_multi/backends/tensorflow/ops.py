@@ -160,6 +160,14 @@ def _optimizer_step(model, optimizer_class, inputs, targets, clip, hyperparamete
     (``min(1, clip / ||g||)``), then ``optimizer_class.update`` on the variables with its
     hyperparameters as tensors; returns the loss before the update."""
     loss, grads = _loss_and_param_grads(model, inputs, targets, training=True)
+    apply_gradients(model, optimizer_class, grads, clip, hyperparameters)
+    return loss
+
+
+def apply_gradients(model, optimizer_class, grads, clip, hyperparameters):
+    """The update of :func:`_optimizer_step` from given native gradients (one per variable, in
+    ``named_variables`` order): frozen entries 0, clipped by global norm, ``optimizer_class.update``
+    on the variables and the current :class:`OptimizerState`. Traced inside a ``tf.function``."""
     grads = _without_frozen(model, grads)
     scale = tf.minimum(1.0, clip / tf.linalg.global_norm(grads))
     state = model.__dict__["_optimizer_states"][optimizer_class.name]
@@ -176,7 +184,6 @@ def _optimizer_step(model, optimizer_class, inputs, targets, clip, hyperparamete
     for slot, values in slots.items():
         for v, value in zip(state.slots[slot], values):
             v.assign(value)
-    return loss
 
 
 def _signature(model, fn, static):
@@ -211,13 +218,18 @@ def train_step(model, inputs, targets, optimizer, clip: float | None) -> float:
 
     ``clip=None`` runs the same graph with ``clip = inf``, where the scale is exactly 1.
     """
+    cls, scalars = step_arguments(model, optimizer, clip)
+    return float(compiled(model, _optimizer_step, cls)(*_batch(model, inputs, targets), *scalars))
+
+
+def step_arguments(model, optimizer, clip):
+    """``optimizer``'s class (its :class:`OptimizerState` made the current one) and the step's
+    scalar arguments: ``(clip, hyperparameters)``, ``clip=None`` as ``inf``."""
     optimizer = as_optimizer(optimizer)
-    batch = _batch(model, inputs, targets)
     cls = type(optimizer)
     _optimizer_state(model, cls, restart=True)
     hyperparameters = tuple(float(getattr(optimizer, f.name)) for f in dataclasses.fields(cls))
-    loss = compiled(model, _optimizer_step, cls)(*batch, np.inf if clip is None else clip, hyperparameters)
-    return float(loss)
+    return cls, (np.inf if clip is None else clip, hyperparameters)
 
 
 def get_optimizer_state(model):
