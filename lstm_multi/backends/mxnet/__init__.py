@@ -10,6 +10,7 @@ from mxnet import npx
 
 npx.set_np()
 
+from .distributed import DataParallel  # noqa: E402
 from .gru import GRU, GRUScratch  # noqa: E402  (set_np first: parameters are created as np arrays)
 from .lm import RNNLM, RNNLMScratch  # noqa: E402
 from .lstm import LSTM, LSTMScratch  # noqa: E402
@@ -21,7 +22,7 @@ from .tasks import Classifier, Regressor  # noqa: E402
 
 NAME = "mxnet"
 
-__all__ = ["GRU", "Classifier", "GRUScratch", "LSTM", "LSTMScratch", "NAME", "RNN", "RNNLM", "RNNLMScratch",
-           "RNNScratch", "Regressor", "concat", "cross_entropy", "evaluate", "evaluate_loss",
+__all__ = ["DataParallel", "GRU", "Classifier", "GRUScratch", "LSTM", "LSTMScratch", "NAME", "RNN", "RNNLM",
+           "RNNLMScratch", "RNNScratch", "Regressor", "concat", "cross_entropy", "evaluate", "evaluate_loss",
            "get_optimizer_state", "get_params", "loss_and_grads", "mse", "set_optimizer_state", "set_params",
            "tensor", "to_numpy", "trace", "train_step"]

@@ -134,14 +134,23 @@ def loss_and_grads(model, inputs, targets):
 
 def train_step(model, inputs, targets, optimizer, clip: float | None) -> float:
     """One optimizer step (``core.optim.SGD`` or ``Adam``; a number is SGD's lr), gradients
-    clipped to global norm ``clip``, dropout on; returns the loss before it.
+    clipped to global norm ``clip``, dropout on; returns the loss before it
+    (:func:`apply_gradients`)."""
+    loss, grads = _loss_and_param_grads(model, inputs, targets, train=True)
+    apply_gradients(model, grads, optimizer, clip)
+    return loss.item()
+
+
+def apply_gradients(model, grads, optimizer, clip: float | None) -> None:
+    """The update of ``grads`` (``[(name, parameter, gradient)]``, frozen entries already zero):
+    clipped to global norm ``clip``, then one step of ``optimizer``, in place on ``p.data()``
+    (the current context's copy; :class:`~.distributed.DataParallel` copies it to the others).
 
     The update is :meth:`optimizer.update <lstm_multi.core.optim.Adam.update>` itself, run in
     MXNet arrays (asynchronous, nothing waits for the device until the loss is read); its
     slots (Adam's m and v) and step live on the model.
     """
     optimizer = as_optimizer(optimizer)
-    loss, grads = _loss_and_param_grads(model, inputs, targets, train=True)
     if clip is not None:
         norm = np.sqrt(sum((g ** 2).sum() for _, _, g in grads))
         scale = np.minimum(1.0, clip / norm)  # an MXNet scalar: no wait for the device
@@ -156,7 +165,6 @@ def train_step(model, inputs, targets, optimizer, clip: float | None) -> float:
     for (_, p, _), value in zip(grads, new):
         p.data()[:] = value  # in place
     state["slots"] = {slot: dict(zip(names, values)) for slot, values in slots.items()}
-    return loss.item()
 
 
 def _optimizer_state(model, optimizer):
