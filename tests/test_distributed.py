@@ -108,3 +108,35 @@ def test_blocks_and_divisibility():
         check_divisible(data, 3)
     with pytest.raises(ValueError, match="^workers must be a positive integer, got 0.$"):
         Trainer(1, workers=0)
+
+
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_a_signal_stops_every_worker_after_the_same_step(bk, tmp_path, signum):
+    """Ctrl-C reaches every process of the terminal's group at slightly different times, SIGTERM
+    only the launcher (which passes it on): the workers agree on the step through the all-reduce,
+    so none is left waiting in a collective, and worker 0 keeps the finished epochs."""
+    if bk.NAME != "torch":
+        pytest.skip("torch's workers are processes; the other engines stop in one process")
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "lstm_multi.cli", "train", "--backend", "torch", *RUN,
+                             "--workers", "2", "--epochs", "100000", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 300
+    while not (out / "history.json").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    if signum == "SIGINT":
+        os.killpg(proc.pid, signal.SIGINT)  # as the terminal does
+    else:
+        os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == (130 if signum == "SIGINT" else 143), err
+    assert "Traceback" not in err
+    done = len(history(out))
+    stopped = "Ctrl-C" if signum == "SIGINT" else "SIGTERM"
+    assert err.count(f"stopped by {stopped}: the last finished epoch ({done}) is saved") == 1, err

@@ -125,6 +125,7 @@ class Trainer(HyperParameters):
         self.history: list[EpochRecord] = []
         self.should_stop = False
         self.interrupted = False  # stopped by request_stop() in the middle of an epoch
+        self.stop_requested = False  # request_stop() was called (data parallel: not yet agreed)
         self.parallel = None  # the backend's DataParallel while fitting with workers > 1
 
     @property
@@ -140,8 +141,11 @@ class Trainer(HyperParameters):
         return self.hparams["optimizer"]
 
     def request_stop(self) -> None:
-        """Stop after the current step; the unfinished epoch is dropped (safe from a signal handler)."""
-        self.interrupted = True
+        """Stop after the current step; the unfinished epoch is dropped (safe from a signal handler).
+        Data parallel: after the next step, which tells every worker (none waits alone)."""
+        self.stop_requested = True
+        if self.parallel is None:
+            self.interrupted = True
 
     def state(self) -> dict:
         """What resuming needs (JSON-able): finished epochs, history, the data's generator state."""
@@ -156,7 +160,7 @@ class Trainer(HyperParameters):
         """
         self.model, self.data = model, data
         self.optimizer = self._optimizer_for(model)
-        self.should_stop = self.interrupted = False
+        self.should_stop = self.interrupted = self.stop_requested = False
         self.parallel = self._data_parallel(model, data)
         first = 1
         if resume is not None:
@@ -199,7 +203,7 @@ class Trainer(HyperParameters):
                 loss = self.model.training_step((X, Y), optimizer, self.gradient_clip_val)
             else:  # every worker stops at the same step, when any of them was asked to
                 loss, self.interrupted = self.parallel.training_step(
-                    self.model, (X, Y), optimizer, self.gradient_clip_val, stop=self.interrupted)
+                    self.model, (X, Y), optimizer, self.gradient_clip_val, stop=self.stop_requested)
             self._check_finite(epoch, loss, "loss")
             total, count = total + loss * len(X), count + len(X)
             if bar is not None:
