@@ -313,7 +313,8 @@ def start_workers(args) -> int | None:
         from .backends.torch.distributed import launch
 
         return launch(args.argv, args.workers)
-    request_host_devices(args.workers)
+    # JAX over several processes: each brings its share of the devices
+    request_host_devices(max(1, args.workers // int(os.environ.get("JAX_NUM_PROCESSES", "1"))))
     return None
 
 

@@ -1,6 +1,6 @@
 """JAX backend (Flax NNX modules, jitted training step)."""
 
-from .distributed import DataParallel
+from .distributed import DataParallel, initialize_from_env
 from .gru import GRU, GRUScratch
 from .layers import trace
 from .lm import RNNLM, RNNLMScratch
@@ -11,6 +11,8 @@ from .rnn import RNN, RNNScratch
 from .tasks import Classifier, Regressor
 
 NAME = "jax"
+
+initialize_from_env()  # several processes: before JAX computes anything
 
 __all__ = ["GRU", "Classifier", "DataParallel", "GRUScratch", "LSTM", "LSTMScratch", "RNN", "RNNLM",
            "RNNLMScratch", "RNNScratch", "Regressor", "concat", "cross_entropy", "evaluate", "evaluate_loss",

@@ -8,12 +8,16 @@ gradient sums are all-reduced across the mesh before the clipped update, which e
 device then applies to its copy.
 
 On a CPU, JAX sees one device unless ``XLA_FLAGS=--xla_force_host_platform_device_count=N``
-is set before it starts (:func:`lstm_multi.request_host_devices`). One process only: after
-``jax.distributed.initialize`` the arrays span other processes' devices, from which reading a
-loss or saving a parameter (``float``, ``np.array``) fails; not supported yet.
+is set before it starts (:func:`lstm_multi.request_host_devices`). Several processes
+(machines): each one joins with ``jax.distributed.initialize`` when the backend is imported
+(:func:`initialize_from_env`), ``jax.devices()`` then lists every process's devices, and
+this same code runs in each process, which reads its local copy of the replicated results
+(:func:`~.ops.local`).
 """
 
 from __future__ import annotations
+
+import os
 
 import jax
 import numpy as np
@@ -31,10 +35,6 @@ class DataParallel:
     """
 
     def __init__(self, workers: int):
-        if jax.process_count() > 1:
-            raise ValueError("JAX data parallel runs in one process (its devices on one machine); "
-                             f"this is one of {jax.process_count()} processes (jax.distributed), "
-                             "which lstm-multi does not support yet. Use one process per machine.")
         devices = jax.devices()
         if len(devices) < workers:
             raise too_few_devices("jax", workers, len(devices))
@@ -66,5 +66,25 @@ class DataParallel:
         return ops.train_step(model, inputs, targets, optimizer, clip, batch_sharding=self.rows), bool(stop)
 
     def finish(self, model) -> None:
-        """Nothing to gather: the replicated model evaluates, samples and saves as it is."""
+        """Back to this process's copy (one device): sampling and saving as after one worker."""
+        nnx.update(model, jax.tree.map(ops.local, nnx.state(model)))
+        state = ops._OPTIMIZER_STATE.get(model)
+        if state is not None:
+            state["slots"] = jax.tree.map(ops.local, state["slots"])
+
+
+def initialize_from_env() -> None:
+    """Join a multi-process run when ``JAX_COORDINATOR_ADDRESS`` (``host:port`` of process 0),
+    ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID`` are set (CPU collectives over gloo). Called
+    when the backend is imported, before JAX computes anything."""
+    names = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID")
+    given = [name for name in names if os.environ.get(name)]
+    if not given:
+        return
+    if len(given) < len(names):
+        raise ValueError(f"a multi-process JAX run needs all of {', '.join(names)}; only "
+                         f"{', '.join(given)} set.")
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(os.environ["JAX_COORDINATOR_ADDRESS"], int(os.environ["JAX_NUM_PROCESSES"]),
+                               int(os.environ["JAX_PROCESS_ID"]))
 

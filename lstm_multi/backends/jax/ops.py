@@ -39,9 +39,17 @@ def tensor(array):
     return jnp.asarray(array, dtype=jnp.int32)
 
 
+def local(t):
+    """This process's copy of a replicated array (data parallel over several processes: the
+    array spans other processes' devices, which cannot be read); ``t`` itself otherwise."""
+    if isinstance(t, jax.Array) and not t.is_fully_addressable:
+        return t.addressable_data(0)
+    return t
+
+
 def to_numpy(t):
     """JAX -> NumPy (a writable copy, like torch's ``.numpy()`` of a fresh tensor)."""
-    return np.array(t)
+    return np.array(local(t))
 
 
 def concat(tensors, axis: int):
@@ -91,7 +99,7 @@ def _name(path) -> str:
 
 def _native(state) -> dict[str, np.ndarray]:
     """An ``nnx.State`` (parameters or their gradients) by dotted path (``"rnn.units.0.W_x"``), as NumPy."""
-    return {_name(path): np.array(value[...]) for path, value in nnx.to_flat_state(state)}
+    return {_name(path): to_numpy(value[...]) for path, value in nnx.to_flat_state(state)}
 
 
 def get_params(obj) -> dict[str, np.ndarray]:
@@ -194,7 +202,7 @@ def loss_and_grads(model, inputs, targets):
     """Mean loss (float) and its gradient for every canonical parameter (no dropout)."""
     inputs, targets = _batch(model, inputs, targets)
     loss, grads = _loss_and_grads(*nnx.split(model, nnx.Param, ...), inputs, targets)
-    return float(loss), model.to_canonical(_native(grads), grads=True)
+    return float(local(loss)), model.to_canonical(_native(grads), grads=True)
 
 
 #: model -> its optimizer's state ``{"name", "step", "slots": {slot: nnx.State like the
@@ -221,7 +229,7 @@ def train_step(model, inputs, targets, optimizer, clip: float | None, batch_shar
                                             hyper, state["slots"], state["step"] + 1)
     nnx.update(model, params, rngs)
     _OPTIMIZER_STATE[model] = {"name": optimizer.name, "step": state["step"] + 1, "slots": slots}
-    return float(loss)
+    return float(local(loss))
 
 
 def get_optimizer_state(model):
@@ -248,10 +256,10 @@ def evaluate(model, inputs, targets):
     """The mean loss (float) and the model's outputs (NumPy), without any update (no dropout)."""
     inputs, targets = _batch(model, inputs, targets)
     loss, outputs = _evaluate(*nnx.split(model, nnx.Param, ...), inputs, targets)
-    return float(loss), to_numpy(outputs)
+    return float(local(loss)), to_numpy(outputs)
 
 
 def evaluate_loss(model, inputs, targets) -> float:
     """The mean loss without any update (no dropout)."""
     inputs, targets = _batch(model, inputs, targets)
-    return float(_eval_loss(*nnx.split(model, nnx.Param, ...), inputs, targets))
+    return float(local(_eval_loss(*nnx.split(model, nnx.Param, ...), inputs, targets)))
