@@ -313,6 +313,8 @@ def start_workers(args) -> int | None:
         from .backends.torch.distributed import launch
 
         return launch(args.argv, args.workers)
+    if name == "tensorflow" and os.environ.get("TF_CONFIG"):
+        return None  # one replica per process (MultiWorkerMirroredStrategy)
     # JAX over several processes: each brings its share of the devices
     request_host_devices(max(1, args.workers // int(os.environ.get("JAX_NUM_PROCESSES", "1"))))
     return None

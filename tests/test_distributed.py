@@ -142,28 +142,41 @@ def test_a_signal_stops_every_worker_after_the_same_step(bk, tmp_path, signum):
     assert err.count(f"stopped by {stopped}: the last finished epoch ({done}) is saved") == 1, err
 
 
-def test_jax_processes_over_localhost(bk, tmp_path):
-    """The multi-machine launch, on one machine: 2 processes joined by jax.distributed (gloo
-    collectives), one CPU device each, train like one worker."""
-    if bk.NAME != "jax":
-        pytest.skip("jax.distributed starts JAX's processes")
-    import os
+def free_port() -> int:
     import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cluster_env(backend: str, rank: int, ports: list[int]) -> dict:
+    """What each process of a multi-machine run is given, here over localhost."""
+    if backend == "jax":
+        return {"JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{ports[0]}", "JAX_NUM_PROCESSES": "2",
+                "JAX_PROCESS_ID": str(rank)}
+    return {"TF_CONFIG": json.dumps({"cluster": {"worker": [f"localhost:{p}" for p in ports]},
+                                     "task": {"type": "worker", "index": rank}})}
+
+
+def test_processes_over_localhost(bk, tmp_path):
+    """The multi-machine launch, on one machine: 2 processes joined by jax.distributed (gloo) or
+    by TF_CONFIG (MultiWorkerMirroredStrategy), one device each, train like one worker."""
+    if bk.NAME not in ("jax", "tensorflow"):
+        pytest.skip("torchrun's launch is tested above; MXNet runs in one process")
+    import os
     import subprocess
     import sys
 
     train(bk, tmp_path / "one", 1, "--epochs", "2")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    command = [sys.executable, "-m", "lstm_multi.cli", "train", "--backend", "jax", *RUN, "--workers", "2",
+    ports = [free_port(), free_port()]
+    command = [sys.executable, "-m", "lstm_multi.cli", "train", "--backend", bk.NAME, *RUN, "--workers", "2",
                "--epochs", "2", "--out", str(tmp_path / "two")]
     procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{port}",
-                                   "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": str(i)}) for i in (0, 1)]
+                              env={**os.environ, **cluster_env(bk.NAME, rank, ports)}) for rank in (0, 1)]
     for proc in procs:
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err
     for a, b in zip(history(tmp_path / "one"), history(tmp_path / "two"), strict=True):
         assert_close([b["train_loss"], b["val_loss"]], [a["train_loss"], a["val_loss"]], atol=0, rtol=1e-5,
-                     what=f"epoch {a['epoch']}: 2 JAX processes vs 1 worker")
+                     what=f"epoch {a['epoch']}: 2 processes vs 1 worker")

@@ -13,31 +13,56 @@ averaged gradient, SGD or Adam) is applied once to the variables.
 
 On a CPU, TensorFlow sees one device unless the CPU is split into logical devices when
 the backend is imported (``LSTM_MULTI_HOST_DEVICES``, :func:`lstm_multi.request_host_devices`,
-``lstm-multi train --workers N``); the devices share the machine's cores. One machine
-only (``MultiWorkerMirroredStrategy`` is not supported).
+``lstm-multi train --workers N``); the devices share the machine's cores. Several
+machines: with ``TF_CONFIG`` set (the cluster's ``host:port`` of every worker and this
+one's index), the backend makes a ``MultiWorkerMirroredStrategy`` when it is imported
+(its collectives must exist before TensorFlow's first op: :func:`multi_worker_strategy`),
+and the same step runs with one replica per process, the reduce going over the network.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 
 from ...core.distributed import block, too_few_devices
 from . import ops
 from ._imports import tf
 
 
+_MULTI_WORKER = []  # the MultiWorkerMirroredStrategy made at import, when TF_CONFIG is set
+
+
+def multi_worker_strategy():
+    """The process's ``MultiWorkerMirroredStrategy`` if ``TF_CONFIG`` is set (made on the first
+    call, which the backend's import makes before any op runs), else None."""
+    if not os.environ.get("TF_CONFIG"):
+        return None
+    if not _MULTI_WORKER:
+        _MULTI_WORKER.append(tf.distribute.MultiWorkerMirroredStrategy())
+    return _MULTI_WORKER[0]
+
+
 class DataParallel:
     """``workers`` CPU devices training one model (see the module's docstring).
 
-    Attributes: ``workers``; ``rank``, always 0 (one process writes the files); ``strategy``.
+    Attributes: ``workers``; ``rank``, 0 in one process, else the ``TF_CONFIG`` task index
+    (worker 0 writes the files); ``strategy``.
     """
 
     def __init__(self, workers: int):
-        devices = tf.config.list_logical_devices("CPU")
-        if len(devices) < workers:
-            raise too_few_devices("tensorflow", workers, len(devices))
         self.workers, self.rank = workers, 0
-        self.strategy = tf.distribute.MirroredStrategy(devices=[d.name for d in devices[:workers]])
+        strategy = multi_worker_strategy()
+        if strategy is not None:  # several processes (TF_CONFIG)
+            if strategy.num_replicas_in_sync != workers:
+                raise ValueError(f"workers={workers}, but TF_CONFIG's cluster has "
+                                 f"{strategy.num_replicas_in_sync} workers; ask for as many.")
+            self.strategy, self.rank = strategy, strategy.cluster_resolver.task_id
+        else:
+            devices = tf.config.list_logical_devices("CPU")
+            if len(devices) < workers:
+                raise too_few_devices("tensorflow", workers, len(devices))
+            self.strategy = tf.distribute.MirroredStrategy(devices=[d.name for d in devices[:workers]])
         self._steps = {}  # optimizer class -> the compiled step
 
     def prepare(self, model) -> None:
@@ -68,9 +93,12 @@ class DataParallel:
         loss, grads = self.strategy.run(
             functools.partial(ops._loss_and_param_grads, model, training=True), args=blocks)
         mean = functools.partial(self.strategy.reduce, tf.distribute.ReduceOp.MEAN, axis=None)
-        loss, grads = mean(loss), mean(grads)
+        loss, grads = mean(loss), [mean(g) for g in grads]  # one by one: a list would be packed
         ops.apply_gradients(model, optimizer_class, grads, clip, hyperparameters)
         return loss
 
     def finish(self, model) -> None:
         """Nothing to gather: the model's variables are the trained ones."""
+
+
+multi_worker_strategy()  # TF_CONFIG: at import, before the model's first op
