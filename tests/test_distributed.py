@@ -150,33 +150,42 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cluster_env(backend: str, rank: int, ports: list[int]) -> dict:
-    """What each process of a multi-machine run is given, here over localhost."""
+def cluster_envs(backend: str) -> list[dict]:
+    """What each process of a 2-worker multi-machine run is given, here over localhost."""
+    ports = [free_port(), free_port()]
     if backend == "jax":
-        return {"JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{ports[0]}", "JAX_NUM_PROCESSES": "2",
-                "JAX_PROCESS_ID": str(rank)}
-    return {"TF_CONFIG": json.dumps({"cluster": {"worker": [f"localhost:{p}" for p in ports]},
-                                     "task": {"type": "worker", "index": rank}})}
+        return [{"JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{ports[0]}", "JAX_NUM_PROCESSES": "2",
+                 "JAX_PROCESS_ID": str(rank)} for rank in (0, 1)]
+    if backend == "mxnet":  # the parameter server: a scheduler, a server and the 2 workers
+        cluster = {"DMLC_PS_ROOT_URI": "127.0.0.1", "DMLC_PS_ROOT_PORT": str(ports[0]), "DMLC_NUM_SERVER": "1",
+                   "DMLC_NUM_WORKER": "2"}
+        return [{**cluster, "DMLC_ROLE": role} for role in ("scheduler", "server", "worker", "worker")]
+    return [{"TF_CONFIG": json.dumps({"cluster": {"worker": [f"localhost:{p}" for p in ports]},
+                                      "task": {"type": "worker", "index": rank}})} for rank in (0, 1)]
 
 
 def test_processes_over_localhost(bk, tmp_path):
-    """The multi-machine launch, on one machine: 2 processes joined by jax.distributed (gloo) or
-    by TF_CONFIG (MultiWorkerMirroredStrategy), one device each, train like one worker."""
-    if bk.NAME not in ("jax", "tensorflow"):
-        pytest.skip("torchrun's launch is tested above; MXNet runs in one process")
+    """The multi-machine launch, on one machine: 2 processes joined by jax.distributed (gloo), by
+    TF_CONFIG (MultiWorkerMirroredStrategy) or by MXNet's parameter server (dist_sync), one
+    device each, train like one worker. Every process runs the same command."""
+    if bk.NAME not in ("jax", "tensorflow", "mxnet"):
+        pytest.skip("torchrun's launch is tested above")
     import os
     import subprocess
     import sys
 
     train(bk, tmp_path / "one", 1, "--epochs", "2")
-    ports = [free_port(), free_port()]
     command = [sys.executable, "-m", "lstm_multi.cli", "train", "--backend", bk.NAME, *RUN, "--workers", "2",
                "--epochs", "2", "--out", str(tmp_path / "two")]
     procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, **cluster_env(bk.NAME, rank, ports)}) for rank in (0, 1)]
-    for proc in procs:
-        _, err = proc.communicate(timeout=600)
-        assert proc.returncode == 0, err
+                              env={**os.environ, **env}) for env in cluster_envs(bk.NAME)]
+    try:
+        for proc in procs:
+            _, err = proc.communicate(timeout=600)
+            assert proc.returncode == 0, err
+    finally:
+        for proc in procs:
+            proc.kill()  # none is left waiting for a process that failed
     for a, b in zip(history(tmp_path / "one"), history(tmp_path / "two"), strict=True):
         assert_close([b["train_loss"], b["val_loss"]], [a["train_loss"], a["val_loss"]], atol=0, rtol=1e-5,
                      what=f"epoch {a['epoch']}: 2 processes vs 1 worker")

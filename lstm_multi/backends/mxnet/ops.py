@@ -108,20 +108,33 @@ def _batch(model, inputs, targets):
     return tensor(inputs), tensor(targets)
 
 
-def _loss_and_param_grads(model, inputs, targets, train: bool):
-    """The loss and ``[(name, parameter, gradient)]`` for every trained parameter, frozen entries
-    of the gradients zeroed. ``train``: training mode (dropout on)."""
+def _backward(model, inputs, targets, train: bool):
+    """The batch's loss, its gradients left in every parameter's ``grad()`` (the current
+    context's copy). ``train``: training mode (dropout on)."""
     inputs, targets = _batch(model, inputs, targets)
     with autograd.record(train_mode=train):
         loss = model.loss(model(inputs), targets)
     loss.backward()
+    return loss
+
+
+def _trained_gradients(model):
+    """``[(name, parameter, gradient)]`` for every trained parameter (the current context's
+    gradients), frozen entries zeroed in place, before the norm and the update."""
     grads = []
     for name, p, keep in trained_parameters(model):
         g = p.grad()
         if keep is not None:
-            g *= keep  # in place, before the norm and the update
+            g *= keep
         grads.append((name, p, g))
-    return loss, grads
+    return grads
+
+
+def _loss_and_param_grads(model, inputs, targets, train: bool):
+    """The loss and ``[(name, parameter, gradient)]`` for every trained parameter, frozen entries
+    of the gradients zeroed. ``train``: training mode (dropout on)."""
+    loss = _backward(model, inputs, targets, train)
+    return loss, _trained_gradients(model)
 
 
 def loss_and_grads(model, inputs, targets):
