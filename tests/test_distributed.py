@@ -189,3 +189,21 @@ def test_processes_over_localhost(bk, tmp_path):
     for a, b in zip(history(tmp_path / "one"), history(tmp_path / "two"), strict=True):
         assert_close([b["train_loss"], b["val_loss"]], [a["train_loss"], a["val_loss"]], atol=0, rtol=1e-5,
                      what=f"epoch {a['epoch']}: 2 processes vs 1 worker")
+
+
+@pytest.mark.parametrize("variables, message", [
+    ({"DMLC_ROLE": "boss"}, "DMLC_ROLE must be scheduler, server or worker, got 'boss'."),
+    ({"DMLC_ROLE": "worker"}, "a multi-machine MXNet run needs all of DMLC_ROLE, DMLC_PS_ROOT_URI, "
+     "DMLC_PS_ROOT_PORT, DMLC_NUM_SERVER, DMLC_NUM_WORKER; DMLC_PS_ROOT_URI, DMLC_PS_ROOT_PORT, "
+     "DMLC_NUM_SERVER, DMLC_NUM_WORKER not set."),
+    ({"DMLC_ROLE": "worker", "DMLC_PS_ROOT_URI": "127.0.0.1", "DMLC_PS_ROOT_PORT": "9091",
+      "DMLC_NUM_SERVER": "1", "DMLC_NUM_WORKER": "2"},
+     "workers=1, but this MXNet run has DMLC_NUM_WORKER=2 worker processes; ask for as many workers as processes."),
+])
+def test_a_parameter_server_run_is_checked_before_it_waits(bk, tmp_path, variables, message):
+    """A wrong role or worker count would leave MXNet's processes waiting for each other for ever."""
+    if bk.NAME != "mxnet":
+        pytest.skip("the DMLC_* variables are MXNet's")
+    proc = run_cli("train", "--backend", "mxnet", *RUN, "--epochs", "1", "--out", str(tmp_path / "run"),
+                   env=variables)
+    assert (proc.returncode, proc.stderr) == (2, f"lstm-multi train: error: {message}\n")
