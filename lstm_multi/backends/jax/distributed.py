@@ -55,13 +55,8 @@ class DataParallel:
 
     def training_step(self, model, batch, optimizer, clip, stop: bool = False) -> tuple[float, bool]:
         """One step on the global ``batch`` (rows split over the mesh); returns its mean loss and
-        ``stop`` (one process decides for all its devices)."""
-        optimizer = ops.as_optimizer(optimizer)
-        state = ops._OPTIMIZER_STATE.get(model)
-        if state is None or state["name"] != optimizer.name:  # the slots start replicated too
-            params = nnx.state(model, nnx.Param)
-            ops._OPTIMIZER_STATE[model] = {"name": optimizer.name, "step": 0, "slots": self._replicate(
-                {slot: jax.tree.map(np.zeros_like, params) for slot in optimizer.slots})}
+        ``stop`` (one process decides for all its devices). New optimizer slots are zeros like the
+        replicated parameters, so replicated too."""
         inputs, targets = batch
         return ops.train_step(model, inputs, targets, optimizer, clip, batch_sharding=self.rows), bool(stop)
 
