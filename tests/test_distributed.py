@@ -33,48 +33,64 @@ def train(bk, out, workers, *extra):
     return proc
 
 
+@pytest.fixture(scope="module")
+def one_worker(tmp_path_factory):
+    """``one_worker(bk, optimizer)``: the history of 3 epochs on 1 worker, the reference the
+    tests compare with (run once per backend and optimizer)."""
+    runs = {}
+
+    def run(bk, optimizer="sgd"):
+        if (bk.NAME, optimizer) not in runs:
+            out = tmp_path_factory.mktemp("one")
+            train(bk, out, 1, "--epochs", "3", "--optimizer", optimizer)
+            runs[bk.NAME, optimizer] = history(out)
+        return runs[bk.NAME, optimizer]
+
+    return run
+
+
+def assert_trains_like_one(out, reference, what):
+    """Every epoch's training and validation losses of the run in ``out`` equal ``reference``'s."""
+    run = history(out)
+    for a, b in zip(reference[:len(run)], run, strict=True):
+        assert_close([b["train_loss"], b["val_loss"]], [a["train_loss"], a["val_loss"]], atol=0, rtol=1e-5,
+                     what=f"epoch {a['epoch']} losses, {what} vs 1 worker")
+
+
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_two_workers_train_like_one(bk, tmp_path, optimizer):
+def test_two_workers_train_like_one(bk, tmp_path, one_worker, optimizer):
     if bk.NAME == "numpy":
         pytest.skip("the NumPy reference trains on one worker")
-    one = train(bk, tmp_path / "one", 1, "--epochs", "2", "--optimizer", optimizer)
     two = train(bk, tmp_path / "two", 2, "--epochs", "2", "--optimizer", optimizer)
-    for a, b in zip(history(tmp_path / "one"), history(tmp_path / "two"), strict=True):
-        assert_close([b["train_loss"], b["val_loss"]], [a["train_loss"], a["val_loss"]], atol=0, rtol=1e-5,
-                     what=f"epoch {a['epoch']} losses, 2 workers vs 1")
-    assert two.stdout.count("epoch ") == one.stdout.count("epoch ") == 2  # worker 0 prints, once
+    assert_trains_like_one(tmp_path / "two", one_worker(bk, optimizer), "2 workers")
+    assert two.stdout.count("epoch ") == 2  # worker 0 prints, once
     assert "sample: " in two.stdout and two.stderr.count("error") == 0
 
 
-def test_torchrun_starts_the_workers(bk, tmp_path):
+def test_torchrun_starts_the_workers(bk, tmp_path, one_worker):
     """The multi-machine launch, on one machine: torchrun's c10d rendezvous over localhost."""
     if bk.NAME != "torch":
         pytest.skip("torchrun starts torch's workers")
     import subprocess
     import sys
 
-    train(bk, tmp_path / "one", 1, "--epochs", "1")
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
                            "--rdzv-backend", "c10d", "--rdzv-endpoint", "127.0.0.1:0", "-m", "lstm_multi.cli",
                            "train", "--backend", "torch", *RUN, "--workers", "2", "--epochs", "1",
                            "--out", str(tmp_path / "two")], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    (a,), (b,) = history(tmp_path / "one"), history(tmp_path / "two")
-    assert_close(b["val_loss"], a["val_loss"], atol=0, rtol=1e-5, what="torchrun's 2 workers vs 1")
+    assert_trains_like_one(tmp_path / "two", one_worker(bk), "torchrun's 2 workers")
 
 
-def test_resume_with_another_worker_count(bk, tmp_path):
+def test_resume_with_another_worker_count(bk, tmp_path, one_worker):
     if bk.NAME == "numpy":
         pytest.skip("the NumPy reference trains on one worker")
-    train(bk, tmp_path / "straight", 1, "--epochs", "3", "--optimizer", "adam")
     train(bk, tmp_path / "run", 2, "--epochs", "2", "--optimizer", "adam")
     proc = run_cli("train", "--backend", bk.NAME, "--resume", str(tmp_path / "run"), "--epochs", "3",
                    "--workers", "1", "--no-progress")
     assert proc.returncode == 0, proc.stderr
-    straight, resumed = history(tmp_path / "straight"), history(tmp_path / "run")
-    assert [r["epoch"] for r in resumed] == [1, 2, 3]
-    assert_close([r["val_loss"] for r in resumed], [r["val_loss"] for r in straight], atol=0, rtol=1e-5,
-                 what="validation losses: 2 workers then 1, vs 1 throughout")
+    assert [r["epoch"] for r in history(tmp_path / "run")] == [1, 2, 3]
+    assert_trains_like_one(tmp_path / "run", one_worker(bk, "adam"), "2 workers then 1")
 
 
 def test_uneven_batches_are_a_clear_error(bk, tmp_path):
@@ -164,7 +180,7 @@ def cluster_envs(backend: str) -> list[dict]:
                                       "task": {"type": "worker", "index": rank}})} for rank in (0, 1)]
 
 
-def test_processes_over_localhost(bk, tmp_path):
+def test_processes_over_localhost(bk, tmp_path, one_worker):
     """The multi-machine launch, on one machine: 2 processes joined by jax.distributed (gloo), by
     TF_CONFIG (MultiWorkerMirroredStrategy) or by MXNet's parameter server (dist_sync), one
     device each, train like one worker. Every process runs the same command."""
@@ -174,7 +190,6 @@ def test_processes_over_localhost(bk, tmp_path):
     import subprocess
     import sys
 
-    train(bk, tmp_path / "one", 1, "--epochs", "2")
     command = [sys.executable, "-m", "lstm_multi.cli", "train", "--backend", bk.NAME, *RUN, "--workers", "2",
                "--epochs", "2", "--out", str(tmp_path / "two")]
     procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -186,9 +201,7 @@ def test_processes_over_localhost(bk, tmp_path):
     finally:
         for proc in procs:
             proc.kill()  # none is left waiting for a process that failed
-    for a, b in zip(history(tmp_path / "one"), history(tmp_path / "two"), strict=True):
-        assert_close([b["train_loss"], b["val_loss"]], [a["train_loss"], a["val_loss"]], atol=0, rtol=1e-5,
-                     what=f"epoch {a['epoch']}: 2 processes vs 1 worker")
+    assert_trains_like_one(tmp_path / "two", one_worker(bk), "2 processes")
 
 
 @pytest.mark.parametrize("variables, message", [
