@@ -11,9 +11,10 @@ all-reduce's round-off.
 
 Each framework's own engine does the work (``backends/<name>/distributed.py``, class
 ``DataParallel``): torch ``torch.distributed`` (gloo) across processes, JAX
-``jax.sharding`` across devices, TensorFlow ``tf.distribute.MirroredStrategy``,
-MXNet a ``device`` kvstore across contexts. On one CPU, JAX and TensorFlow see one
-device unless asked for more before they start: :func:`request_host_devices`.
+``jax.sharding`` across devices, TensorFlow ``tf.distribute.MirroredStrategy``, MXNet a
+``device`` kvstore across contexts (``dist_sync`` across processes). On one CPU, JAX and
+TensorFlow see one device unless asked for more before they start:
+:func:`request_host_devices`.
 """
 
 from __future__ import annotations

@@ -107,7 +107,8 @@ class Trainer(HyperParameters):
             engine, so the run trains like one worker with the same batch. torch: one process
             each (``torchrun --nproc-per-node N`` or ``lstm-multi train --workers N``); JAX and
             TensorFlow: one device each (on a CPU, :func:`~lstm_multi.request_host_devices`
-            first); MXNet: one context each. Only worker 0 (:attr:`is_chief`) shows progress;
+            first); MXNet: one context each, or one process each beside a parameter server
+            (``DMLC_ROLE=worker``). Several machines: see the README. Only worker 0 (:attr:`is_chief`) shows progress;
             callbacks run on every worker and check ``trainer.is_chief`` to write files once.
     """
 
