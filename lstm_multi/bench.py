@@ -5,8 +5,9 @@ framework's native layer) and ``d2l`` (the book's loop: eight matmuls per step, 
 hoisting; ``backends/<name>/d2l.py``). Training is timed through the real
 ``Module.training_step`` (forward, backward, clipping, update) on Time Machine
 batches; the first step is timed apart (compilation) and one more is warm-up.
-Each configuration runs in its own process, so peak memory (max RSS) is its own;
-backends of another environment run with that environment's interpreter.
+Each configuration runs in its own process, so peak memory (max RSS, read after
+training and generation, before the ceiling's matmuls) is its own; backends of another
+environment run with that environment's interpreter.
 
 The practical ceiling: the best FLOP/s of a plain matmul of the LSTM's shapes,
 ``(rows, h + V) @ (h + V, 4h)`` with one step's and all steps' rows, timed in the same
@@ -144,6 +145,7 @@ def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: in
     start = time.perf_counter()
     lm.predict(PREFIX, gen_tokens, data.vocab)
     gen_s = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the model's, before the ceiling's buffers
     train_tps = batch_size * num_steps / step_s
     gflops = matmul_gflops(bk, hidden, batch_size, vocab, num_steps)
     ceiling = gflops * 1e9 / flops_per_token(hidden, vocab, model)
@@ -152,7 +154,7 @@ def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: in
             "compile_s": max(first - step_s, 0.0), "gen_tokens_per_s": gen_tokens / gen_s,
             "matmul_gflops": gflops, "ceiling_tokens_per_s": ceiling,
             "ceiling_fraction": train_tps / ceiling,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_rss_mb": peak_mb,
             "malloc": allocator.status}
 
 

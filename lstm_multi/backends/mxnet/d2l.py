@@ -3,7 +3,7 @@
 The same parameters as :class:`~.lstm.LSTMScratch`, used as the book writes the
 equations (its MXNet edition): eight separate matmuls per step, no hoisting of the
 input half, op by op (not hybridized). ``lstm-multi bench`` measures the fused,
-hoisted, hybridized cell against this.
+hybridized cell against this.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from .layers import NativeLayer, ScratchLayer, matmul, split, with_dropout_betwe
 
 
 def gru_step(config, p, state, XW_t, api):
-    """One step of :class:`GRUScratch`'s equations, from ``XW_t = X_t W_x + b`` (hoisted) and
+    """One step of :class:`GRUScratch`'s equations, from ``XW_t = X_t W_x + b`` and
     ``state = (H,)``: the new ``(H,)`` and every gate and state, as ``CELLS["gru"].traces``
     names them."""
     h = config.num_hiddens
@@ -27,11 +27,12 @@ def gru_step(config, p, state, XW_t, api):
     (H,) = state
     if config.reset_after:
         HW = dot(H, p["W_h"])  # (B, 3h): blocks z, r, h
-        Z, R, _ = split(api, sigmoid(XW_t + HW), 3, h)  # one sigmoid (the h block's unused)
+        A_z, A_r, _ = split(api, XW_t + HW, 3, h)
+        Z, R = sigmoid(A_z), sigmoid(A_r)  # one each: each keeps only its (B, h) for the backward
         XW_h, HW_h = split(api, XW_t, 3, h)[2], split(api, HW, 3, h)[2]
         H_tilde = tanh(XW_h + R * (HW_h + p["b_hh"]))
     else:
-        Z, R = split(api, sigmoid(XW_t[:, :2 * h] + dot(H, p["W_h"][:, :2 * h])), 2, h)
+        Z, R = map(sigmoid, split(api, XW_t[:, :2 * h] + dot(H, p["W_h"][:, :2 * h]), 2, h))
         H_tilde = tanh(XW_t[:, 2 * h:] + dot(R * H, p["W_h"][:, 2 * h:]))
     H = Z * H + (1 - Z) * H_tilde
     return (H,), {"z": Z, "r": R, "h_tilde": H_tilde, "H": H}
@@ -49,7 +50,7 @@ class GRUScratch(ScratchLayer):
         H = Z * H + (1 - Z) * H_tilde
 
     Each unit stores ``W_x (d, 3h)``, ``W_h (h, 3h)``, ``b (3h,)`` in d2l's order z, r, h
-    and, reset after, ``b_hh (h,)``. ``X_t W_x + b`` is hoisted out of the loop over
+    and, reset after, ``b_hh (h,)``. ``X_t W_x + b`` starts each step of
     :func:`gru_step`. Reset after, one matmul ``H W_h`` serves all three gates; reset
     before, the candidate's ``(R * H) W_hh`` waits for R, so ``H`` meets ``W_hz``, ``W_hr``
     first.

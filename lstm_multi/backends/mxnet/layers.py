@@ -205,23 +205,26 @@ class ScratchLayer(Layer):
         """One unit over ``X (T, B, d)`` from ``state`` (a list of ``(B, h)``): returns
         ``outputs (T, B, h)`` and the final state (a list). ``p``: the unit's parameters.
 
-        The input half of every step, ``X_t W_x + b``, does not depend on the state: it is
-        computed for all steps at once (:func:`input_projection`), then the cell's
-        :attr:`step` runs once per step, a Python loop unrolled into the graph when tracing
-        (the number of steps is the input's, :meth:`forward`). Inside a hybridized parent
-        (whose symbols have no shapes) it is :func:`scan` (``contrib.foreach``) instead.
+        The cell's :attr:`step` runs once per step, a Python loop unrolled into the graph when
+        tracing (the number of steps is the input's, :meth:`forward`), each step starting with
+        its input half ``X_t W_x + b`` (:func:`input_projection`). That half does not depend on
+        the state and could be computed for all steps before the loop, as torch does; but then
+        the cached graph holds the whole ``(T, B, G h)`` tensor and its gradient (256 MB at
+        h 256, batch 1024, 32 steps). Measured on 2 cores, per step is as fast at batch 1024
+        and 5-12% slower at batch 32 (one more operator a step), and the LSTM's peak memory
+        falls from 2.2x to 1.5x ``gluon.rnn.LSTM``'s. Inside a hybridized parent (whose symbols
+        have no shapes) the loop is :func:`scan` (``contrib.foreach``) over the hoisted half.
         """
         num_steps = X.shape[0] if isinstance(X, np.ndarray) else self._num_steps
-        XW = input_projection(api, X, p)  # (T, B, G h)
         if num_steps is None:
             def loop_step(XW_t, state):
                 state, _ = self.step(self.config, p, state, XW_t, api)
                 return state[0], list(state)
 
-            return scan(api, loop_step, XW, state)
+            return scan(api, loop_step, input_projection(api, X, p), state)  # XW (T, B, G h) hoisted
         outputs = []
-        for XW_t in unstack(api, XW, num_steps):
-            state, _ = self.step(self.config, p, state, XW_t, api)
+        for X_t in unstack(api, X, num_steps):
+            state, _ = self.step(self.config, p, state, input_projection(api, X_t, p), api)
             outputs.append(state[0])
         return api.np.stack(outputs, axis=0), list(state)
 

@@ -22,7 +22,7 @@ NO_PEEPHOLE = "No framework's native LSTM has peephole connections; use LSTMScra
 
 
 def lstm_step(config, p, state, XW_t, api):
-    """One step of :class:`LSTMScratch`'s equations, from ``XW_t = X_t W_x + b`` (hoisted) and
+    """One step of :class:`LSTMScratch`'s equations, from ``XW_t = X_t W_x + b`` and
     ``state = (H, C)``: the new ``(H, C)`` and every gate and state, as ``CELLS["lstm"].traces``
     names them.
 
@@ -36,18 +36,16 @@ def lstm_step(config, p, state, XW_t, api):
     H, C = state
     gates = XW_t + dot(H, p["W_h"])  # (B, 4h): one fused matmul, blocks i, f, o, c
     A_i, A_f, A_o, A_c = split(api, gates, 4, h)
-    C_tilde = tanh(A_c)
-    if not peephole:  # one sigmoid over the four blocks (c's unused): fewer operators a step
-        I, F, O, _ = split(api, sigmoid(gates), 4, h)
-        C = F * C + I * C_tilde
-    else:
-        if peephole == "diagonal":
-            A_i, A_f = A_i + p["w_ci"] * C, A_f + p["w_cf"] * C
-        else:  # "full"
-            A_i, A_f, A_o = A_i + dot(C, p["W_ci"]), A_f + dot(C, p["W_cf"]), A_o + dot(C, p["W_co"])
-        I, F = sigmoid(A_i), sigmoid(A_f)
-        C = F * C + I * C_tilde
-        O = sigmoid(A_o + p["w_co"] * C if peephole == "diagonal" else A_o)  # reads the new cell
+    if peephole == "diagonal":
+        A_i, A_f = A_i + p["w_ci"] * C, A_f + p["w_cf"] * C
+    elif peephole == "full":
+        A_i, A_f, A_o = A_i + dot(C, p["W_ci"]), A_f + dot(C, p["W_cf"]), A_o + dot(C, p["W_co"])
+    # One activation per block: each keeps only its (B, h) output for the backward pass.
+    I, F, C_tilde = sigmoid(A_i), sigmoid(A_f), tanh(A_c)
+    C = F * C + I * C_tilde
+    if peephole == "diagonal":
+        A_o = A_o + p["w_co"] * C  # the output gate reads the new cell
+    O = sigmoid(A_o)
     H = O * tanh(C)
     return (H, C), {"i": I, "f": F, "o": O, "c_tilde": C_tilde, "C": C, "H": H}
 
@@ -68,17 +66,15 @@ class LSTMScratch(ScratchLayer):
     new cell; ``"full"``: matrices ``W_c* (h, h)``, all three read the previous cell.
 
     Each unit's gates are stored side by side, in d2l's order i, f, o, c:
-    ``W_x (d, 4h)``, ``W_h (h, 4h)``, ``b (4h,)``. The input half of every step,
-    ``X_t W_x + b``, does not depend on H, so it is computed for all steps at once
-    before the loop (:meth:`~.layers.ScratchLayer.recurrence`), which runs
-    :func:`lstm_step` once per step, unrolled into the cached graph (one per number of
-    steps). Its matmuls are oneDNN inner products and one sigmoid serves the three gates
-    (:mod:`.layers` says why). Measured on 2 CPU cores, 32 steps, training tokens/s of the
-    LM against ``gluon.rnn.LSTM``'s: 0.76-0.82 at h = 256, batch 1024 (the inner products
-    alone take 2/3 of the fused layer's time; the ~12 unfused element-wise passes a step
-    are memory-bound), 0.5-0.56 at h = 32, batch 32 (~30 operators a step forward and
-    backward, a few us each, are the bound); the ``contrib.foreach`` loop over ``np.dot``
-    ran at 0.42 and 0.17.
+    ``W_x (d, 4h)``, ``W_h (h, 4h)``, ``b (4h,)``. The loop
+    (:meth:`~.layers.ScratchLayer.recurrence`, which says why the input half ``X_t W_x + b``
+    stays in the step) runs :func:`lstm_step` once per step, unrolled into the cached graph
+    (one per number of steps). Its matmuls are oneDNN inner products (:mod:`.layers` says
+    why). Measured on 2 CPU cores (AMD EPYC, AVX2), 32
+    steps, training tokens/s of the LM against ``gluon.rnn.LSTM``'s: 0.9-0.97 at h = 256,
+    batch 1024 (the ~12 unfused element-wise passes a step are memory-bound), about 0.5 at
+    h = 32, batch 32 (~30 operators a step forward and backward, a few us each, are the
+    bound); the ``contrib.foreach`` loop over ``np.dot`` ran at 0.42 and 0.17.
     """
 
     def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,

@@ -15,7 +15,7 @@ from .layers import NativeLayer, ScratchLayer, matmul, with_dropout_between_laye
 
 
 def rnn_step(config, p, state, XW_t, api):
-    """One step, ``H = tanh(X_t W_xh + b_h + H W_hh)`` from ``XW_t = X_t W_x + b`` (hoisted): the
+    """One step, ``H = tanh(X_t W_xh + b_h + H W_hh)`` from ``XW_t = X_t W_x + b``: the
     new ``(H,)`` and its trace ``{"H": H}``."""
     (H,) = state
     H = api.npx.activation(XW_t + matmul(api, H, p["W_h"]), act_type="tanh")
@@ -25,7 +25,7 @@ def rnn_step(config, p, state, XW_t, api):
 class RNNScratch(ScratchLayer):
     """d2l's RNN from scratch: for each step t, ``H = tanh(X_t W_xh + H W_hh + b_h)``.
 
-    Each unit stores ``W_x (d, h)``, ``W_h (h, h)``, ``b (h,)``; ``X_t W_x + b`` is hoisted.
+    Each unit stores ``W_x (d, h)``, ``W_h (h, h)``, ``b (h,)``; ``X_t W_x + b`` starts each step.
     """
 
     def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
