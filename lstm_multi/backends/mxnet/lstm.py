@@ -70,7 +70,7 @@ class LSTMScratch(ScratchLayer):
     (:meth:`~.layers.ScratchLayer.recurrence`, which says why the input half ``X_t W_x + b``
     stays in the step) runs :func:`lstm_step` once per step, unrolled into the cached graph
     (one per number of steps). Its matmuls are oneDNN inner products (:mod:`.layers` says
-    why). Measured on 2 CPU cores (AMD EPYC, AVX2), 32
+    why). Measured on 2 CPU cores (AMD EPYC, AVX-512), 32
     steps, training tokens/s of the LM against ``gluon.rnn.LSTM``'s: 0.9-0.97 at h = 256,
     batch 1024 (the ~12 unfused element-wise passes a step are memory-bound), about 0.5 at
     h = 32, batch 32 (~30 operators a step forward and backward, a few us each, are the
