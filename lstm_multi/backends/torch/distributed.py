@@ -48,12 +48,14 @@ class DataParallel:
                              f"(WORLD_SIZE); ask for as many workers as processes.")
         self.workers = workers
         self.rank = dist.get_rank() if dist.is_initialized() else int(os.environ["RANK"])
+        self.owns_group = False
 
     def prepare(self, model) -> None:
         """Join the process group (NCCL for CUDA parameters, else gloo) and start every worker
         from worker 0's parameters, as ``DistributedDataParallel`` does."""
         params = [p for p in model.parameters()]
-        if not dist.is_initialized():
+        self.owns_group = not dist.is_initialized()  # else the script's, left to it
+        if self.owns_group:
             dist.init_process_group("nccl" if params and params[0].is_cuda else "gloo")
         with torch.no_grad():
             for p in params:
@@ -75,7 +77,11 @@ class DataParallel:
         return flat[-2].item(), bool(flat[-1] > 0)
 
     def finish(self, model) -> None:
-        """Nothing to gather: every process already holds the trained model."""
+        """Nothing to gather: every process already holds the trained model. The process group
+        joined in :meth:`prepare` is closed, so that no gloo thread is left running when the
+        process exits (which aborts it: "terminate called without an active exception")."""
+        if self.owns_group and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def _free_port() -> int:
