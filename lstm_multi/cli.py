@@ -296,20 +296,12 @@ class StopOnSignals:
 
 def start_workers(args) -> int | None:
     """``--workers N``, what the framework needs before it starts: torch runs one process per
-    worker (spawned here, unless torchrun started this one); JAX and TensorFlow get N CPU devices;
-    an MXNet parameter-server worker checks the run's variables.
+    worker (spawned here, unless torchrun started this one); JAX and TensorFlow get N CPU devices.
     Returns the exit status when the workers ran in other processes, else None."""
     from .backend import backend_name
     from .core.distributed import request_host_devices
 
     name = backend_name(args.backend)
-    if name == "mxnet" and "DMLC_ROLE" in os.environ:  # a worker of a parameter-server run
-        from . import get_backend
-
-        get_backend("mxnet")  # a clear error if MXNet is missing
-        from .backends.mxnet.distributed import check_cluster
-
-        check_cluster(args.workers)  # now: with --workers 1 the other workers would wait for ever
     if args.workers == 1 or name in ("mxnet", "numpy"):
         return None  # MXNet: contexts or the kvstore need no set-up; numpy: the Trainer's error
     if name == "torch":
@@ -328,6 +320,24 @@ def start_workers(args) -> int | None:
     return None
 
 
+def parameter_server(args) -> bool:
+    """A process of an MXNet parameter-server run (``DMLC_ROLE`` set), checked before MXNet waits
+    for its peers: the scheduler and the servers serve from MXNet's import until the workers
+    finish (returns True); a worker checks the run's variables against ``--workers`` (False)."""
+    from . import get_backend
+
+    role = os.environ["DMLC_ROLE"]
+    if role not in ("scheduler", "server", "worker"):  # MXNet would wait for ever
+        raise ValueError(f"DMLC_ROLE must be scheduler, server or worker, got {role!r}.")
+    get_backend("mxnet")  # a clear error if MXNet is missing; serves on the scheduler and servers
+    if role != "worker":
+        return True
+    from .backends.mxnet.distributed import check_cluster
+
+    check_cluster(args.workers)  # with --workers 1 the other workers would wait for ever
+    return False
+
+
 def train(args) -> int:
     from . import get_backend, plot_history
     from .core.checkpoint import RunCheckpoints
@@ -338,12 +348,8 @@ def train(args) -> int:
     from .core.trainer import Trainer
     from .backend import backend_name
 
-    role = os.environ.get("DMLC_ROLE") if backend_name(args.backend) == "mxnet" else None
-    if role is not None and role not in ("scheduler", "server", "worker"):  # before MXNet waits for peers
-        raise ValueError(f"DMLC_ROLE must be scheduler, server or worker, got {role!r}.")
-    if role in ("scheduler", "server"):
-        get_backend("mxnet")  # MXNet's scheduler and servers serve from import until the workers finish
-        return 0
+    if backend_name(args.backend) == "mxnet" and "DMLC_ROLE" in os.environ and parameter_server(args):
+        return 0  # this process was the run's scheduler or a server
     if args.resume and args.init_from:
         raise ValueError("--resume continues a run; --init-from starts a new one from a checkpoint's "
                          "parameters: give one of them.")
