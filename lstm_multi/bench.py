@@ -13,8 +13,11 @@ The practical ceiling: the best FLOP/s of a plain matmul of the LSTM's shapes,
 ``(rows, h + V) @ (h + V, 4h)`` with one step's and all steps' rows, timed in the same
 framework; one training token costs ``6 * (4h(V + h) + hV)`` FLOPs (forward 2x, backward
 4x the multiply-adds), so ``ceiling = FLOP/s / FLOPs per token`` and each implementation
-reports its fraction. :func:`machine` records beside it the CPU's nominal peak and the
-memory bandwidth of a large copy (the bound of the element-wise work).
+reports its fraction. Beside it, the element-wise work's bound: the bytes a step must move
+at the least (:func:`elementwise_bytes_per_token`) over the bandwidth of a large copy, so
+that ``matmul ms + element-wise ms`` is the step time of a layer whose matmuls ran at the
+best rate and whose element-wise work moved each float it needs once; ``of bound`` is
+that time over the measured step. :func:`machine` records the CPU's nominal peak too.
 """
 
 from __future__ import annotations
@@ -43,6 +46,25 @@ def flops_per_token(hidden: int, vocab: int, model: str = "lstm") -> int:
 
     gates = len(CELLS[model].gates)
     return 6 * (gates * hidden * (vocab + hidden) + hidden * vocab)
+
+
+#: Floats of element-wise traffic per token and time step, at the least, in units of h: what a
+#: fused kernel must read and write (its pre-activations, states and kept gates forward; those,
+#: the incoming gradients and the outgoing ``dA`` and state gradients backward).
+ELEMENTWISE_FLOATS = {
+    "lstm": 25,  # forward: read A 4h, C h; write gates 4h, C h, H h. Backward: read gates 4h,
+                 # C_prev h, C h, dH 2h (output and recurrent), dC h; write dA 4h, dC h.
+    "gru": 25,   # forward: read A_x 3h, A_h 3h, H h; write gates 3h, H h. Backward: read gates
+                 # 3h, H h, A_hn h, dH 2h; write dA_x 3h, dA_h 3h, dH h.
+    "rnn": 6,    # forward: read A h, write H h. Backward: read H h, dH 2h; write dA h.
+}
+
+
+def elementwise_bytes_per_token(hidden: int, vocab: int, model: str = "lstm") -> int:
+    """Bytes (float32) the element-wise work of one training token moves at the least: the
+    cell's :data:`ELEMENTWISE_FLOATS` and, for the output, the one-hot input written and the
+    logits written, read by the softmax and their gradient written (4 V)."""
+    return 4 * (ELEMENTWISE_FLOATS[model] * hidden + 4 * vocab)
 
 
 def build(bk, impl: str, vocab: int, hidden: int, lr: float = 1.0, model: str = "lstm"):
@@ -146,14 +168,19 @@ def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: in
     lm.predict(PREFIX, gen_tokens, data.vocab)
     gen_s = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the model's, before the ceiling's buffers
-    train_tps = batch_size * num_steps / step_s
+    tokens = batch_size * num_steps
+    train_tps = tokens / step_s
     gflops = matmul_gflops(bk, hidden, batch_size, vocab, num_steps)
     ceiling = gflops * 1e9 / flops_per_token(hidden, vocab, model)
+    bandwidth = peak_gflops()["copy_gb_per_s"]
+    elementwise_s = tokens * elementwise_bytes_per_token(hidden, vocab, model) / (bandwidth * 1e9)
     return {"backend": backend, "model": model, "impl": impl, "hidden": hidden, "batch_size": batch_size,
             "num_steps": num_steps, "train_tokens_per_s": train_tps, "step_s": step_s, "timed_steps": len(times),
             "compile_s": max(first - step_s, 0.0), "gen_tokens_per_s": gen_tokens / gen_s,
             "matmul_gflops": gflops, "ceiling_tokens_per_s": ceiling,
             "ceiling_fraction": train_tps / ceiling,
+            "copy_gb_per_s": bandwidth, "matmul_bound_s": tokens / ceiling, "elementwise_bound_s": elementwise_s,
+            "bound_fraction": (tokens / ceiling + elementwise_s) / step_s,
             "peak_rss_mb": peak_mb,
             "malloc": allocator.status}
 
@@ -235,20 +262,28 @@ def add_ratios(results: list[dict]) -> None:
                 r[key] = r["train_tokens_per_s"] / base["train_tokens_per_s"]
 
 
+def bound_ms(r: dict) -> str:
+    if "elementwise_bound_s" not in r:  # a result from before the element-wise bound
+        return "-"
+    return f"{1e3 * r['matmul_bound_s']:.1f} + {1e3 * r['elementwise_bound_s']:.1f}"
+
+
 def to_markdown(results: list[dict]) -> str:
     lines = ["| backend | model | impl | h | batch | train tok/s | vs native | vs d2l | of ceiling "
-             "| compile s | generate tok/s | peak MB |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| step ms | bound ms: matmul + element-wise | of bound | compile s | generate tok/s | peak MB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     fmt = lambda r, k, f: f.format(r[k]) if k in r else "-"
     for r in results:
         model = r.get("model", "lstm")
         if "error" in r:
             lines.append(f"| {r['backend']} | {model} | {r['impl']} | {r['hidden']} | {r['batch_size']} "
-                         f"| error: {r['error']} | | | | | | |")
+                         f"| error: {r['error']} | | | | | | | | | |")
             continue
         lines.append(" | ".join([
             f"| {r['backend']}", model, r["impl"], str(r["hidden"]), str(r["batch_size"]),
             f"{r['train_tokens_per_s']:,.0f}", fmt(r, "vs_native", "{:.2f}"), fmt(r, "vs_d2l", "{:.2f}"),
-            f"{100 * r['ceiling_fraction']:.0f}%", f"{r['compile_s']:.2f}",
+            f"{100 * r['ceiling_fraction']:.0f}%", f"{1e3 * r['step_s']:.1f}", bound_ms(r),
+            fmt(r, "bound_fraction", "{:.0%}"), f"{r['compile_s']:.2f}",
             f"{r['gen_tokens_per_s']:,.0f}", f"{r['peak_rss_mb']:.0f} |"]))
     return "\n".join(lines)
 

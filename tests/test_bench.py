@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import assert_close
 
-from lstm_multi.bench import add_ratios, build, flops_per_token, measure, run, to_markdown
+from lstm_multi.bench import add_ratios, build, elementwise_bytes_per_token, flops_per_token, measure, run, to_markdown
 
 
 def test_d2l_baseline_computes_the_same_function(bk):
@@ -26,9 +26,14 @@ def test_measure_reports_every_figure(bk):
     result = measure(bk.NAME, "scratch", hidden=4, batch_size=2, num_steps=3, steps=2, gen_tokens=3,
                      min_seconds=0)
     for key in ("train_tokens_per_s", "gen_tokens_per_s", "compile_s", "matmul_gflops",
-                "ceiling_fraction", "peak_rss_mb"):
+                "ceiling_fraction", "peak_rss_mb", "copy_gb_per_s", "matmul_bound_s", "elementwise_bound_s"):
         assert result[key] >= 0, key
     assert result["train_tokens_per_s"] > 0 and result["peak_rss_mb"] > 10
+    tokens = 2 * 3
+    assert result["elementwise_bound_s"] == pytest.approx(
+        tokens * elementwise_bytes_per_token(4, 28) / (result["copy_gb_per_s"] * 1e9))
+    assert result["bound_fraction"] == pytest.approx(
+        (result["matmul_bound_s"] + result["elementwise_bound_s"]) / result["step_s"])
 
 
 def test_run_in_subprocesses_and_ratios(bk):
@@ -55,6 +60,8 @@ def test_ratios_and_flops():
     assert flops_per_token(256, 28) == 6 * (4 * 256 * 284 + 256 * 28)  # ~1.8 MFLOP, DESIGN.md
     assert flops_per_token(256, 28, "gru") == 6 * (3 * 256 * 284 + 256 * 28)
     assert flops_per_token(256, 28, "rnn") == 6 * (256 * 284 + 256 * 28)
+    assert elementwise_bytes_per_token(256, 28) == 4 * (25 * 256 + 4 * 28)  # 26 KB a token at h 256
+    assert elementwise_bytes_per_token(256, 28, "rnn") == 4 * (6 * 256 + 4 * 28)
     rows = [{"backend": "b", "impl": i, "hidden": 8, "batch_size": 2, "train_tokens_per_s": t}
             for i, t in (("scratch", 300.0), ("concise", 150.0), ("d2l", 100.0))]
     add_ratios(rows)
