@@ -78,3 +78,19 @@ def test_cli_writes_tables(bk, tmp_path, capsys):
 
     assert json.loads((tmp_path / "results.json").read_text())[0]["impl"] == "scratch"
     capsys.readouterr()
+
+
+def test_configurations_share_the_best_rate_measured():
+    from lstm_multi.bench import share_best_rates
+
+    rows = [{"backend": "b", "impl": impl, "hidden": 8, "batch_size": 2, "num_steps": 5, "step_s": 0.1,
+             "train_tokens_per_s": 100.0, "matmul_gflops": gflops, "ceiling_tokens_per_s": 10 * gflops,
+             "ceiling_fraction": 10 / gflops, "copy_gb_per_s": bandwidth, "matmul_bound_s": 1 / gflops,
+             "elementwise_bound_s": 1 / bandwidth}
+            for impl, gflops, bandwidth in (("scratch", 100.0, 20.0), ("concise", 200.0, 10.0))]
+    share_best_rates(rows)
+    for r in rows:
+        assert r["matmul_gflops"] == 200.0 and r["copy_gb_per_s"] == 20.0
+        assert r["ceiling_tokens_per_s"] == pytest.approx(2000.0) and r["ceiling_fraction"] == pytest.approx(0.05)
+        assert r["matmul_bound_s"] == pytest.approx(10 / 2000) and r["elementwise_bound_s"] == pytest.approx(1 / 20)
+        assert r["bound_fraction"] == pytest.approx((10 / 2000 + 1 / 20) / 0.1)
