@@ -34,7 +34,9 @@ def gru_step(config, p, state, XW_t, api):
     else:
         Z, R = map(sigmoid, split(api, XW_t[:, :2 * h] + dot(H, p["W_h"][:, :2 * h]), 2, h))
         H_tilde = tanh(XW_t[:, 2 * h:] + dot(R * H, p["W_h"][:, 2 * h:]))
-    H = Z * H + (1 - Z) * H_tilde
+    # Z * H + (1 - Z) * H_tilde, written so that the static graph keeps one (B, h) product
+    # for the backward (H - H_tilde) where the textbook form keeps two (1 - Z and H).
+    H = H_tilde + Z * (H - H_tilde)
     return (H,), {"z": Z, "r": R, "h_tilde": H_tilde, "H": H}
 
 
