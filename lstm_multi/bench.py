@@ -11,8 +11,9 @@ environment run with that environment's interpreter.
 
 The practical ceiling: the best FLOP/s of a plain matmul of the LSTM's shapes,
 ``(rows, h + V) @ (h + V, 4h)`` with one step's and all steps' rows, timed in the same
-framework (each process times it; a run takes the best rate of a backend and shape); one training token costs ``6 * (4h(V + h) + hV)`` FLOPs (forward 2x, backward
-4x the multiply-adds), so ``ceiling = FLOP/s / FLOPs per token`` and each implementation
+framework (each process times it; a run takes the best rate of a backend and shape); one
+training token costs ``6 * (4h(V + h) + hV)`` FLOPs (forward 2x, backward 4x the
+multiply-adds), so ``ceiling = FLOP/s / FLOPs per token`` and each implementation
 reports its fraction. Beside it, the element-wise work's bound: the bytes a step must move
 at the least (:func:`elementwise_bytes_per_token`) over the bandwidth of a large copy, so
 that ``matmul ms + element-wise ms`` is the step time of a layer whose matmuls ran at the
@@ -126,13 +127,18 @@ def peak_gflops() -> dict:
         info["peak_gflops"] = os.cpu_count() * mhz / 1e3 * lanes * 2 * 2
     except (OSError, StopIteration, ValueError):
         pass
+    info["copy_gb_per_s"] = copy_bandwidth()
+    return info
+
+
+def copy_bandwidth() -> float:
+    """GB/s read and written by a large NumPy copy (256 MB, beyond every cache)."""
     a, b = np.ones(1 << 26, np.float32), np.empty(1 << 26, np.float32)
     np.copyto(b, a)
     start = time.perf_counter()
     for _ in range(5):
         np.copyto(b, a)
-    info["copy_gb_per_s"] = 5 * 2 * a.nbytes / (time.perf_counter() - start) / 1e9  # read + write
-    return info
+    return 5 * 2 * a.nbytes / (time.perf_counter() - start) / 1e9  # read + write
 
 
 def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: int = 32,
@@ -172,7 +178,7 @@ def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: in
     train_tps = tokens / step_s
     gflops = matmul_gflops(bk, hidden, batch_size, vocab, num_steps)
     ceiling = gflops * 1e9 / flops_per_token(hidden, vocab, model)
-    bandwidth = peak_gflops()["copy_gb_per_s"]
+    bandwidth = copy_bandwidth()
     elementwise_s = tokens * elementwise_bytes_per_token(hidden, vocab, model) / (bandwidth * 1e9)
     return {"backend": backend, "model": model, "impl": impl, "hidden": hidden, "batch_size": batch_size,
             "num_steps": num_steps, "train_tokens_per_s": train_tps, "step_s": step_s, "timed_steps": len(times),
@@ -288,6 +294,7 @@ def add_ratios(results: list[dict]) -> None:
 
 
 def bound_ms(r: dict) -> str:
+    """``"matmul + element-wise"`` milliseconds of a result, for the table."""
     if "elementwise_bound_s" not in r:  # a result from before the element-wise bound
         return "-"
     return f"{1e3 * r['matmul_bound_s']:.1f} + {1e3 * r['elementwise_bound_s']:.1f}"

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from conftest import assert_close
 
-from lstm_multi.bench import add_ratios, build, elementwise_bytes_per_token, flops_per_token, measure, run, to_markdown
+from lstm_multi.bench import (add_ratios, build, elementwise_bytes_per_token, flops_per_token, measure, run,
+                              share_best_rates, to_markdown)
 
 
 def test_d2l_baseline_computes_the_same_function(bk):
@@ -81,8 +82,6 @@ def test_cli_writes_tables(bk, tmp_path, capsys):
 
 
 def test_configurations_share_the_best_rate_measured():
-    from lstm_multi.bench import share_best_rates
-
     rows = [{"backend": "b", "impl": impl, "hidden": 8, "batch_size": 2, "num_steps": 5, "step_s": 0.1,
              "train_tokens_per_s": 100.0, "matmul_gflops": gflops, "ceiling_tokens_per_s": 10 * gflops,
              "ceiling_fraction": 10 / gflops, "copy_gb_per_s": bandwidth, "matmul_bound_s": 1 / gflops,
