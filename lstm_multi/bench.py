@@ -174,21 +174,26 @@ def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: in
     lm.predict(PREFIX, gen_tokens, data.vocab)
     gen_s = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the model's, before the ceiling's buffers
-    tokens = batch_size * num_steps
-    train_tps = tokens / step_s
-    gflops = matmul_gflops(bk, hidden, batch_size, vocab, num_steps)
-    ceiling = gflops * 1e9 / flops_per_token(hidden, vocab, model)
-    bandwidth = copy_bandwidth()
-    elementwise_s = tokens * elementwise_bytes_per_token(hidden, vocab, model) / (bandwidth * 1e9)
-    return {"backend": backend, "model": model, "impl": impl, "hidden": hidden, "batch_size": batch_size,
-            "num_steps": num_steps, "train_tokens_per_s": train_tps, "step_s": step_s, "timed_steps": len(times),
-            "compile_s": max(first - step_s, 0.0), "gen_tokens_per_s": gen_tokens / gen_s,
-            "matmul_gflops": gflops, "ceiling_tokens_per_s": ceiling,
-            "ceiling_fraction": train_tps / ceiling,
-            "copy_gb_per_s": bandwidth, "matmul_bound_s": tokens / ceiling, "elementwise_bound_s": elementwise_s,
-            "bound_fraction": (tokens / ceiling + elementwise_s) / step_s,
-            "peak_rss_mb": peak_mb,
-            "malloc": allocator.status}
+    result = {"backend": backend, "model": model, "impl": impl, "hidden": hidden, "batch_size": batch_size,
+              "num_steps": num_steps, "train_tokens_per_s": batch_size * num_steps / step_s, "step_s": step_s,
+              "timed_steps": len(times), "compile_s": max(first - step_s, 0.0),
+              "gen_tokens_per_s": gen_tokens / gen_s, "peak_rss_mb": peak_mb, "malloc": allocator.status,
+              "flops_per_token": flops_per_token(hidden, vocab, model),
+              "elementwise_bytes_per_token": elementwise_bytes_per_token(hidden, vocab, model)}
+    set_rates(result, matmul_gflops(bk, hidden, batch_size, vocab, num_steps), copy_bandwidth())
+    return result
+
+
+def set_rates(r: dict, gflops: float, bandwidth: float) -> None:
+    """A result's matmul rate and copy bandwidth, and what follows from them: the ceiling
+    (tokens/s) and its fraction, the step's matmul and element-wise bounds (s) and their
+    sum's fraction of the measured step."""
+    tokens = r["batch_size"] * r["num_steps"]
+    ceiling = gflops * 1e9 / r["flops_per_token"]
+    matmul_s, elementwise_s = tokens / ceiling, tokens * r["elementwise_bytes_per_token"] / (bandwidth * 1e9)
+    r.update(matmul_gflops=gflops, copy_gb_per_s=bandwidth, ceiling_tokens_per_s=ceiling,
+             ceiling_fraction=r["train_tokens_per_s"] / ceiling, matmul_bound_s=matmul_s,
+             elementwise_bound_s=elementwise_s, bound_fraction=(matmul_s + elementwise_s) / r["step_s"])
 
 
 def machine() -> dict:
@@ -260,25 +265,15 @@ def run(backends, impls=IMPLS, hiddens=(32, 256), batch_sizes=(1024, 32), num_st
 def share_best_rates(results: list[dict]) -> None:
     """Each process times the matmul and the copy itself, and a busy moment reads low: so every
     configuration of one backend and shape takes the best rate any of them measured (the truest
-    upper bound), and its ceiling and bound fractions are recomputed from it."""
+    upper bound), and its ceiling and bound fractions are recomputed from it (:func:`set_rates`)."""
+    measured = [r for r in results if "error" not in r]
     best = {}
-    for r in results:
-        if "error" not in r:
-            key = (r["backend"], r["hidden"], r["batch_size"])
-            gflops, bandwidth = best.get(key, (0.0, 0.0))
-            best[key] = max(gflops, r["matmul_gflops"]), max(bandwidth, r.get("copy_gb_per_s", 0.0))
-    for r in results:
-        if "error" in r:
-            continue
-        gflops, bandwidth = best[(r["backend"], r["hidden"], r["batch_size"])]
-        tokens = r["batch_size"] * r["num_steps"]
-        scale = r["matmul_gflops"] / gflops
-        r["matmul_gflops"], r["ceiling_tokens_per_s"] = gflops, r["ceiling_tokens_per_s"] / scale
-        r["ceiling_fraction"] = r["train_tokens_per_s"] / r["ceiling_tokens_per_s"]
-        if "copy_gb_per_s" in r:
-            r["elementwise_bound_s"] *= r["copy_gb_per_s"] / bandwidth
-            r["copy_gb_per_s"], r["matmul_bound_s"] = bandwidth, tokens / r["ceiling_tokens_per_s"]
-            r["bound_fraction"] = (r["matmul_bound_s"] + r["elementwise_bound_s"]) / r["step_s"]
+    for r in measured:
+        key = (r["backend"], r["hidden"], r["batch_size"])
+        gflops, bandwidth = best.get(key, (0.0, 0.0))
+        best[key] = max(gflops, r["matmul_gflops"]), max(bandwidth, r["copy_gb_per_s"])
+    for r in measured:
+        set_rates(r, *best[(r["backend"], r["hidden"], r["batch_size"])])
 
 
 def add_ratios(results: list[dict]) -> None:
@@ -295,8 +290,6 @@ def add_ratios(results: list[dict]) -> None:
 
 def bound_ms(r: dict) -> str:
     """``"matmul + element-wise"`` milliseconds of a result, for the table."""
-    if "elementwise_bound_s" not in r:  # a result from before the element-wise bound
-        return "-"
     return f"{1e3 * r['matmul_bound_s']:.1f} + {1e3 * r['elementwise_bound_s']:.1f}"
 
 
@@ -315,7 +308,7 @@ def to_markdown(results: list[dict]) -> str:
             f"| {r['backend']}", model, r["impl"], str(r["hidden"]), str(r["batch_size"]),
             f"{r['train_tokens_per_s']:,.0f}", fmt(r, "vs_native", "{:.2f}"), fmt(r, "vs_d2l", "{:.2f}"),
             f"{100 * r['ceiling_fraction']:.0f}%", f"{1e3 * r['step_s']:.1f}", bound_ms(r),
-            fmt(r, "bound_fraction", "{:.0%}"), f"{r['compile_s']:.2f}",
+            f"{r['bound_fraction']:.0%}", f"{r['compile_s']:.2f}",
             f"{r['gen_tokens_per_s']:,.0f}", f"{r['peak_rss_mb']:.0f} |"]))
     return "\n".join(lines)
 

@@ -5,7 +5,7 @@ import pytest
 from conftest import assert_close
 
 from lstm_multi.bench import (add_ratios, build, elementwise_bytes_per_token, flops_per_token, measure, run,
-                              share_best_rates, to_markdown)
+                              set_rates, share_best_rates, to_markdown)
 
 
 def test_d2l_baseline_computes_the_same_function(bk):
@@ -83,13 +83,14 @@ def test_cli_writes_tables(bk, tmp_path, capsys):
 
 def test_configurations_share_the_best_rate_measured():
     rows = [{"backend": "b", "impl": impl, "hidden": 8, "batch_size": 2, "num_steps": 5, "step_s": 0.1,
-             "train_tokens_per_s": 100.0, "matmul_gflops": gflops, "ceiling_tokens_per_s": 10 * gflops,
-             "ceiling_fraction": 10 / gflops, "copy_gb_per_s": bandwidth, "matmul_bound_s": 1 / gflops,
-             "elementwise_bound_s": 1 / bandwidth}
-            for impl, gflops, bandwidth in (("scratch", 100.0, 20.0), ("concise", 200.0, 10.0))]
+             "train_tokens_per_s": 100.0, "flops_per_token": 1e8, "elementwise_bytes_per_token": 1e8}
+            for impl in ("scratch", "concise")]
+    for r, (gflops, bandwidth) in zip(rows, ((100.0, 20.0), (200.0, 10.0))):
+        set_rates(r, gflops, bandwidth)
+    assert rows[0]["ceiling_tokens_per_s"] == pytest.approx(1000.0) and rows[1]["copy_gb_per_s"] == 10.0
     share_best_rates(rows)
     for r in rows:
         assert r["matmul_gflops"] == 200.0 and r["copy_gb_per_s"] == 20.0
         assert r["ceiling_tokens_per_s"] == pytest.approx(2000.0) and r["ceiling_fraction"] == pytest.approx(0.05)
-        assert r["matmul_bound_s"] == pytest.approx(10 / 2000) and r["elementwise_bound_s"] == pytest.approx(1 / 20)
-        assert r["bound_fraction"] == pytest.approx((10 / 2000 + 1 / 20) / 0.1)
+        assert r["matmul_bound_s"] == pytest.approx(10 / 2000) and r["elementwise_bound_s"] == pytest.approx(10 * 1e8 / 20e9)
+        assert r["bound_fraction"] == pytest.approx((10 / 2000 + 10 * 1e8 / 20e9) / 0.1)
