@@ -1,8 +1,11 @@
 # `make train`:    train the Time Machine LM (d2l's recipe) on $(BACKEND), print perplexity and a sample.
 # `make generate`: continue a prefix with the model `make train` saved (runs/latest).
-# `make test`:     the whole test suite, one tox environment per framework, then `cross`
-#                  (checkpoints and parity between frameworks and environments), then
+# `make test`:     the whole test suite: `lint` (ruff, mypy; fails in seconds), `package` (the wheel
+#                  built, installed into a fresh venv and run), one tox environment per framework,
+#                  then `cross` (checkpoints and parity between frameworks and environments), then
 #                  `notebooks` (every notebook executed at quick size).
+# `make test-all`: `make test`, then the tests marked slow (training to a target) in every framework.
+# `make lint`:     ruff check, ruff format --check and mypy only.
 # All bootstrap tox into .venv-tox; tox builds the framework's environment (.tox/$(BACKEND)),
 # with the versions pinned in constraints/, and installs this package there.
 #   make train BACKEND=jax ARGS="--impl concise --epochs 10"
@@ -14,7 +17,9 @@ TOX := .venv-tox/bin/tox
 CLI := .tox/$(BACKEND)/bin/lstm-multi
 BACKENDS := torch tensorflow jax mxnet
 
-.PHONY: train generate test env
+ENVS := package,torch,tensorflow,jax,mxnet,cross,notebooks
+
+.PHONY: train generate test test-all lint env
 train: env
 	$(CLI) train --backend $(BACKEND) $(ARGS)
 
@@ -22,7 +27,14 @@ generate: env
 	$(CLI) generate --backend $(BACKEND) --checkpoint runs/latest/model.safetensors $(ARGS)
 
 test: $(TOX)
-	$(TOX) run -e torch,tensorflow,jax,mxnet,cross,notebooks
+	$(TOX) run -e lint
+	$(TOX) run -e $(ENVS)
+
+test-all: test
+	$(TOX) run -e torch,tensorflow,jax,mxnet -- -m slow
+
+lint: $(TOX)
+	$(TOX) run -e lint
 
 env: $(TOX)
 	@case " $(BACKENDS) " in *" $(BACKEND) "*) ;; \
