@@ -16,7 +16,9 @@ def add_parser(subparsers):
                      help="default: the one the checkpoint was trained with")
     gen.add_argument("--prefix", default=PREFIX, help="text to continue")
     gen.add_argument("--num-preds", type=_non_negative_int, default=50, help="characters to generate")
-    gen.add_argument("--temperature", type=float, default=0.0, help="0: greedy (d2l)")
+    gen.add_argument("--temperature", type=float,
+                     help="0: greedy (d2l); > 0: sample from softmax(logits / T) (default: greedy, or 1 "
+                          "with --top-k or --top-p)")
     gen.add_argument("--top-k", type=_positive_int, help="sample among the k most likely characters")
     gen.add_argument("--top-p", type=_positive_float,
                      help="nucleus sampling: among the most likely characters whose probabilities reach p")
