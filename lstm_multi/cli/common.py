@@ -103,6 +103,16 @@ def model_options(args) -> dict:
     return options
 
 
+def describe_model(config) -> str:
+    """``config.describe()`` (layers, direction, cell, peepholes, GRU reset, dropout) with the option
+    it leaves out, the LSTM's initial forget-gate bias: ``"LSTM (peephole: diagonal, forget bias 1.0)"``."""
+    text = config.describe()
+    if config.forget_bias:
+        note = f"forget bias {config.forget_bias}"
+        text = f"{text[:-1]}, {note})" if text.endswith(")") else f"{text} ({note})"
+    return text
+
+
 # --- training: the epoch lines, Ctrl-C / SIGTERM ---
 
 class EpochPrinter:

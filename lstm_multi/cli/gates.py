@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 from ..backend import BACKENDS
-from .common import PREFIX, DefaultsHelpFormatter, _non_negative_int, check_output_file, language_model, vocab_of
+from .common import (PREFIX, DefaultsHelpFormatter, _non_negative_int, check_output_file, describe_model,
+                     language_model, vocab_of)
 
 
 def add_parser(subparsers):
@@ -37,7 +38,7 @@ def run(args) -> int:
     if args.print:
         print(gate_table(tokens, traces, prefix))
     path = plot_gates(tokens, traces, args.out, prefix,
-                      title=f"{model.config.describe()}{f', layer {args.layer}' if prefix else ''}: "
+                      title=f"{describe_model(model.config)}{f', layer {args.layer}' if prefix else ''}: "
                             f"gates over {''.join(tokens)!r}")
     print(f"wrote {path}", file=sys.stderr if args.print else sys.stdout)
     return 0

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ..backend import BACKENDS
 from .common import (PREFIX, DefaultsHelpFormatter, EpochPrinter, StopOnSignals, _non_negative_int,
-                     _positive_float, _positive_int, add_model_arguments, check_output_dir, interrupted,
-                     model_options)
+                     _positive_float, _positive_int, add_model_arguments, check_output_dir, describe_model,
+                     interrupted, model_options)
 from .train_task import fill_task_defaults, train_task
 
 #: The arguments that define a training run: stored in its checkpoint, reused by --resume.
@@ -127,8 +127,9 @@ def run(args) -> int:
         if args.resume and ckpt.optimizer is not None:
             bk.set_optimizer_state(model, ckpt.optimizer)
     unit = "characters" if args.tokens == "char" else f"words (vocabulary of {len(data.vocab)})"
-    print(f"backend {bk.NAME}, {args.impl} {model.config.describe()}, {args.hidden} hidden units, "
-          f"{data.num_train} training windows of {args.num_steps} {unit}")
+    embedding = f", embedding dim {args.embedding_dim}" if args.embedding_dim else ""
+    print(f"backend {bk.NAME}, {args.impl} {describe_model(model.config)}, {args.hidden} hidden units"
+          f"{embedding}, {data.num_train} training windows of {args.num_steps} {unit}")
     out = Path(args.out)
     hparams = {"backend": bk.NAME, "impl": args.impl, "model": model.config.to_dict(),
                "embedding_dim": args.embedding_dim, "num_hiddens": args.hidden, "lr": args.lr,
@@ -152,7 +153,7 @@ def run(args) -> int:
         print(f"warning: validation perplexity {last.val_ppl:.3g} is no better than guessing uniformly "
               f"among {len(data.vocab)} tokens: the model did not learn. Lower --lr.", file=sys.stderr)
     print(f"sample: {model.predict(PREFIX, 50, data.vocab)!r}")
-    plot_history(history, out / "curve.png", title=f"{bk.NAME} {args.impl} {model.config.describe()}")
+    plot_history(history, out / "curve.png", title=f"{bk.NAME} {args.impl} {describe_model(model.config)}")
     print(f"wrote {out / 'model.safetensors'} (last epoch), {out / 'best.safetensors'} (best validation), "
           f"{out / 'history.json'}, {out / 'curve.png'}")
     print(f"next: lstm-multi generate --checkpoint {out / 'model.safetensors'} --prefix \"time traveller\"\n"
@@ -192,7 +193,7 @@ def load_compatible(path, model, data, ckpt=None):
         raise ValueError(f"{path} was trained with another vocabulary "
                          f"({len(ckpt.vocab)} tokens); it cannot continue on this text.")
     if (ckpt.config, ckpt.embedding_dim) != (model.config, model.embedding_dim):
-        raise ValueError(f"{path} holds a {ckpt.config.describe()} with {ckpt.config.num_hiddens} hidden "
+        raise ValueError(f"{path} holds a {describe_model(ckpt.config)} with {ckpt.config.num_hiddens} hidden "
                          f"units{f', embedding {ckpt.embedding_dim}' if ckpt.embedding_dim else ''}; "
                          "train with the same model options to continue from it.")
     return ckpt

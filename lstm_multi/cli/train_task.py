@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import EpochPrinter, StopOnSignals, interrupted
+from .common import EpochPrinter, StopOnSignals, describe_model, interrupted
 
 #: Defaults that differ per task (the LM's are d2l's; the tasks' the course's).
 TASK_DEFAULTS = {
@@ -74,8 +74,9 @@ def train_task(args, bk, options, ckpt, run_args) -> int:
             bk.set_optimizer_state(model, ckpt.optimizer)
     what = (f"{data.num_train} strings of length {args.length}" if args.task == "parentheses"
             else f"{data.num_train} windows of {args.tau} values")
-    print(f"backend {bk.NAME}, task {args.task}, {args.impl} {model.config.describe()}, {args.hidden} hidden "
-          f"units, {args.head} head, {args.optimizer} lr {args.lr} ({args.lr_schedule}), {what}")
+    head = f"mlp head of {args.mlp_hiddens} units" if args.head == "mlp" else f"{args.head} head"
+    print(f"backend {bk.NAME}, task {args.task}, {args.impl} {describe_model(model.config)}, {args.hidden} "
+          f"hidden units, {head}, {args.optimizer} lr {args.lr} ({args.lr_schedule}), {what}")
     out = Path(args.out)
     hparams = {"backend": bk.NAME, "impl": args.impl, "model": model.config.to_dict(),
                "task": model.task_hparams(args.task), "num_hiddens": args.hidden, "lr": args.lr,
@@ -98,7 +99,8 @@ def train_task(args, bk, options, ckpt, run_args) -> int:
         print(f"validation MSE {last.metrics['val_mse']:.4f}; linear autoregression AR({args.tau}) "
               f"{data.baseline_mse:.4f}; noise floor {NOISE_FLOOR:.4f}")
         plot_forecasts(model, data, out / "forecasts.png")
-    plot_history(history, out / "curve.png", title=f"{args.task}: {bk.NAME} {args.impl} {model.config.describe()}")
+    plot_history(history, out / "curve.png",
+                 title=f"{args.task}: {bk.NAME} {args.impl} {describe_model(model.config)}")
     extra = f", {out / 'forecasts.png'}" if args.task == "timeseries" else ""
     print(f"wrote {out / 'model.safetensors'}, {out / 'best.safetensors'}, {out / 'history.json'}, "
           f"{out / 'curve.png'}{extra}")
