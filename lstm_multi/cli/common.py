@@ -200,6 +200,20 @@ def check_output_dir(path, flag: str) -> None:
         raise ValueError(f"{flag} {path}: {existing} is not writable.")
 
 
+# --- figures: matplotlib is optional ---
+
+def can_draw(command: str, figures: list[str]) -> bool:
+    """Whether matplotlib is installed to draw ``figures``; if not, one line says they are not
+    drawn and how to install it (the run itself, trained and saved, needs no matplotlib)."""
+    from ..core.plot import MATPLOTLIB_HINT, matplotlib_available
+
+    if matplotlib_available():
+        return True
+    print(f"lstm-multi {command}: {' and '.join(figures)} not drawn: it needs matplotlib, which is not "
+          f"installed: {MATPLOTLIB_HINT}.", file=sys.stderr)
+    return False
+
+
 # --- a trained language model (generate, gates) ---
 
 def vocab_of(ckpt):

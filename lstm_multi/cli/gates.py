@@ -26,7 +26,10 @@ def add_parser(subparsers):
 def run(args) -> int:
     from .. import load_checkpoint
     from ..core.gates import gate_table, plot_gates, trace_text, unit_prefix
+    from ..core.plot import MATPLOTLIB_HINT, matplotlib_available
 
+    if not matplotlib_available():
+        raise ValueError(f"gates draws its heatmaps with matplotlib, which is not installed: {MATPLOTLIB_HINT}.")
     check_output_file(args.out, "--out")
     ckpt = load_checkpoint(args.checkpoint)
     if ckpt.hparams.get("task"):

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ..backend import BACKENDS
 from .common import (PREFIX, DefaultsHelpFormatter, EpochPrinter, StopOnSignals, _non_negative_int,
-                     _positive_float, _positive_int, add_model_arguments, check_output_dir, describe_model,
-                     interrupted, model_options)
+                     _positive_float, _positive_int, add_model_arguments, can_draw, check_output_dir,
+                     describe_model, interrupted, model_options)
 from .train_task import fill_task_defaults, train_task
 
 #: The arguments that define a training run: stored in its checkpoint, reused by --resume.
@@ -153,9 +153,12 @@ def run(args) -> int:
         print(f"warning: validation perplexity {last.val_ppl:.3g} is no better than guessing uniformly "
               f"among {len(data.vocab)} tokens: the model did not learn. Lower --lr.", file=sys.stderr)
     print(f"sample: {model.predict(PREFIX, 50, data.vocab)!r}")
-    plot_history(history, out / "curve.png", title=f"{bk.NAME} {args.impl} {describe_model(model.config)}")
-    print(f"wrote {out / 'model.safetensors'} (last epoch), {out / 'best.safetensors'} (best validation), "
-          f"{out / 'history.json'}, {out / 'curve.png'}")
+    written = [f"{out / 'model.safetensors'} (last epoch)", f"{out / 'best.safetensors'} (best validation)",
+               str(out / "history.json")]
+    if can_draw("train", ["curve.png"]):
+        plot_history(history, out / "curve.png", title=f"{bk.NAME} {args.impl} {describe_model(model.config)}")
+        written.append(str(out / "curve.png"))
+    print(f"wrote {', '.join(written)}")
     print(f"next: lstm-multi generate --checkpoint {out / 'model.safetensors'} --prefix \"time traveller\"\n"
           f"      lstm-multi train --resume {out} --epochs {args.epochs + 10}   (train further)")
     return 0

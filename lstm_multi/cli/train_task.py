@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import EpochPrinter, StopOnSignals, describe_model, interrupted
+from .common import EpochPrinter, StopOnSignals, can_draw, describe_model, interrupted
 
 #: Defaults that differ per task (the LM's are d2l's; the tasks' the course's).
 TASK_DEFAULTS = {
@@ -98,11 +98,14 @@ def train_task(args, bk, options, ckpt, run_args) -> int:
     else:
         print(f"validation MSE {last.metrics['val_mse']:.4f}; linear autoregression AR({args.tau}) "
               f"{data.baseline_mse:.4f}; noise floor {NOISE_FLOOR:.4f}")
-        plot_forecasts(model, data, out / "forecasts.png")
-    plot_history(history, out / "curve.png",
-                 title=f"{args.task}: {bk.NAME} {args.impl} {describe_model(model.config)}")
-    extra = f", {out / 'forecasts.png'}" if args.task == "timeseries" else ""
-    print(f"wrote {out / 'model.safetensors'}, {out / 'best.safetensors'}, {out / 'history.json'}, "
-          f"{out / 'curve.png'}{extra}")
+    written = [out / "model.safetensors", out / "best.safetensors", out / "history.json"]
+    figures = ["curve.png", "forecasts.png"] if args.task == "timeseries" else ["curve.png"]
+    if can_draw("train", figures):
+        plot_history(history, out / "curve.png",
+                     title=f"{args.task}: {bk.NAME} {args.impl} {describe_model(model.config)}")
+        if args.task == "timeseries":
+            plot_forecasts(model, data, out / "forecasts.png")
+        written += [out / name for name in figures]
+    print(f"wrote {', '.join(map(str, written))}")
     return 0
 
