@@ -93,7 +93,7 @@ def test_the_first_line_names_every_model_option(tmp_path, capsys):
                  "--model", "gru", "--reset-before", "--bidirectional", "--out", str(tmp_path / "task")]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first == ("backend numpy, task parentheses, scratch bidirectional GRU (reset before), 8 hidden units, "
-                     "mlp head of 16 units, adam lr 0.01 (constant), 64 strings of length 25")
+                     "mlp head, adam lr 0.01 (constant), 64 strings of length 25")
 
 
 def test_describe_model_adds_the_forget_bias():

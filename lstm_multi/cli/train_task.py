@@ -74,9 +74,8 @@ def train_task(args, bk, options, ckpt, run_args) -> int:
             bk.set_optimizer_state(model, ckpt.optimizer)
     what = (f"{data.num_train} strings of length {args.length}" if args.task == "parentheses"
             else f"{data.num_train} windows of {args.tau} values")
-    head = f"mlp head of {args.mlp_hiddens} units" if args.head == "mlp" else f"{args.head} head"
     print(f"backend {bk.NAME}, task {args.task}, {args.impl} {describe_model(model.config)}, {args.hidden} "
-          f"hidden units, {head}, {args.optimizer} lr {args.lr} ({args.lr_schedule}), {what}")
+          f"hidden units, {args.head} head, {args.optimizer} lr {args.lr} ({args.lr_schedule}), {what}")
     out = Path(args.out)
     hparams = {"backend": bk.NAME, "impl": args.impl, "model": model.config.to_dict(),
                "task": model.task_hparams(args.task), "num_hiddens": args.hidden, "lr": args.lr,
