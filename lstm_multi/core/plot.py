@@ -1,8 +1,23 @@
-"""Training curves as a PNG (matplotlib, headless)."""
+"""Training curves as a PNG (matplotlib, headless). matplotlib is optional (``lstm-multi[plot]``):
+without it everything trains and saves, and only drawing fails, saying how to install it."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+#: How to get matplotlib, which only the figures need.
+MATPLOTLIB_HINT = 'pip install "lstm-multi[plot]" (or pip install matplotlib)'
+
+
+def matplotlib_available() -> bool:
+    """Whether matplotlib can be imported (the figures can be drawn)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ModuleNotFoundError as err:
+        if err.name != "matplotlib":
+            raise  # installed, but something it needs is missing: show that
+        return False
+    return True
 
 
 def _pyplot():
@@ -10,6 +25,9 @@ def _pyplot():
     saved, while a notebook or script keeps its own backend (inline figures stay inline)."""
     import sys
 
+    if not matplotlib_available():
+        raise ModuleNotFoundError(f"drawing figures needs matplotlib, which is not installed: {MATPLOTLIB_HINT}.",
+                                  name="matplotlib")
     import matplotlib
 
     if "matplotlib.pyplot" not in sys.modules:

@@ -15,6 +15,8 @@ Sampling, step by step (``z`` the logits of the next character)::
     top-k:                   keep the k largest p, renormalise
     top-p (nucleus, Holtzman et al. 2020): keep the smallest set of largest p whose sum
                              reaches top_p, renormalise
+
+Without a temperature: greedy, or temperature 1 when top-k or top-p asks for sampling.
 """
 
 from __future__ import annotations
@@ -66,6 +68,13 @@ def check_sampling(temperature, top_k, top_p) -> None:
                          "(greedy decoding, temperature 0, always takes the most likely one).")
 
 
+def resolve_temperature(temperature, top_k=None, top_p=None):
+    """``temperature``, or when it is None: 1 if top-k or top-p asks for sampling, else 0 (greedy)."""
+    if temperature is not None:
+        return temperature
+    return 1.0 if top_k is not None or top_p is not None else 0.0
+
+
 def encode_prefix(prefix: str, vocab) -> list[int]:
     """The prefix prepared like the corpus (d2l: lower case, non-letters as one space), as ids;
     characters the vocabulary lacks read as ``<unk>``, with a warning that names them."""
@@ -80,7 +89,7 @@ def encode_prefix(prefix: str, vocab) -> list[int]:
     return [vocab[c] for c in prepared] if prepared else [vocab.unk]
 
 
-def predict(model, prefix: str, num_preds: int, vocab, temperature: float = 0.0,
+def predict(model, prefix: str, num_preds: int, vocab, temperature: float | None = None,
             seed: int | None = None, top_k: int | None = None, top_p: float | None = None) -> str:
     """d2l's ``predict``: ``prefix`` followed by ``num_preds`` generated characters (or words,
     joined with spaces, for a word vocabulary).
@@ -90,7 +99,8 @@ def predict(model, prefix: str, num_preds: int, vocab, temperature: float = 0.0,
         prefix: at least one character, prepared like the corpus (d2l: "Time Traveller" reads
             as "time traveller"); characters outside the vocabulary read as ``<unk>`` (a warning).
         num_preds: how many characters to generate (>= 0).
-        temperature: 0 for greedy argmax (d2l), > 0 to sample from softmax(logits / T).
+        temperature: 0 for greedy argmax (d2l), > 0 to sample from softmax(logits / T). Default:
+            greedy, or 1 (sampling from the softmax itself) when top_k or top_p is given.
         seed: seeds the sampling generator: the same seed gives the same text on every backend.
         top_k: sample among the k most likely characters only.
         top_p: nucleus sampling: among the most likely characters whose probabilities reach top_p.
@@ -99,6 +109,7 @@ def predict(model, prefix: str, num_preds: int, vocab, temperature: float = 0.0,
         raise ValueError(f"prefix must be a non-empty string, got {prefix!r}.")
     if not isinstance(num_preds, int) or num_preds < 0:
         raise ValueError(f"num_preds must be a non-negative integer, got {num_preds!r}.")
+    temperature = resolve_temperature(temperature, top_k, top_p)
     check_sampling(temperature, top_k, top_p)
     ops = model.ops
     rng = np.random.default_rng(seed)

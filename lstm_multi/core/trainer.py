@@ -62,14 +62,17 @@ class EpochRecord:
         return {"epoch": self.epoch, "train_loss": self.train_loss, "val_loss": self.val_loss,
                 **ppl, **self.metrics, "seconds": self.seconds}
 
-    def summary(self) -> str:
-        """One line: perplexities for a language model, else losses and metrics."""
+    def summary(self, compact: bool = False) -> str:
+        """One line: perplexities for a language model, else losses and metrics. The epoch lines
+        align their columns (``"train ppl    6.86  val ppl    7.36"``); ``compact``, the progress
+        bar's: ``"train ppl 6.86, val ppl 7.36"``."""
+        width, separator = (0, ", ") if compact else (7, "  ")
         if self.language_model:
             val = "-" if self.val_ppl is None else f"{self.val_ppl:.2f}"
-            return f"train ppl {self.train_ppl:7.2f}  val ppl {val:>7}"
+            return f"train ppl {self.train_ppl:{width}.2f}{separator}val ppl {val:>{width}}"
         val = "-" if self.val_loss is None else f"{self.val_loss:.4f}"
-        metrics = "".join(f"  {name} {value:.4f}" for name, value in self.metrics.items())
-        return f"train loss {self.train_loss:.4f}  val loss {val}{metrics}"
+        metrics = [f"{name} {value:.4f}" for name, value in self.metrics.items()]
+        return separator.join([f"train loss {self.train_loss:.4f}", f"val loss {val}", *metrics])
 
 
 class Callback:
@@ -178,7 +181,7 @@ class Trainer(HyperParameters):
                     break
                 self.history.append(record)
                 if bar is not None:
-                    bar.set_postfix_str(record.summary().replace("  ", ", "))
+                    bar.set_postfix_str(record.summary(compact=True))
                 for cb in self.callbacks:
                     cb.on_epoch_end(self, model, record)
                 if self.should_stop:

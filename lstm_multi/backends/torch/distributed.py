@@ -90,20 +90,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(rank: int, workers: int, port: int, argv: list[str]) -> None:
-    """One spawned worker: the variables torchrun would set, then the CLI with the same arguments."""
+def _worker(rank: int, workers: int, port: int, main, argv: list[str]) -> None:
+    """One spawned worker: the variables torchrun would set, then ``main(argv)``, the command line
+    with the same arguments."""
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(workers),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     if rank:
         sys.stdout = open(os.devnull, "w")  # worker 0 prints
-    from ...cli import main
-
     sys.exit(main(argv))
 
 
-def launch(argv: list[str], workers: int) -> int:
-    """Run ``lstm-multi <argv>`` in ``workers`` processes on this machine (like
-    ``torchrun --nproc-per-node workers``); returns the first non-zero exit status, else 0.
+def launch(main, argv: list[str], workers: int) -> int:
+    """Run ``main(argv)`` (the command line's entry point, ``lstm-multi <argv>``) in ``workers``
+    processes on this machine (like ``torchrun --nproc-per-node workers``); returns the first
+    non-zero exit status, else 0. ``main`` is passed in, not imported, so that this module does
+    not depend on the command line that calls it; it must be a module-level function (the
+    spawned processes import it by name).
 
     Each process gets ``cores / workers`` threads (unless ``OMP_NUM_THREADS`` is set). Ctrl-C
     and SIGTERM reach every worker, which all stop after the same step.
@@ -111,7 +113,7 @@ def launch(argv: list[str], workers: int) -> int:
     # The workers print their own errors; not torch's note that it stops the others.
     logging.getLogger("torch.multiprocessing.spawn").setLevel(logging.ERROR)
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
-    context = mp.start_processes(_worker, args=(workers, _free_port(), argv), nprocs=workers,
+    context = mp.start_processes(_worker, args=(workers, _free_port(), main, argv), nprocs=workers,
                                  join=False, start_method="spawn")
     # The terminal's Ctrl-C reaches the workers too; pass SIGTERM on, then wait for them.
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}

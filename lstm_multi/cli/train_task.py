@@ -1,10 +1,11 @@
-"""``lstm-multi train --task parentheses | timeseries`` and ``lstm-multi gates``: the course's
-tasks and the look inside the gates, on the same Module/Trainer as the language model."""
+"""``lstm-multi train --task parentheses | timeseries``: the course's tasks, on the same
+Module/Trainer as the language model (``train.py`` dispatches here)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+
+from .common import EpochPrinter, StopOnSignals, can_draw, describe_model, interrupted
 
 #: Defaults that differ per task (the LM's are d2l's; the tasks' the course's).
 TASK_DEFAULTS = {
@@ -35,7 +36,7 @@ def fill_task_defaults(args) -> None:
 
 def task_data(args):
     """The data module of ``args.task`` (seeded by ``--seed``)."""
-    from .core.tasks import Parentheses, TimeSeries
+    from ..core.tasks import Parentheses, TimeSeries
 
     if args.task == "parentheses":
         return Parentheses(args.batch_size, args.length, args.num_train, args.num_val, seed=args.seed)
@@ -43,8 +44,8 @@ def task_data(args):
 
 
 def task_model(bk, args, options, num_inputs: int):
-    from .core.family import LayerConfig
-    from .core.lm import build_layer
+    from ..core.family import LayerConfig
+    from ..core.lm import build_layer
 
     config = LayerConfig(args.model, num_inputs, args.hidden, **options)
     layer = build_layer(bk, args.impl, config, seed=args.seed)
@@ -57,13 +58,12 @@ def task_model(bk, args, options, num_inputs: int):
 
 def train_task(args, bk, options, ckpt, run_args) -> int:
     """Train a task model; print its validation metric beside the references a student compares with."""
-    from .cli import EpochPrinter, StopOnSignals, interrupted
-    from .core.checkpoint import RunCheckpoints
-    from .core.optim import make_optimizer
-    from .core.plot import plot_history
-    from .core.tasks import ALPHABET, NOISE_FLOOR
-    from .core.tasks.timeseries import plot_forecasts
-    from .core.trainer import Trainer
+    from ..core.checkpoint import RunCheckpoints
+    from ..core.optim import make_optimizer
+    from ..core.plot import plot_history
+    from ..core.tasks import ALPHABET, NOISE_FLOOR
+    from ..core.tasks.timeseries import plot_forecasts
+    from ..core.trainer import Trainer
 
     data = task_data(args)
     vocab = list(ALPHABET) if args.task == "parentheses" else []
@@ -74,8 +74,8 @@ def train_task(args, bk, options, ckpt, run_args) -> int:
             bk.set_optimizer_state(model, ckpt.optimizer)
     what = (f"{data.num_train} strings of length {args.length}" if args.task == "parentheses"
             else f"{data.num_train} windows of {args.tau} values")
-    print(f"backend {bk.NAME}, task {args.task}, {args.impl} {model.config.describe()}, {args.hidden} hidden "
-          f"units, {args.head} head, {args.optimizer} lr {args.lr} ({args.lr_schedule}), {what}")
+    print(f"backend {bk.NAME}, task {args.task}, {args.impl} {describe_model(model.config)}, {args.hidden} "
+          f"hidden units, {args.head} head, {args.optimizer} lr {args.lr} ({args.lr_schedule}), {what}")
     out = Path(args.out)
     hparams = {"backend": bk.NAME, "impl": args.impl, "model": model.config.to_dict(),
                "task": model.task_hparams(args.task), "num_hiddens": args.hidden, "lr": args.lr,
@@ -97,37 +97,14 @@ def train_task(args, bk, options, ckpt, run_args) -> int:
     else:
         print(f"validation MSE {last.metrics['val_mse']:.4f}; linear autoregression AR({args.tau}) "
               f"{data.baseline_mse:.4f}; noise floor {NOISE_FLOOR:.4f}")
-        plot_forecasts(model, data, out / "forecasts.png")
-    plot_history(history, out / "curve.png", title=f"{args.task}: {bk.NAME} {args.impl} {model.config.describe()}")
-    extra = f", {out / 'forecasts.png'}" if args.task == "timeseries" else ""
-    print(f"wrote {out / 'model.safetensors'}, {out / 'best.safetensors'}, {out / 'history.json'}, "
-          f"{out / 'curve.png'}{extra}")
+    written = [out / "model.safetensors", out / "best.safetensors", out / "history.json"]
+    figures = ["curve.png", "forecasts.png"] if args.task == "timeseries" else ["curve.png"]
+    if can_draw("train", figures):
+        plot_history(history, out / "curve.png",
+                     title=f"{args.task}: {bk.NAME} {args.impl} {describe_model(model.config)}")
+        if args.task == "timeseries":
+            plot_forecasts(model, data, out / "forecasts.png")
+        written += [out / name for name in figures]
+    print(f"wrote {', '.join(map(str, written))}")
     return 0
 
-
-def gates(args) -> int:
-    """``lstm-multi gates``: heatmaps (and, with --print, a table) of a trained LM's gates over a text."""
-    from . import get_backend, load_checkpoint
-    from .core.gates import gate_table, plot_gates, trace_text, unit_prefix
-    from .cli import check_output_file, vocab_of
-    from .core.lm import model_from_config
-
-    check_output_file(args.out, "--out")
-    ckpt = load_checkpoint(args.checkpoint)
-    if ckpt.hparams.get("task"):
-        raise ValueError(f"{args.checkpoint} holds a {ckpt.hparams['task']['name']} model; gates reads "
-                         "a language model's checkpoint.")
-    bk = get_backend(args.backend)
-    impl = args.impl or ckpt.hparams.get("impl", "scratch")
-    model = model_from_config(bk, impl, ckpt.config, len(ckpt.vocab), ckpt.hparams.get("lr", 1.0),
-                              embedding_dim=ckpt.embedding_dim)
-    bk.set_params(model, ckpt.params)
-    tokens, traces = trace_text(model, args.text, vocab_of(ckpt))
-    prefix = unit_prefix(model.config, args.layer)
-    if args.print:
-        print(gate_table(tokens, traces, prefix))
-    path = plot_gates(tokens, traces, args.out, prefix,
-                      title=f"{model.config.describe()}{f', layer {args.layer}' if prefix else ''}: "
-                            f"gates over {''.join(tokens)!r}")
-    print(f"wrote {path}", file=sys.stderr if args.print else sys.stdout)
-    return 0

@@ -1,0 +1,240 @@
+"""What several commands share: argument types, the help formatter, the model options, the
+per-epoch printer, Ctrl-C handling, output checks and loading a trained language model.
+
+The command modules import this one, never each other; this one imports no command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..core.family import MODELS
+
+#: The text a language model continues (d2l's), after training and by default in generate.
+PREFIX = "time traveller"
+
+
+# --- argument types: argparse prints "argument --lr: must be a positive number, got -1" ---
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _non_negative_float(text):
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+def _non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
+def _dropout(text):
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text}")
+    return value
+
+
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default, unless its help already says it or there is none to show."""
+
+    def _get_help_string(self, action):
+        if "default" in (action.help or "") or action.default is None or action.default is False \
+                or isinstance(action, argparse._StoreFalseAction):
+            return action.help
+        return super()._get_help_string(action)
+
+
+# --- the model family's options (train builds the model from them; parity compares it) ---
+
+def add_model_arguments(parser, dropout: bool = True) -> None:
+    """The family's options (train builds the model from them; parity compares it)."""
+    group = parser.add_argument_group("model (the family: LSTM, GRU, RNN)")
+    group.add_argument("--model", choices=MODELS, default="lstm", help="the recurrent cell")
+    group.add_argument("--num-layers", type=_positive_int, default=1, help="layers stacked")
+    group.add_argument("--bidirectional", action="store_true",
+                       help="both directions (tasks; parity compares the layer: an LM runs forward)")
+    if dropout:
+        group.add_argument("--dropout", type=_dropout, default=0.0,
+                           help="dropout between stacked layers, in training only")
+    group.add_argument("--peephole", nargs="?", const="diagonal", choices=("diagonal", "full"),
+                       help="LSTM: peephole connections (diagonal: Gers et al. 2002; full: matrices "
+                            "reading the previous cell); scratch only")
+    group.add_argument("--forget-bias", type=float, default=0.0, help="LSTM: initial forget-gate bias")
+    reset = group.add_mutually_exclusive_group()
+    reset.add_argument("--reset-after", dest="reset_after", action="store_true", default=True,
+                       help="GRU: reset gate after the recurrent matmul (cuDNN, torch, Keras; default)")
+    reset.add_argument("--reset-before", dest="reset_after", action="store_false",
+                       help="GRU: reset gate before it (d2l's form; scratch, and Keras' native GRU)")
+
+
+def model_options(args) -> dict:
+    """The LayerConfig options the arguments set (only those of the chosen cell)."""
+    options = {"num_layers": args.num_layers}
+    for name in ("dropout", "bidirectional"):
+        if getattr(args, name, None):
+            options[name] = getattr(args, name)
+    if args.model == "lstm":
+        options.update(peephole=args.peephole, forget_bias=args.forget_bias)
+    elif args.peephole or args.forget_bias:
+        raise ValueError(f"--peephole and --forget-bias are LSTM options, not {args.model.upper()} ones.")
+    if args.model == "gru":
+        options["reset_after"] = args.reset_after
+    elif not args.reset_after:
+        raise ValueError(f"--reset-before is a GRU option, not an {args.model.upper()} one.")
+    return options
+
+
+def describe_model(config) -> str:
+    """``config.describe()`` (layers, direction, cell, peepholes, GRU reset, dropout) with the option
+    it leaves out, the LSTM's initial forget-gate bias: ``"LSTM (peephole: diagonal, forget bias 1.0)"``."""
+    text = config.describe()
+    if config.forget_bias:
+        note = f"forget bias {config.forget_bias}"
+        text = f"{text[:-1]}, {note})" if text.endswith(")") else f"{text} ({note})"
+    return text
+
+
+# --- training: the epoch lines, Ctrl-C / SIGTERM ---
+
+class EpochPrinter:
+    """Prints one line per epoch above the progress bar."""
+
+    def on_fit_start(self, trainer, model, data):
+        pass
+
+    def on_epoch_end(self, trainer, model, record):
+        from tqdm.auto import tqdm
+
+        if trainer.is_chief:
+            tqdm.write(f"epoch {record.epoch:3d}  {record.summary()}  ({record.seconds:.2f} s)")
+
+    def on_fit_end(self, trainer, model):
+        pass
+
+
+class StopOnSignals:
+    """Ctrl-C (SIGINT) or SIGTERM: ask the trainer to stop after the current step."""
+
+    def __init__(self, trainer):
+        self.trainer, self.signal, self.previous = trainer, None, {}
+
+    def __enter__(self):
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        import signal
+
+        self.signal = signum
+        self.trainer.request_stop()
+        signal.signal(signum, self.previous[signum])  # a second one stops at once
+
+    def __exit__(self, *exc):
+        import signal
+
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+def interrupted(signum, trainer, out) -> int:
+    """After a run stopped by a signal: say what was kept and how to resume; the exit status."""
+    import signal
+
+    if not trainer.is_chief:
+        return 143 if signum == signal.SIGTERM else 130
+    name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+    done = len(trainer.history)
+    where = (f"the last finished epoch ({done}) is saved in {out / 'model.safetensors'}" if done
+             else "no epoch had finished, nothing was saved")
+    print(f"\nlstm-multi train: stopped by {name}: {where}.", file=sys.stderr)
+    if done:
+        print(f"resume with: lstm-multi train --resume {out} --epochs {trainer.max_epochs}", file=sys.stderr)
+    return 143 if signum == signal.SIGTERM else 130
+
+
+# --- output paths, checked before any work ---
+
+def check_output_file(path, flag: str) -> None:
+    """Fail before any work if ``path`` cannot be written as a file."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{flag} {path} is a directory; give a file name.")
+    if not path.parent.is_dir():
+        raise ValueError(f"{flag} {path}: the directory {path.parent} does not exist.")
+
+
+def check_output_dir(path, flag: str) -> None:
+    """Fail before any work if ``path`` cannot be used as an output directory."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{flag} {path} exists and is not a directory.")
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"{flag} {path}: {existing} is a file, not a directory.")
+    import os
+
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} {path}: {existing} is not writable.")
+
+
+# --- figures: matplotlib is optional ---
+
+def can_draw(command: str, figures: list[str]) -> bool:
+    """Whether matplotlib is installed to draw ``figures``; if not, one line says they are not
+    drawn and how to install it (the run itself, trained and saved, needs no matplotlib)."""
+    from ..core.plot import MATPLOTLIB_HINT, matplotlib_available
+
+    if matplotlib_available():
+        return True
+    print(f"lstm-multi {command}: {' and '.join(figures)} not drawn: it needs matplotlib, which is not "
+          f"installed: {MATPLOTLIB_HINT}.", file=sys.stderr)
+    return False
+
+
+# --- a trained language model (generate, gates) ---
+
+def vocab_of(ckpt):
+    """A checkpoint's vocabulary, preparing text as its run's corpus was prepared."""
+    from ..core.data import Vocab
+
+    vocab = Vocab.from_tokens(ckpt.vocab)
+    run = ckpt.hparams.get("run", {})
+    vocab.preprocessing, vocab.tokens = run.get("preprocess", "d2l"), run.get("tokens", "char")
+    return vocab
+
+
+def language_model(ckpt, args):
+    """The checkpoint's language model on ``--backend``, built with ``--impl`` (default: the
+    implementation it was trained with), its parameters loaded."""
+    from .. import get_backend
+    from ..core.lm import model_from_config
+
+    bk = get_backend(args.backend)
+    impl = args.impl or ckpt.hparams.get("impl", "scratch")
+    model = model_from_config(bk, impl, ckpt.config, len(ckpt.vocab), ckpt.hparams.get("lr", 1.0),
+                              embedding_dim=ckpt.embedding_dim)
+    bk.set_params(model, ckpt.params)
+    return model

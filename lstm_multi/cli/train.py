@@ -1,0 +1,246 @@
+"""``lstm-multi train``: the character language model (d2l 10.1), or with ``--task`` the
+course's other tasks (``train_task.py``).
+
+Defaults reproduce d2l's LSTM chapter: 32 hidden units, batches of 1024 windows of 32
+characters, SGD with lr 4, gradients clipped to norm 1, 50 epochs. ``--model`` and its
+options choose any member of the family (GRU, RNN, stacked, peepholes, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from ..backend import BACKENDS
+from .common import (PREFIX, DefaultsHelpFormatter, EpochPrinter, StopOnSignals, _non_negative_int,
+                     _positive_float, _positive_int, add_model_arguments, can_draw, check_output_dir,
+                     describe_model, interrupted, model_options)
+from .train_task import fill_task_defaults, train_task
+
+#: The arguments that define a training run: stored in its checkpoint, reused by --resume.
+RUN_ARGS = ("task", "impl", "hidden", "optimizer", "lr", "lr_schedule", "clip", "batch_size", "num_steps",
+            "num_train", "num_val", "seed", "text", "preprocess", "tokens", "min_freq", "length", "tau", "head",
+            "mlp_hiddens", "model", "num_layers", "bidirectional", "dropout", "peephole", "forget_bias",
+            "reset_after", "embedding_dim")
+
+
+def add_parser(subparsers):
+    train = subparsers.add_parser("train", help="train the character LM and sample from it, or a course task",
+                                  formatter_class=DefaultsHelpFormatter)
+    train.add_argument("--task", choices=("lm", "parentheses", "timeseries"), default="lm",
+                       help="lm: the Time Machine language model (d2l 10.1); parentheses: balanced or "
+                            "not (classification); timeseries: d2l 9.1's noisy sine (regression)")
+    train.add_argument("--backend", choices=BACKENDS, help="default: $LSTM_MULTI_BACKEND or "
+                       "the first installed of torch, jax, tensorflow, mxnet")
+    train.add_argument("--impl", choices=("scratch", "concise"), default="scratch",
+                       help="from-scratch cell or the framework's native layer")
+    train.add_argument("--hidden", type=_positive_int, default=32, help="num_hiddens")
+    train.add_argument("--epochs", type=_positive_int, help="passes over the training data (default: lm 50, "
+                       "parentheses 15, timeseries 20)")
+    train.add_argument("--optimizer", choices=("sgd", "adam"),
+                       help="default: lm sgd (d2l), the tasks adam; both after clipping")
+    train.add_argument("--lr", type=_positive_float, help="learning rate (default: lm with sgd 4 (d2l), "
+                       "with adam 0.001; parentheses 0.01; timeseries 0.005)")
+    train.add_argument("--lr-schedule", choices=("constant", "cosine"),
+                       help="constant, or cosine decay to 0 over all steps (default: timeseries cosine, "
+                            "else constant)")
+    train.add_argument("--clip", type=_positive_float, default=1.0, help="gradient_clip_val")
+    train.add_argument("--batch-size", type=_positive_int,
+                       help="examples per batch (default: lm 1024, parentheses 100, timeseries 16)")
+    train.add_argument("--num-steps", type=_positive_int, default=32, help="lm: characters per window")
+    train.add_argument("--num-train", type=_positive_int, help="training examples (default: lm 10000 "
+                       "windows, parentheses 10000 strings, timeseries the first 600 values)")
+    train.add_argument("--num-val", type=_positive_int, help="validation examples (default: lm 5000, "
+                       "parentheses 2000; timeseries: the rest of the series)")
+    train.add_argument("--length", type=_positive_int, default=25, help="parentheses: symbols per string")
+    train.add_argument("--tau", type=_positive_int, default=4, help="timeseries: values per window")
+    train.add_argument("--head", choices=("linear", "mlp"), default="linear",
+                       help="tasks: the head on the last hidden state")
+    train.add_argument("--mlp-hiddens", type=_positive_int, default=32, help="tasks: the MLP head's width")
+    train.add_argument("--seed", type=_non_negative_int, default=0,
+                       help="seeds the initialisation and the batch order")
+    train.add_argument("--text", help="train on this UTF-8 text file instead of The Time Machine")
+    train.add_argument("--preprocess", choices=("d2l", "none"), default="d2l",
+                       help="d2l: letters a-z and space, lower case (the book's); none: the text's own "
+                            "characters, any language")
+    train.add_argument("--tokens", choices=("char", "word"), default="char",
+                       help="characters (d2l) or words (generation joins them with spaces)")
+    train.add_argument("--min-freq", type=_non_negative_int,
+                       help="rarer tokens read as <unk> (default: 0 for characters, 2 for words)")
+    train.add_argument("--init-from", metavar="CHECKPOINT",
+                       help="start from this checkpoint's parameters (any backend's)")
+    train.add_argument("--out", help="folder for model.safetensors (last epoch), best.safetensors, "
+                       "history.json and curve.png (default: runs/latest, or the resumed run's)")
+    train.add_argument("--resume", metavar="RUN_DIR_OR_CHECKPOINT",
+                       help="continue a run exactly (epochs, history, batch order) up to --epochs")
+    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    train.add_argument("--workers", type=_positive_int, default=1,
+                       help="data-parallel workers, each taking an equal part of every batch: torch "
+                            "processes (gloo), JAX or TensorFlow CPU devices, MXNet contexts")
+    add_model_arguments(train)
+    train.add_argument("--embedding-dim", type=_positive_int,
+                       help="a learned embedding of this size in front of the layer (default: one-hot)")
+    return train
+
+
+def run(args) -> int:
+    from .. import get_backend, plot_history
+    from ..backend import backend_name
+    from ..core.checkpoint import RunCheckpoints
+    from ..core.data import TimeMachine
+    from ..core.lm import build_model
+    from ..core.optim import make_optimizer
+    from ..core.trainer import Trainer
+
+    if backend_name(args.backend) == "mxnet" and "DMLC_ROLE" in os.environ and parameter_server(args):
+        return 0  # this process was the run's scheduler or a server
+    if args.resume and args.init_from:
+        raise ValueError("--resume continues a run; --init-from starts a new one from a checkpoint's "
+                         "parameters: give one of them.")
+    ckpt = resume_run(args) if args.resume else None
+    fill_task_defaults(args)
+    args.out = args.out or "runs/latest"
+    check_output_dir(args.out, "--out")  # before training, so no trained model is lost
+    status = start_workers(args)
+    if status is not None:
+        return status
+    options = model_options(args)
+    bk = get_backend(args.backend)
+    run_args = {name: getattr(args, name) for name in RUN_ARGS}
+    if args.task != "lm":
+        if args.init_from:
+            raise ValueError("--init-from starts a language model from a checkpoint; for the tasks, use "
+                             "--resume to continue a run.")
+        return train_task(args, bk, options, ckpt, run_args)
+    data = TimeMachine(args.batch_size, args.num_steps, args.num_train, args.num_val,
+                       text=args.text, seed=args.seed, preprocessing=args.preprocess,
+                       tokens=args.tokens, min_freq=args.min_freq)
+    model = build_model(bk, args.impl, len(data.vocab), args.hidden, args.lr, seed=args.seed,
+                        model=args.model, embedding_dim=args.embedding_dim, **options)
+    if args.init_from:
+        ckpt = load_compatible(args.init_from, model, data)
+    elif ckpt is not None:
+        load_compatible(args.resume, model, data, ckpt)
+    if ckpt is not None:
+        bk.set_params(model, ckpt.params)
+        if args.resume and ckpt.optimizer is not None:
+            bk.set_optimizer_state(model, ckpt.optimizer)
+    unit = "characters" if args.tokens == "char" else f"words (vocabulary of {len(data.vocab)})"
+    embedding = f", embedding dim {args.embedding_dim}" if args.embedding_dim else ""
+    print(f"backend {bk.NAME}, {args.impl} {describe_model(model.config)}, {args.hidden} hidden units"
+          f"{embedding}, {data.num_train} training windows of {args.num_steps} {unit}")
+    out = Path(args.out)
+    hparams = {"backend": bk.NAME, "impl": args.impl, "model": model.config.to_dict(),
+               "embedding_dim": args.embedding_dim, "num_hiddens": args.hidden, "lr": args.lr,
+               "clip": args.clip, "batch_size": args.batch_size, "num_steps": args.num_steps,
+               "seed": args.seed, "run": run_args}
+    trainer = Trainer(max_epochs=args.epochs, gradient_clip_val=args.clip,
+                      callbacks=[EpochPrinter(), RunCheckpoints(out, data.vocab.idx_to_token, hparams)],
+                      progress=not args.no_progress, optimizer=make_optimizer(args.optimizer, args.lr),
+                      lr_schedule=args.lr_schedule, workers=args.workers)
+    with StopOnSignals(trainer) as stop:
+        history = trainer.fit(model, data, resume=ckpt.training if args.resume else None)
+    if trainer.interrupted:
+        return interrupted(stop.signal, trainer, out)
+    if not trainer.is_chief:
+        return 0
+    last = history[-1]
+    seconds = sum(r.seconds for r in history)
+    print(f"train perplexity {last.train_ppl:.2f}, validation perplexity "
+          f"{'-' if last.val_ppl is None else f'{last.val_ppl:.2f}'}, {seconds:.1f} s")
+    if last.val_ppl is not None and last.val_ppl >= len(data.vocab):
+        print(f"warning: validation perplexity {last.val_ppl:.3g} is no better than guessing uniformly "
+              f"among {len(data.vocab)} tokens: the model did not learn. Lower --lr.", file=sys.stderr)
+    print(f"sample: {model.predict(PREFIX, 50, data.vocab)!r}")
+    written = [f"{out / 'model.safetensors'} (last epoch)", f"{out / 'best.safetensors'} (best validation)",
+               str(out / "history.json")]
+    if can_draw("train", ["curve.png"]):
+        plot_history(history, out / "curve.png", title=f"{bk.NAME} {args.impl} {describe_model(model.config)}")
+        written.append(str(out / "curve.png"))
+    print(f"wrote {', '.join(written)}")
+    print(f"next: lstm-multi generate --checkpoint {out / 'model.safetensors'} --prefix \"time traveller\"\n"
+          f"      lstm-multi train --resume {out} --epochs {args.epochs + 10}   (train further)")
+    return 0
+
+
+def resume_run(args):
+    """``--resume``: the checkpoint's run arguments replace ours (but --epochs, --backend, --out)."""
+    from .. import load_checkpoint
+
+    path = Path(args.resume)
+    path = path / "model.safetensors" if path.is_dir() else path
+    ckpt = load_checkpoint(path)
+    if ckpt.training is None or "run" not in ckpt.hparams:
+        raise ValueError(f"{path} holds no training state (it was not saved during a run); "
+                         "use --init-from to start a new run from its parameters.")
+    for name, value in ckpt.hparams["run"].items():
+        setattr(args, name, value)
+    args.lr_schedule = ckpt.hparams["run"].get("lr_schedule", "constant")  # runs saved before schedules
+    args.task = ckpt.hparams["run"].get("task", "lm")  # runs saved before the tasks were LMs
+    if args.out is None:
+        args.out = str(path.parent)
+    done = ckpt.training["epoch"]
+    if args.epochs <= done:
+        raise ValueError(f"{path} has already trained {done} epochs; ask for more with --epochs "
+                         f"(e.g. --epochs {done + 10}).")
+    return ckpt
+
+
+def load_compatible(path, model, data, ckpt=None):
+    """A checkpoint that fits ``model`` and the data's vocabulary, else a clear error."""
+    from .. import load_checkpoint
+
+    ckpt = ckpt or load_checkpoint(path)
+    if ckpt.vocab != data.vocab.idx_to_token:
+        raise ValueError(f"{path} was trained with another vocabulary "
+                         f"({len(ckpt.vocab)} tokens); it cannot continue on this text.")
+    if (ckpt.config, ckpt.embedding_dim) != (model.config, model.embedding_dim):
+        raise ValueError(f"{path} holds a {describe_model(ckpt.config)} with {ckpt.config.num_hiddens} hidden "
+                         f"units{f', embedding {ckpt.embedding_dim}' if ckpt.embedding_dim else ''}; "
+                         "train with the same model options to continue from it.")
+    return ckpt
+
+
+def start_workers(args) -> int | None:
+    """``--workers N``, what the framework needs before it starts: torch runs one process per
+    worker (spawned here, unless torchrun started this one); JAX and TensorFlow get N CPU devices.
+    Returns the exit status when the workers ran in other processes, else None."""
+    from ..backend import backend_name
+    from ..core.distributed import request_host_devices
+
+    name = backend_name(args.backend)
+    if args.workers == 1 or name in ("mxnet", "numpy"):
+        return None  # MXNet: contexts or the kvstore need no set-up; numpy: the Trainer's error
+    if name == "torch":
+        if "WORLD_SIZE" in os.environ:  # this is one of the workers
+            return None
+        from .. import get_backend
+
+        get_backend("torch")  # a clear error if torch is missing
+        from ..backends.torch.distributed import launch
+
+        return launch(args.main, args.argv, args.workers)  # each worker runs main(argv) again
+    if name == "tensorflow" and os.environ.get("TF_CONFIG"):
+        return None  # one replica per process (MultiWorkerMirroredStrategy)
+    # JAX over several processes: each brings its share of the devices
+    request_host_devices(max(1, args.workers // int(os.environ.get("JAX_NUM_PROCESSES", "1"))))
+    return None
+
+
+def parameter_server(args) -> bool:
+    """A process of an MXNet parameter-server run (``DMLC_ROLE`` set), checked before MXNet waits
+    for its peers: the scheduler and the servers serve from MXNet's import until the workers
+    finish (returns True); a worker checks the run's variables against ``--workers`` (False)."""
+    from .. import get_backend
+
+    role = os.environ["DMLC_ROLE"]
+    if role not in ("scheduler", "server", "worker"):  # MXNet would wait for ever
+        raise ValueError(f"DMLC_ROLE must be scheduler, server or worker, got {role!r}.")
+    get_backend("mxnet")  # a clear error if MXNet is missing; serves on the scheduler and servers
+    if role != "worker":
+        return True
+    from ..backends.mxnet.distributed import check_cluster
+
+    check_cluster(args.workers)  # with --workers 1 the other workers would wait for ever
+    return False
