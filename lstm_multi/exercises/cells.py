@@ -236,7 +236,7 @@ def run_single_state(function, student: Student, case: Case) -> dict:
     x, (B, h) = case.inputs, case.inputs["H"].shape
     result = student.call(function, student.tensor(x["X_t"]), student.tensor(x["H"]), student.tensors(x["params"]))
     if isinstance(result, (tuple, list)) and len(result) == 1:
-        raise StudentError(f"{function} returned a tuple of one tensor; return the new H itself.")
+        raise StudentError(f"{function} returned a {type(result).__name__} of one tensor; return the new H itself.")
     return {"H": student.array(result, f"the H {function} returned", (B, h))}
 
 

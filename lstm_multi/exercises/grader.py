@@ -225,21 +225,22 @@ def report(header: str, exercise: Exercise, cases, failures) -> str:
     if others:
         lines.append("also wrong: " + ", ".join(others))
     numeric = next((f for f in failures if f.numeric), None)
-    mistake = numeric and recognise(exercise, numeric)
-    if mistake:
-        lines.append(f"hint: your outputs match a common mistake: {mistake.hint}")
+    mistakes = recognise(exercise, numeric) if numeric else []
+    for i, mistake in enumerate(mistakes):  # several when they give the same outputs (i/f swapped in C's sum)
+        lines.append(("hint: your outputs match a common mistake: " if i == 0 else "  or: ") + mistake.hint)
     return "\n".join(lines)
 
 
-def recognise(exercise: Exercise, failure: Failure):
-    """The first of the exercise's mistakes whose outputs on this case the student's match."""
+def recognise(exercise: Exercise, failure: Failure) -> list:
+    """The exercise's mistakes whose outputs on this case the student's match."""
     case, actual, expected = failure.case, failure.actual, failure.expected
     bounds = {output: bound_for(ref, exercise.kind(output), exercise.num_terms(case)) for output, ref in
               expected.items()}
+    found = []
     for mistake in exercise.mistakes:
         outputs = mistake.outputs(case)
         if all(compare(k, v, expected[k], bounds[k]) is None for k, v in outputs.items()):
             continue  # the same as the right answer on this case: it cannot be what went wrong
         if all(compare(k, actual[k], v, MISTAKE_SLACK * bounds[k]) is None for k, v in outputs.items()):
-            return mistake
-    return None
+            found.append(mistake)
+    return found

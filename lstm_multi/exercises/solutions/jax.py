@@ -1,5 +1,7 @@
 """The exercises solved on JAX, as a student could write them."""
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 
@@ -50,6 +52,7 @@ def diagonal_peephole_lstm_step(X_t, state, params):
     return O * jnp.tanh(C), C
 
 
+@partial(jax.jit, static_argnums=0)  # step is a Python function: compiled once for each step and shapes
 def lstm_layer(step, X, state, params):
     def scan_step(state, X_t):  # (carry, input) -> (new carry, output)
         state = step(X_t, state, params)
@@ -72,6 +75,7 @@ def clip_gradients(grads, max_norm):
     return {name: g * scale for name, g in grads.items()}
 
 
+@partial(jax.jit, static_argnums=(1, 2))  # k and p are Python numbers: they choose the code
 def top_k_top_p(logits, k, p):
     probs = jax.nn.softmax(logits, axis=-1)
     # before[b, i, j]: token i comes before token j in the sampling order (more likely; ties: lower id first)
