@@ -551,3 +551,56 @@ def test_the_solutions_read_alike():
         source = (PACKAGE / "exercises" / "solutions" / f"{backend}.py").read_text()
         defined = {node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)}
         assert names <= defined, backend
+
+
+# --- the notebook -----------------------------------------------------------------------------------------------------
+
+NOTEBOOK = PACKAGE.parent / "notebooks" / "08_exercises.py"
+
+
+def percent_cells(path):
+    """The cells of a jupytext percent-format script, as nbformat-like dicts (source, tags)."""
+    import re
+
+    cells = []
+    for line in path.read_text().splitlines():
+        if line.startswith("# %%"):
+            found = re.search(r"tags=\[(.*)\]", line)
+            cells.append({"cell_type": "markdown" if "[markdown]" in line else "code", "source": [],
+                          "metadata": {"tags": re.findall(r'"([^"]+)"', found.group(1)) if found else []}})
+        elif cells:
+            cells[-1]["source"].append(line)
+    for cell in cells:
+        cell["source"] = "\n".join(cell["source"]).strip()
+    return {"cells": cells}
+
+
+def test_the_notebook_has_each_exercise_as_its_stub_with_a_check():
+    from lstm_multi.exercises.notebook import tagged
+
+    notebook = percent_cells(NOTEBOOK)
+    exercises, checks = dict(tagged(notebook, "exercise:")), dict(tagged(notebook, "check:"))
+    assert list(exercises) == list(checks) and sorted(exercises) == sorted(ex.EXERCISES)
+    for name, cell in exercises.items():
+        backend = "torch" if "torch" in ex.EXERCISES[name].backends else "numpy"
+        assert cell["source"].endswith(ex.stub_function(name, backend).strip()), name
+        assert f'result = check("{name}", ' in checks[name]["source"]
+
+
+def test_fill_solutions_imports_the_package_solutions_and_pins_the_backend():
+    from lstm_multi.exercises.notebook import failed_checks, fill_solutions, tagged
+
+    notebook = fill_solutions(percent_cells(NOTEBOOK), "jax")
+    sources = {name: cell["source"] for name, cell in tagged(notebook, "exercise:")}
+    assert sources["lstm_step"] == "from lstm_multi.exercises.solutions.jax import lstm_step"
+    assert sources["lstm_step_backward"] == ("from lstm_multi.exercises.solutions.numpy import lstm_step_forward, "
+                                             "lstm_step_backward")
+    setup = next(cell for cell in notebook["cells"] if "backend" in cell["metadata"]["tags"])
+    assert 'BACKEND = "jax"' in setup["source"].splitlines()
+    ran = [dict(cell, outputs=[{"output_type": "stream", "text": f"{name} on jax: passed (3 cases: ...)\n"}])
+           for name, cell in tagged(notebook, "check:")]
+    assert failed_checks({"cells": ran}) == []
+    ran[2]["outputs"][0]["text"] = "rnn_step on jax: not attempted yet (...)\n"
+    ran[3]["outputs"] = []
+    assert failed_checks({"cells": ran}) == ["rnn_step on jax: not attempted yet (...)",
+                                             "peephole_lstm_step: the check printed nothing"]
