@@ -35,14 +35,14 @@ from lstm_multi.exercises import check, list_lines
 BACKEND = os.environ.get("LSTM_MULTI_BACKEND") or "torch"
 lm.get_backend(BACKEND)  # the framework, set up as the package uses it
 if BACKEND == "torch":
-    import torch
+    import torch  # noqa: F401 (for your code below)
 elif BACKEND == "tensorflow":
-    import tensorflow as tf
+    import tensorflow as tf  # noqa: F401
 elif BACKEND == "jax":
-    import jax
-    import jax.numpy as jnp
+    import jax  # noqa: F401
+    import jax.numpy as jnp  # noqa: F401
 elif BACKEND == "mxnet":
-    from mxnet import np, npx
+    from mxnet import np, npx  # noqa: F401
 else:
     import numpy as np
 print("backend:", BACKEND)
@@ -328,7 +328,8 @@ def top_k_top_p(logits, k, p):
     read the same probabilities, softmax(logits) over each row, and a token is kept when
     both keep it.
 
-    Useful: torch.softmax(z, dim=-1), torch.sort(z, dim=-1, descending=True, stable=True), torch.cumsum, torch.where, float('-inf').
+    Useful: torch.softmax(z, dim=-1), torch.sort(z, dim=-1, descending=True, stable=True),
+    torch.cumsum, torch.where, float('-inf').
     """
     raise NotImplementedError("TODO")
 
@@ -342,7 +343,7 @@ result = check("top_k_top_p", top_k_top_p, backend=BACKEND)
 # a cache, and its backward pass.
 
 # %% tags=["exercise:lstm_step_backward"]
-import numpy as np  # this one is NumPy's, whatever the backend
+import numpy as np  # noqa: E402 (this one is NumPy's, whatever the backend)
 
 
 def sigmoid(x):
@@ -390,7 +391,8 @@ def lstm_step_backward(dH, dC, cache):
     raise NotImplementedError("TODO")
 
 # %% tags=["check:lstm_step_backward"]
-result = check("lstm_step_backward", (lstm_step_forward, lstm_step_backward), backend="numpy")
+functions = (lstm_step_forward, lstm_step_backward)
+result = check("lstm_step_backward", functions, backend="numpy")
 
 # %% [markdown]
 # ## 11. The parentheses task's label

@@ -58,7 +58,7 @@ def test_the_mistakes_without_a_change_are_the_reference():
                 np.testing.assert_allclose(got[key], expected[key], rtol=1e-10, atol=1e-12)
 
 
-# --- mistakes, written in the backend's own operations -----------------------------------------------------------------
+# --- mistakes, written in the backend's own operations ----------------------------------------------------------------
 
 def ops_of(bk):
     """The few operations the mistaken students use, on ``bk``'s tensors."""
@@ -115,7 +115,9 @@ def lstm_student(x, peephole=None, *, swap=None, no_bias="", activations=False, 
         gate = x.tanh if activations else x.sigmoid
         candidate = x.sigmoid if activations or candidate_sigmoid else x.tanh
         W_h = (lambda g: x.T(p[f"W_h{g}"])) if recurrent_transposed else (lambda g: p[f"W_h{g}"])
-        pre = lambda g: X_t @ p[f"W_x{g}"] + H @ W_h(g) + p[f"b_{g}"]
+
+        def pre(g):
+            return X_t @ p[f"W_x{g}"] + H @ W_h(g) + p[f"b_{g}"]
 
         def peep(g, C):
             if peephole is None or no_peephole:
@@ -135,7 +137,9 @@ def lstm_student(x, peephole=None, *, swap=None, no_bias="", activations=False, 
 
 
 def lstm_students(x, peephole=None):
-    s = lambda **change: lstm_student(x, peephole, **change)
+    def s(**change):
+        return lstm_student(x, peephole, **change)
+
     found = {"swap_if": s(swap="if"), "swap_oc": s(swap="oc"), "activations": s(activations=True),
              "candidate_sigmoid": s(candidate_sigmoid=True), "forget_on_candidate": s(forget_on_candidate=True),
              "h_without_tanh": s(h_without_tanh=True), "recurrent_transposed": s(recurrent_transposed=True),
@@ -164,7 +168,9 @@ def gru_student(x, *, swap=None, no_bias="", flipped=False, reset_after=False, n
 
 
 def gru_students(x):
-    s = lambda **change: gru_student(x, **change)
+    def s(**change):
+        return gru_student(x, **change)
+
     return {"swap_zr": s(swap="zr"), "flipped": s(flipped=True), "reset_after": s(reset_after=True),
             "no_reset": s(no_reset=True), "activations": s(activations=True),
             "recurrent_transposed": s(recurrent_transposed=True), "no_bias": s(no_bias="zrh"),
@@ -224,8 +230,8 @@ def clip_students(x):
                 return {n: g * min(1.0, max_norm / math.sqrt(totals[n])) for n, g in grads.items()}
             if kind == "by_value":
                 return {n: x.clip(g, -max_norm, max_norm) for n, g in grads.items()}
-            norm = {"squared_norm": sum(totals.values()),
-                    "sum_of_norms": sum(math.sqrt(t) for t in totals.values())}.get(kind, math.sqrt(sum(totals.values())))
+            norm = {"squared_norm": sum(totals.values()), "sum_of_norms": sum(math.sqrt(t) for t in totals.values())
+                    }.get(kind, math.sqrt(sum(totals.values())))
             scale = max_norm / norm if kind == "always_scale" else min(1.0, max_norm / norm)
             return {n: g * scale for n, g in grads.items()}
         return clip_gradients

@@ -49,8 +49,8 @@ def backward_variant(case, *, no_tanh_derivative=False, no_carried_dC=False, sig
     """The backward pass with one thing changed (all defaults: the reference's gradients)."""
     x, p = case.inputs, case.inputs["params"]
     X, H_prev, C_prev, dH, dC = x["X_t"], x["H"], x["C"], x["dH"], x["dC"]
-    pre = lambda g: X @ p[f"W_x{g}"] + H_prev @ p[f"W_h{g}"] + p[f"b_{g}"]
-    I, F, O, C_tilde = sigmoid(pre("i")), sigmoid(pre("f")), sigmoid(pre("o")), np.tanh(pre("c"))
+    A = {g: X @ p[f"W_x{g}"] + H_prev @ p[f"W_h{g}"] + p[f"b_{g}"] for g in LSTM_GATES}
+    I, F, O, C_tilde = sigmoid(A["i"]), sigmoid(A["f"]), sigmoid(A["o"]), np.tanh(A["c"])
     C = F * C_prev + I * C_tilde
     tanh_C = np.tanh(C)
     d_sigmoid = (lambda S: 1 - S ** 2) if sigmoid_derivative_as_tanh else (lambda S: S * (1 - S))

@@ -26,7 +26,8 @@ ALL_BACKENDS = ("torch", "tensorflow", "jax", "mxnet", "numpy")
 PACKAGE = Path(__file__).resolve().parents[1]  # lstm_multi/: its frames are never shown to a student
 #: the standard library and the installed packages (the frameworks): not the student's code either.
 LIBRARIES = tuple(sorted({str(Path(p).resolve()) for key in ("stdlib", "platstdlib", "purelib", "platlib")
-                          if (p := sysconfig.get_paths().get(key))} | {str(Path(site.getusersitepackages()).resolve())}))
+                          if (p := sysconfig.get_paths().get(key))}
+                         | {str(Path(site.getusersitepackages()).resolve())}))
 
 
 # --- what goes wrong in a student's code ----------------------------------------------------------------------
@@ -132,8 +133,10 @@ class Student:
         """A returned ``(H, C)``-like pair."""
         if isinstance(value, (tuple, list)) and len(value) == 2:
             return tuple(value)
-        got = (f"a {type(value).__name__} of {len(value)} items" if isinstance(value, (tuple, list))
-               else f"one {type(value).__name__}" + (f" of shape {tuple(value.shape)}" if hasattr(value, "shape") else ""))
+        if isinstance(value, (tuple, list)):
+            got = f"a {type(value).__name__} of {len(value)} items"
+        else:
+            got = f"one {type(value).__name__}" + (f" of shape {tuple(value.shape)}" if hasattr(value, "shape") else "")
         raise StudentError(f"{what} is {got}; expected a pair ({', '.join(names)}).")
 
     def mapping(self, value, what: str, names) -> dict:

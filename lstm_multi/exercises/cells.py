@@ -84,7 +84,8 @@ def lstm_cell(p, X, H, C_prev, peephole=None, *, gate_act=sigmoid, cand_act=np.t
               peephole_transposed=False):
     """The LSTM step with one thing changed (all defaults: the reference's equations)."""
     W_h = (lambda g: p[f"W_h{g}"].T) if recurrent_transposed else (lambda g: p[f"W_h{g}"])
-    pre = lambda g: X @ p[f"W_x{g}"] + H @ W_h(g) + p[f"b_{g}"]
+    def pre(g):
+        return X @ p[f"W_x{g}"] + H @ W_h(g) + p[f"b_{g}"]
 
     def peep(g, C):
         if no_peephole or peephole is None:
@@ -216,7 +217,8 @@ def rnn_mistake(act=np.tanh, params=None, transposed=False):
 
 RNN_MISTAKES = (
     Mistake("sigmoid", "the activation is sigmoid; the vanilla RNN uses tanh.", rnn_mistake(act=sigmoid)),
-    Mistake("no_activation", "the activation is missing: H = tanh(X W_xh + H W_hh + b_h).", rnn_mistake(act=lambda a: a)),
+    Mistake("no_activation", "the activation is missing: H = tanh(X W_xh + H W_hh + b_h).",
+            rnn_mistake(act=lambda a: a)),
     Mistake("recurrent_transposed", "W_hh is transposed: H (B, h) times W_hh (h, h).", rnn_mistake(transposed=True)),
     Mistake("no_bias", "the bias b_h is not added.", rnn_mistake(params=lambda p: without_bias(p, "h"))),
 )

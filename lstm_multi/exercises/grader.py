@@ -138,8 +138,8 @@ def functions_of(exercise: Exercise, module, filename: str):
     found = f" (it defines: {', '.join(defined)})" if defined else " (it defines no function)"
     not_callable = [f for f in missing if hasattr(module, f)]
     if not_callable:
-        return None, f"{filename} has {not_callable[0]}, but it is a {type(getattr(module, not_callable[0])).__name__}, " \
-                     f"not a function."
+        kind = type(getattr(module, not_callable[0])).__name__
+        return None, f"{filename} has {not_callable[0]}, but it is a {kind}, not a function."
     return None, f"{filename} defines no function named {' or '.join(missing)}{found}."
 
 
@@ -175,7 +175,10 @@ class Failure:
 
 def _check(name, fn, backend, which) -> CheckResult:
     header = f"{name} on {backend}"
-    unusable = lambda message: CheckResult(name, backend, UNUSABLE, f"{header}: cannot be checked: {message}")
+
+    def unusable(message):
+        return CheckResult(name, backend, UNUSABLE, f"{header}: cannot be checked: {message}")
+
     exercise = EXERCISES.get(name)
     if exercise is None:
         return unusable(unknown_exercise(name))

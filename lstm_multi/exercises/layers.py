@@ -85,7 +85,8 @@ LAYER_MISTAKES = (
             layer_mistake(shifted=True)),
     Mistake("final_initial", "the state returned is the initial one; return the final (H, C).",
             layer_mistake(final_initial=True)),
-    Mistake("final_swapped", "the final state is returned as (C, H); return (H, C).", layer_mistake(final_swapped=True)),
+    Mistake("final_swapped", "the final state is returned as (C, H); return (H, C).",
+            layer_mistake(final_swapped=True)),
 )
 
 

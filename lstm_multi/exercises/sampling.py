@@ -9,6 +9,8 @@ and float64 agree on where the prefix ends.
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 
 from ..core.sampling import next_distribution
@@ -45,9 +47,12 @@ def top_case(sizes) -> Case:
         sums = np.cumsum(-np.sort(-softmax(logits), axis=-1), axis=-1)
         if p_used is None or np.abs(sums - p_used).min() > MARGIN:
             break
-    show = lambda v: "None" if v is None else f"{v:g}"
-    return Case(f"B={B}, V={V}, k={show(k)}, p={show(p)}" + (", with ties" if sizes.get("ties") else ""),
+    return Case(f"B={B}, V={V}, k={shown(k)}, p={shown(p)}" + (", with ties" if sizes.get("ties") else ""),
                 {"logits": logits, "k": k, "p": p}, dict(sizes))
+
+
+def shown(value) -> str:
+    return "None" if value is None else f"{value:g}"
 
 
 def reference_top(case) -> dict:
@@ -144,7 +149,7 @@ def top_stub(backend: str) -> str:
     read the same probabilities, softmax(logits) over each row, and a token is kept when
     both keep it.
 
-    Useful: {NOTES[backend]}.
+    {textwrap.fill(f"Useful: {NOTES[backend]}.", width=96, subsequent_indent="    ")}
     """
     raise NotImplementedError("TODO")
 '''
