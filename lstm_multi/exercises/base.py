@@ -187,7 +187,7 @@ class Mismatch:
             text = (f"{self.output} is wrong ({wrong}): max abs error {self.max_error:.3g} at {where} "
                     f"(yours {self.actual:.6g}, reference {self.expected:.6g}; tolerance {self.bound:.2g})")
         if self.first_step is not None:
-            right = "" if self.first_step == 0 else f"; steps 0..{self.first_step - 1} are right"
+            right = {0: "", 1: "; step 0 is right"}.get(self.first_step, f"; steps 0..{self.first_step - 1} are right")
             text += f"\n  first wrong at time step t = {self.first_step} of {self.num_steps}{right}"
         return text
 
@@ -259,8 +259,8 @@ class Exercise:
     time_axis: tuple[str, ...] = ()       # outputs whose first axis is time
     kind: Callable[[str], str] = field(default=lambda output: "forward")
     num_terms: Callable[[Case], int] = field(default=lambda case: 1)
-    #: ``describe(case, output, actual, expected)``: the exercise's own words for a wrong output
-    describe: Callable[[Case, str, np.ndarray, np.ndarray], str] | None = None
+    #: ``describe(case, mismatch, actual, expected)``: the exercise's own words for a wrong output
+    describe: Callable[[Case, Mismatch, np.ndarray, np.ndarray], str] | None = None
     imports: bool = True                  # False: plain Python, the stub imports no framework
 
     def mistake(self, key: str) -> Mistake:

@@ -17,11 +17,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..backend import BackendError, get_backend
-from .base import Exercise, NotAttempted, Student, StudentCrash, StudentError, bound_for, compare, describe_exception
+from .base import (
+    Case,
+    Exercise,
+    Mistake,
+    NotAttempted,
+    Student,
+    StudentCrash,
+    StudentError,
+    bound_for,
+    compare,
+    describe_exception,
+)
 from .catalog import EXERCISES, check_backend, get_exercise, unknown_exercise
 from .solutions import solution_module
 
 PASSED, WRONG, UNUSABLE = 0, 1, 2
+MAX_DETAILS = 4  # wrong outputs described in full; the others are only named
 #: how far from a mistake's outputs the student's may be and still be that mistake (float32 round-off
 #: of a computation the tolerance does not cover: the mistake's is another one)
 MISTAKE_SLACK = 10.0
@@ -72,23 +84,30 @@ def check(name: str, fn, backend: str = "jax", cases=None, quiet: bool = False) 
 def check_file(name: str, path, backend: str = "jax", cases=None, quiet: bool = False) -> CheckResult:
     """Load the student's file (by its path, as a module of its own) and :func:`check` the function(s)
     named like the exercise. A file that cannot be used gives status 2 and says why."""
-    header = f"{name} on {backend}"
-    exercise = EXERCISES.get(name)
-    problem = (unknown_exercise(name) if exercise is None else backend_problem(exercise, backend)
-               or file_problem(Path(path)))
+    functions, problem = functions_in_file(name, Path(path), backend)
     if problem is None:
-        module, problem = load_student_file(Path(path))
-    if problem is None:
-        functions, problem = functions_of(exercise, module, Path(path).name)
-    if problem is not None:
-        result = CheckResult(name, backend, UNUSABLE, f"{header}: cannot be checked: {problem}")
-        if not quiet:
-            print(result.report)
-        return result
-    return check(name, functions, backend, cases, quiet)
+        return check(name, functions, backend, cases, quiet)
+    result = CheckResult(name, backend, UNUSABLE, f"{name} on {backend}: cannot be checked: {problem}")
+    if not quiet:
+        print(result.report)
+    return result
 
 
 # --- loading --------------------------------------------------------------------------------------------------------
+
+def functions_in_file(name: str, path: Path, backend: str):
+    """``(the exercise's functions in the file, None)``, or ``(None, why the file cannot be used)``."""
+    exercise = EXERCISES.get(name)
+    if exercise is None:
+        return None, unknown_exercise(name)
+    problem = backend_problem(exercise, backend) or file_problem(path)
+    if problem is not None:
+        return None, problem
+    module, problem = load_student_file(path)
+    if problem is not None:
+        return None, problem
+    return functions_of(exercise, module, path.name)
+
 
 def backend_problem(exercise: Exercise, backend: str) -> str | None:
     try:
@@ -112,7 +131,8 @@ def load_student_file(path: Path):
     nothing of the package's (it cannot shadow lstm_multi's own modules)."""
     module_name = f"_student_{next(_loaded)}_{''.join(c if c.isalnum() else '_' for c in path.stem)}"
     loader = importlib.machinery.SourceFileLoader(module_name, str(path))
-    spec = importlib.util.spec_from_loader(module_name, loader)
+    spec = importlib.machinery.ModuleSpec(module_name, loader, origin=str(path))
+    spec.has_location = True  # the module's __file__ is the student's file
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # while it runs (dataclasses look their module up there)
     try:
@@ -167,10 +187,8 @@ class Failure:
     index: int
     label: str
     message: str
-    numeric: bool  # outputs of the right form but wrong numbers: a mistake can be recognised
-    case: object = None
-    actual: dict | None = None
-    expected: dict | None = None
+    #: outputs of the right form but wrong numbers, (case, actual, expected): a mistake can be recognised
+    numeric: tuple[Case, dict, dict] | None = None
 
 
 def _check(name, fn, backend, which) -> CheckResult:
@@ -202,17 +220,24 @@ def _check(name, fn, backend, which) -> CheckResult:
             return CheckResult(name, backend, WRONG, f"{header}: not attempted yet ({error.args[0]} still raises "
                                                      f"NotImplementedError: write its body).")
         except (StudentCrash, StudentError) as error:
-            failures.append(Failure(index, case.label, str(error), False))
+            failures.append(Failure(index, case.label, str(error)))
             continue
-        lines = []
+        lines: list[str] = []
+        named: list[str] = []
         for output, reference in expected.items():
             bound = bound_for(reference, exercise.kind(output), exercise.num_terms(case))
             mismatch = compare(output, actual[output], reference, bound, output in exercise.time_axis)
-            if mismatch is not None:
-                lines.append(exercise.describe(case, output, actual[output], reference) if exercise.describe
+            if mismatch is None:
+                continue
+            if len(lines) == MAX_DETAILS:
+                named.append(output)
+            else:
+                lines.append(exercise.describe(case, mismatch, actual[output], reference) if exercise.describe
                              else mismatch.describe())
+        if named:
+            lines.append(f"also wrong in this case: {', '.join(named)}")
         if lines:
-            failures.append(Failure(index, case.label, "\n".join(lines), True, case, actual, expected))
+            failures.append(Failure(index, case.label, "\n".join(lines), (case, actual, expected)))
     return CheckResult(name, backend, WRONG if failures else PASSED, report(header, exercise, cases, failures))
 
 
@@ -227,16 +252,15 @@ def report(header: str, exercise: Exercise, cases, failures) -> str:
     others = [f"case {f.index + 1} ({f.label})" for f in failures[1:]]
     if others:
         lines.append("also wrong: " + ", ".join(others))
-    numeric = next((f for f in failures if f.numeric), None)
-    mistakes = recognise(exercise, numeric) if numeric else []
+    numeric = next((f.numeric for f in failures if f.numeric), None)
+    mistakes = recognise(exercise, *numeric) if numeric else []
     for i, mistake in enumerate(mistakes):  # several when they give the same outputs (i/f swapped in C's sum)
         lines.append(("hint: your outputs match a common mistake: " if i == 0 else "  or: ") + mistake.hint)
     return "\n".join(lines)
 
 
-def recognise(exercise: Exercise, failure: Failure) -> list:
+def recognise(exercise: Exercise, case: Case, actual: dict, expected: dict) -> list[Mistake]:
     """The exercise's mistakes whose outputs on this case the student's match."""
-    case, actual, expected = failure.case, failure.actual, failure.expected
     bounds = {output: bound_for(ref, exercise.kind(output), exercise.num_terms(case)) for output, ref in
               expected.items()}
     found = []

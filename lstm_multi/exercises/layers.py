@@ -22,7 +22,7 @@ LAYER_SIZES = ({"T": 12, "B": 2, "d": 3, "h": 4, "seed": 0}, {"T": 5, "B": 1, "d
 def layer_case(sizes, bidirectional=False) -> Case:
     T, B, d, h = (sizes[k] for k in ("T", "B", "d", "h"))
     rng = np.random.default_rng(sizes.get("seed", 0))
-    inputs = {"X": normal(rng, T, B, d)}
+    inputs: dict = {"X": normal(rng, T, B, d)}
     if bidirectional:
         inputs["params_fwd"], inputs["params_rev"] = lstm_params(rng, d, h), lstm_params(rng, d, h)
     else:
@@ -35,7 +35,7 @@ def layer_reference(case):
     x = case.inputs
     d, h = x["params"]["W_xi"].shape
     outputs, (H, C), _ = layer_forward(LayerConfig("lstm", d, h), x["params"], x["X"], (x["H0"], x["C0"]))
-    return {"outputs": outputs, "H": H, "C": C}
+    return {"outputs": outputs, "the final H": H, "the final C": C}
 
 
 def bidirectional_reference(case):
@@ -70,7 +70,9 @@ def layer_mistake(carry=True, zeros=False, outputs_C=False, final_initial=False,
         if shifted:
             out = np.concatenate([x["H0"][None], out[:-1]])
         H, C = (x["H0"], x["C0"]) if final_initial else found[-1]
-        return {"outputs": out, "H": C, "C": H} if final_swapped else {"outputs": out, "H": H, "C": C}
+        if final_swapped:
+            H, C = C, H
+        return {"outputs": out, "the final H": H, "the final C": C}
     return outputs
 
 
@@ -142,7 +144,8 @@ def run_layer(student: Student, case: Case) -> dict:
     outputs, state = student.pair(result, "the value lstm_layer returned", ("outputs", "state"))
     H, C = student.pair(state, "the state lstm_layer returned", ("H", "C"))
     return {"outputs": sequence(student, outputs, "outputs", (T, B, h)),
-            "H": student.array(H, "the final H", (B, h)), "C": student.array(C, "the final C", (B, h))}
+            "the final H": student.array(H, "the final H", (B, h)),
+            "the final C": student.array(C, "the final C", (B, h))}
 
 
 def run_bidirectional(student: Student, case: Case) -> dict:

@@ -65,13 +65,13 @@ def run_balanced(student: Student, case: Case) -> dict:
     return {"answers": np.array(results)}
 
 
-def describe_answers(case, output, actual, expected) -> str:
+def describe_answers(case, mismatch, actual, expected) -> str:
     """Which string was misjudged (the grader's own wording for this exercise)."""
     strings = case.inputs["strings"]
     wrong = [i for i in range(len(strings)) if actual[i] != expected[i]]
     i = wrong[0]
     return (f"balanced({strings[i]!r}) returned {bool(actual[i])}; expected {bool(expected[i])}"
-            + (f" ({len(wrong) - 1} more strings misjudged)" if len(wrong) > 1 else ""))
+            + (f" ({len(wrong) - 1} more misjudged)" if len(wrong) > 1 else ""))
 
 
 def balanced_stub(backend: str) -> str:

@@ -21,6 +21,7 @@ TOP_SIZES = ({"B": 3, "V": 10, "k": 4, "p": None, "seed": 0}, {"B": 3, "V": 10, 
                                                               "ties": True},
              {"B": 1, "V": 6, "k": 0, "p": 1.0, "seed": 4})
 MARGIN = 0.02
+OUTPUT = "top_k_top_p(logits, k, p)"
 TIED = np.array([2.0, 1.5, 1.5, 1.5, 0.5, 0.0, -0.5, -1.0])  # k = 3 cuts between equal logits
 
 
@@ -59,7 +60,7 @@ def reference_top(case) -> dict:
     x = case.inputs
     k, p = effective(x["k"], x["p"])
     keep = np.stack([next_distribution(row, 1.0, k, p) > 0 for row in x["logits"]])
-    return {"filtered": np.where(keep, x["logits"], -np.inf)}
+    return {OUTPUT: np.where(keep, x["logits"], -np.inf)}
 
 
 def keep_mask(row, k, p, *, k_offset=0, ties_high=False, smallest=False, p_cut="reach", renormalise=False):
@@ -88,11 +89,11 @@ def top_mistake(values="logits", **change):
         k, p = effective(x["k"], x["p"])
         keep = np.stack([keep_mask(row, k, p, **change) for row in x["logits"]])
         if values == "zeros":
-            return {"filtered": np.where(keep, x["logits"], 0.0)}
+            return {OUTPUT: np.where(keep, x["logits"], 0.0)}
         if values == "probabilities":
             probs = np.where(keep, softmax(x["logits"]), 0.0)
-            return {"filtered": probs / probs.sum(axis=-1, keepdims=True)}
-        return {"filtered": np.where(keep, x["logits"], -np.inf)}
+            return {OUTPUT: probs / probs.sum(axis=-1, keepdims=True)}
+        return {OUTPUT: np.where(keep, x["logits"], -np.inf)}
     return outputs
 
 
@@ -115,10 +116,24 @@ TOP_MISTAKES = (
 )
 
 
+def describe_top(case, mismatch, actual, expected) -> str:
+    """Which tokens of the first wrong row are kept or removed against the reference."""
+    removed, should_remove = np.isneginf(actual), np.isneginf(expected)
+    rows = np.flatnonzero((removed != should_remove).any(axis=-1))
+    if not rows.size:  # the right tokens, but their logits changed
+        return mismatch.describe() + "\n  (the kept logits are returned unchanged)"
+    row = rows[0]
+    parts = [f"{what}: {np.flatnonzero(mask[row]).tolist()}" for what, mask in
+             (("tokens you remove that the reference keeps", removed & ~should_remove),
+              ("tokens you keep that the reference removes", ~removed & should_remove)) if mask[row].any()]
+    more = {1: "", 2: " (and 1 more row)"}.get(len(rows), f" (and {len(rows) - 1} more rows)")
+    return f"{OUTPUT}, row {row}: " + "; ".join(parts) + more
+
+
 def run_top(student: Student, case: Case) -> dict:
     x = case.inputs
     result = student.call("top_k_top_p", student.tensor(x["logits"]), x["k"], x["p"])
-    return {"filtered": student.array(result, "the filtered logits", x["logits"].shape, allow_neg_inf=True)}
+    return {OUTPUT: student.array(result, "the filtered logits", x["logits"].shape, allow_neg_inf=True)}
 
 
 NOTES = {
@@ -157,5 +172,5 @@ def top_stub(backend: str) -> str:
 
 EXERCISES = (
     Exercise("top_k_top_p", "top-k and top-p filtering of logits (the package's sampling rules)", ("top_k_top_p",),
-             ALL_BACKENDS, TOP_SIZES, top_case, run_top, reference_top, top_stub, TOP_MISTAKES),
+             ALL_BACKENDS, TOP_SIZES, top_case, run_top, reference_top, top_stub, TOP_MISTAKES, describe=describe_top),
 )
