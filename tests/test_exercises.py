@@ -609,3 +609,13 @@ def test_fill_solutions_imports_the_package_solutions_and_pins_the_backend():
     ran[3]["outputs"] = []
     assert failed_checks({"cells": ran}) == ["rnn_step on jax: not attempted yet (...)",
                                              "peephole_lstm_step: the check printed nothing"]
+
+
+def test_importing_the_exercises_imports_no_framework():
+    import subprocess
+    import sys
+
+    code = ("import sys, lstm_multi.exercises; "
+            "print(sorted(m for m in ('torch', 'tensorflow', 'jax', 'mxnet', 'keras') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
