@@ -1,0 +1,93 @@
+"""The exercises solved on TensorFlow, as a student could write them."""
+
+import tensorflow as tf
+
+
+def lstm_step(X_t, state, params):
+    H, C = state
+    p = params
+    I = tf.sigmoid(X_t @ p["W_xi"] + H @ p["W_hi"] + p["b_i"])
+    F = tf.sigmoid(X_t @ p["W_xf"] + H @ p["W_hf"] + p["b_f"])
+    O = tf.sigmoid(X_t @ p["W_xo"] + H @ p["W_ho"] + p["b_o"])
+    C_tilde = tf.tanh(X_t @ p["W_xc"] + H @ p["W_hc"] + p["b_c"])
+    C = F * C + I * C_tilde
+    H = O * tf.tanh(C)
+    return H, C
+
+
+def gru_step(X_t, H, params):
+    p = params
+    Z = tf.sigmoid(X_t @ p["W_xz"] + H @ p["W_hz"] + p["b_z"])
+    R = tf.sigmoid(X_t @ p["W_xr"] + H @ p["W_hr"] + p["b_r"])
+    H_tilde = tf.tanh(X_t @ p["W_xh"] + (R * H) @ p["W_hh"] + p["b_h"])
+    return Z * H + (1 - Z) * H_tilde
+
+
+def rnn_step(X_t, H, params):
+    return tf.tanh(X_t @ params["W_xh"] + H @ params["W_hh"] + params["b_h"])
+
+
+def peephole_lstm_step(X_t, state, params):
+    H, C_prev = state
+    p = params
+    I = tf.sigmoid(X_t @ p["W_xi"] + H @ p["W_hi"] + p["b_i"] + C_prev @ p["W_ci"])
+    F = tf.sigmoid(X_t @ p["W_xf"] + H @ p["W_hf"] + p["b_f"] + C_prev @ p["W_cf"])
+    C_tilde = tf.tanh(X_t @ p["W_xc"] + H @ p["W_hc"] + p["b_c"])
+    C = F * C_prev + I * C_tilde
+    O = tf.sigmoid(X_t @ p["W_xo"] + H @ p["W_ho"] + p["b_o"] + C_prev @ p["W_co"])
+    return O * tf.tanh(C), C
+
+
+def diagonal_peephole_lstm_step(X_t, state, params):
+    H, C_prev = state
+    p = params
+    I = tf.sigmoid(X_t @ p["W_xi"] + H @ p["W_hi"] + p["b_i"] + p["w_ci"] * C_prev)
+    F = tf.sigmoid(X_t @ p["W_xf"] + H @ p["W_hf"] + p["b_f"] + p["w_cf"] * C_prev)
+    C_tilde = tf.tanh(X_t @ p["W_xc"] + H @ p["W_hc"] + p["b_c"])
+    C = F * C_prev + I * C_tilde
+    O = tf.sigmoid(X_t @ p["W_xo"] + H @ p["W_ho"] + p["b_o"] + p["w_co"] * C)  # the new cell
+    return O * tf.tanh(C), C
+
+
+def lstm_layer(step, X, state, params):
+    outputs = []
+    for X_t in tf.unstack(X):
+        state = step(X_t, state, params)
+        outputs.append(state[0])
+    return tf.stack(outputs), state
+
+
+def bidirectional(step, X, params_fwd, params_rev):
+    zeros = tf.zeros((X.shape[1], params_fwd["W_hi"].shape[0]))
+    forward, _ = lstm_layer(step, X, (zeros, zeros), params_fwd)
+    reverse, _ = lstm_layer(step, tf.reverse(X, axis=[0]), (zeros, zeros), params_rev)
+    return tf.concat([forward, tf.reverse(reverse, axis=[0])], axis=-1)
+
+
+def clip_gradients(grads, max_norm):
+    global_norm = tf.sqrt(tf.add_n([tf.reduce_sum(g ** 2) for g in grads.values()]))
+    scale = min(1.0, max_norm / float(global_norm))
+    return {name: g * scale for name, g in grads.items()}
+
+
+def top_k_top_p(logits, k, p):
+    probs = tf.nn.softmax(logits, axis=-1)
+    # before[b, i, j]: token i comes before token j in the sampling order (more likely; ties: lower id first)
+    ids = tf.range(logits.shape[-1])
+    a, b = logits[:, :, None], logits[:, None, :]
+    before = (a > b) | ((a == b) & (ids[:, None] < ids[None, :]))
+    keep = tf.ones(logits.shape, dtype=tf.bool)
+    if k:
+        keep &= tf.reduce_sum(tf.cast(before, tf.int32), axis=1) < k  # fewer than k tokens before it
+    if p is not None and p < 1:  # the tokens before it do not reach p yet
+        keep &= tf.reduce_sum(tf.cast(before, probs.dtype) * probs[:, :, None], axis=1) < p
+    return tf.where(keep, logits, float("-inf"))
+
+
+def balanced(s):
+    depth = 0
+    for char in s:
+        depth += (char == "(") - (char == ")")
+        if depth < 0:
+            return False
+    return depth == 0
