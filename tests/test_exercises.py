@@ -619,3 +619,34 @@ def test_importing_the_exercises_imports_no_framework():
             "print(sorted(m for m in ('torch', 'tensorflow', 'jax', 'mxnet', 'keras') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def lstm_multi_cli(*args, cwd):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "lstm_multi.cli", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_the_command_line_hands_out_and_grades_an_exercise(tmp_path):
+    listed = lstm_multi_cli("exercise", "--list", cwd=tmp_path)
+    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == len(ex.EXERCISES)
+    assert listed.stdout.startswith("lstm_step ") and "[numpy]" in listed.stdout
+    stub = lstm_multi_cli("exercise", "rnn_step", "--backend", "numpy", cwd=tmp_path)
+    assert stub.returncode == 0 and stub.stdout == ex.stub("rnn_step", "numpy")
+    (tmp_path / "my_rnn.py").write_text(stub.stdout)
+    fresh = lstm_multi_cli("check", "rnn_step", "my_rnn.py", "--backend", "numpy", cwd=tmp_path)
+    assert (fresh.returncode, fresh.stdout.strip()) == (1, "rnn_step on numpy: not attempted yet (rnn_step still "
+                                                           "raises NotImplementedError: write its body).")
+    (tmp_path / "my_rnn.py").write_text("import numpy as np\n\n\ndef rnn_step(X_t, H, params):\n"
+                                        "    return np.tanh(X_t @ params['W_xh'] + H @ params['W_hh'] + params['b_h'])\n")
+    solved = lstm_multi_cli("check", "rnn_step", "my_rnn.py", "--backend", "numpy", cwd=tmp_path)
+    assert solved.returncode == 0 and solved.stdout.startswith("rnn_step on numpy: passed"), solved.stdout
+    missing = lstm_multi_cli("check", "rnn_step", "nothere.py", "--backend", "numpy", cwd=tmp_path)
+    assert (missing.returncode, missing.stdout.strip()) == (2, "rnn_step on numpy: cannot be checked: there is no "
+                                                               "file 'nothere.py'.")
+    unnamed = lstm_multi_cli("exercise", cwd=tmp_path)
+    assert unnamed.returncode == 2 and unnamed.stderr.strip() == (
+        "lstm-multi exercise: error: name an exercise (e.g. lstm-multi exercise lstm_step), or --list to see "
+        "them all.")
+    assert "Traceback" not in unnamed.stderr + missing.stderr + fresh.stderr
