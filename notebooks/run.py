@@ -6,7 +6,9 @@ and figures, what a repository page shows).
 
     python notebooks/run.py check           # every pair in sync, no volatile metadata, small outputs
     python notebooks/run.py execute         # run every notebook (quick size: LSTM_MULTI_QUICK=1);
-                                            # a cell that raises fails; nothing is written
+                                            # a cell that raises fails; nothing is written; a notebook
+                                            # of exercises runs again with the package's solutions
+                                            # filled in, and every check must pass
     python notebooks/run.py store [NAMES]   # run at full size, store the outputs in the .ipynb
 
 Notebooks run with nbclient (a kernel per notebook, each cell's error fails the run),
@@ -59,10 +61,16 @@ def check() -> list[str]:
     return problems
 
 
-def execute(script: Path, quick: bool):
+def execute(script: Path, quick: bool, solved: bool = False):
+    """Run a notebook top to bottom (a cell that raises fails); ``solved``: its exercise cells
+    replaced by the package's solutions first (:mod:`lstm_multi.exercises.notebook`)."""
     from nbclient import NotebookClient
 
     notebook = jupytext.read(script)
+    if solved:
+        from lstm_multi.exercises.notebook import fill_solutions
+
+        fill_solutions(notebook, os.environ.get("LSTM_MULTI_BACKEND") or "torch")
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     os.environ["LSTM_MULTI_QUICK"] = "1" if quick else "0"
     # Figures become PNG outputs only with the inline backend (an inherited Agg would drop them).
@@ -102,7 +110,19 @@ def main(argv=None) -> int:
         notebook = execute(script, quick=args.command == "execute")
         if args.command == "store":
             nbformat.write(clean(notebook), script.with_suffix(".ipynb"))
+        elif has_exercises(notebook):
+            from lstm_multi.exercises.notebook import failed_checks
+
+            print(f"running {script.name} with the package's solutions filled in", flush=True)
+            failed = failed_checks(execute(script, quick=True, solved=True))
+            if failed:
+                print(f"{script.name}: with the package's solutions, checks failed:\n" + "\n".join(failed))
+                return 1
     return 0
+
+
+def has_exercises(notebook) -> bool:
+    return any(tag.startswith("exercise:") for cell in notebook.cells for tag in cell.metadata.get("tags", []))
 
 
 if __name__ == "__main__":
