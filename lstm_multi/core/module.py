@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 class HyperParameters:
     """Saves the arguments of ``__init__`` as attributes (d2l)."""
 
-    hparams: dict[str, Any]
+    hparams: Mapping[str, Any]  # the saved arguments (the JAX backend freezes them)
 
     def save_hyperparameters(self, ignore: Iterable[str] = ()) -> None:
         frame = sys._getframe(1)  # the caller's: its arguments become attributes

@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import types
 import weakref
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -27,7 +28,7 @@ from ...core.optim import as_optimizer, canonical_state, native_state
 from ...core.params import check_params
 
 #: How many times each jitted function below was traced (= compiled): one per new shape.
-TRACES = collections.Counter()
+TRACES: collections.Counter[str] = collections.Counter()
 
 
 def tensor(array):
@@ -208,7 +209,7 @@ def loss_and_grads(model, inputs, targets):
 #: model -> its optimizer's state ``{"name", "step", "slots": {slot: nnx.State like the
 #: parameters}}``; kept beside the model, not in it, so its graph definition (the key of the
 #: compiled step) does not change when training starts.
-_OPTIMIZER_STATE = weakref.WeakKeyDictionary()
+_OPTIMIZER_STATE: weakref.WeakKeyDictionary[nnx.Module, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def train_step(model, inputs, targets, optimizer, clip: float | None, batch_sharding=None) -> float:
@@ -219,7 +220,7 @@ def train_step(model, inputs, targets, optimizer, clip: float | None, batch_shar
     ``distributed.py``); the same step then runs partitioned by XLA."""
     optimizer = as_optimizer(optimizer)
     inputs, targets = _batch(model, inputs, targets, batch_sharding)
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)  # type: ignore[misc]  # (two filters: three parts)
     state = _OPTIMIZER_STATE.get(model)
     if state is None or state["name"] != optimizer.name:
         state = {"name": optimizer.name, "step": 0,
