@@ -220,7 +220,8 @@ def train_step(model, inputs, targets, optimizer, clip: float | None, batch_shar
     ``distributed.py``); the same step then runs partitioned by XLA."""
     optimizer = as_optimizer(optimizer)
     inputs, targets = _batch(model, inputs, targets, batch_sharding)
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)  # type: ignore[misc]  # (two filters: three parts)
+    # mypy cannot unpack flax's variadic return type (two filters: three parts); unused without flax
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)  # type: ignore[misc, unused-ignore]
     state = _OPTIMIZER_STATE.get(model)
     if state is None or state["name"] != optimizer.name:
         state = {"name": optimizer.name, "step": 0,
