@@ -84,7 +84,8 @@ def build(bk: ModuleType, impl: str, vocab: int, hidden: int, lr: float = 1.0, m
     return build_model(bk, impl, vocab, hidden, lr, model=model)
 
 
-def matmul_gflops(bk: ModuleType, hidden: int, batch_size: int, vocab: int, num_steps: int = 32, reps: int = 20) -> float:
+def matmul_gflops(bk: ModuleType, hidden: int, batch_size: int, vocab: int, num_steps: int = 32,
+                  reps: int = 20) -> float:
     """The best FLOP/s (in G) this framework reaches on the LSTM's matmuls: ``(rows, h + V) @
     (h + V, 4h)`` with ``rows`` one step's batch and all steps' ``num_steps * batch`` (the hoisted
     input projection, the weight gradients), so that it bounds both the per-step and the
