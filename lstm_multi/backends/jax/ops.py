@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import types
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -23,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from numpy.typing import ArrayLike
 
 from ...core.optim import as_optimizer, canonical_state, native_state
 from ...core.params import check_params
@@ -31,7 +33,7 @@ from ...core.params import check_params
 TRACES: collections.Counter[str] = collections.Counter()
 
 
-def tensor(array):
+def tensor(array: ArrayLike) -> jax.Array:
     """NumPy (or JAX) -> JAX: floats become float32, integers int32 (JAX's default int type)."""
     if not isinstance(array, jax.Array):
         array = np.asarray(array)
@@ -40,7 +42,7 @@ def tensor(array):
     return jnp.asarray(array, dtype=jnp.int32)
 
 
-def local(t):
+def local(t: jax.Array) -> jax.Array:
     """This process's copy of a replicated array (data parallel over several processes: the
     array spans other processes' devices, which cannot be read); ``t`` itself otherwise."""
     if isinstance(t, jax.Array) and not t.is_fully_addressable:
@@ -48,22 +50,22 @@ def local(t):
     return t
 
 
-def to_numpy(t):
+def to_numpy(t: jax.Array) -> np.ndarray:
     """JAX -> NumPy (a writable copy, like torch's ``.numpy()`` of a fresh tensor)."""
     return np.array(local(t))
 
 
-def concat(tensors, axis: int):
+def concat(tensors: Sequence[jax.Array], axis: int) -> jax.Array:
     return jnp.concatenate(tensors, axis=axis)
 
 
-def cross_entropy(logits, targets):
+def cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
     """Mean cross-entropy of ``logits (..., C)`` against integer ``targets (...)``: over all
     leading positions (the LM's ``(B, T, V)``, a classifier's ``(B, C)``)."""
     return optax.softmax_cross_entropy_with_integer_labels(logits, targets).mean()
 
 
-def mse(outputs, targets):
+def mse(outputs: jax.Array, targets: jax.Array) -> jax.Array:
     """Mean squared error of ``outputs (B, 1)`` against ``targets (B,)``."""
     return jnp.mean((outputs[:, 0] - targets) ** 2)
 
