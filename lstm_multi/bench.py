@@ -31,11 +31,18 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .core import allocator
+from .core.types import Tensor
+
+if TYPE_CHECKING:
+    from .core.module import Module
 
 IMPLS = ("scratch", "concise", "d2l")
 PREFIX = "time traveller"
@@ -68,7 +75,7 @@ def elementwise_bytes_per_token(hidden: int, vocab: int, model: str = "lstm") ->
     return 4 * (ELEMENTWISE_FLOATS[model] * hidden + 4 * vocab)
 
 
-def build(bk, impl: str, vocab: int, hidden: int, lr: float = 1.0, model: str = "lstm"):
+def build(bk: ModuleType, impl: str, vocab: int, hidden: int, lr: float = 1.0, model: str = "lstm") -> Module:
     from .core.lm import build_model
 
     if impl == "d2l":
@@ -77,7 +84,8 @@ def build(bk, impl: str, vocab: int, hidden: int, lr: float = 1.0, model: str = 
     return build_model(bk, impl, vocab, hidden, lr, model=model)
 
 
-def matmul_gflops(bk, hidden: int, batch_size: int, vocab: int, num_steps: int = 32, reps: int = 20) -> float:
+def matmul_gflops(bk: ModuleType, hidden: int, batch_size: int, vocab: int, num_steps: int = 32,
+                  reps: int = 20) -> float:
     """The best FLOP/s (in G) this framework reaches on the LSTM's matmuls: ``(rows, h + V) @
     (h + V, 4h)`` with ``rows`` one step's batch and all steps' ``num_steps * batch`` (the hoisted
     input projection, the weight gradients), so that it bounds both the per-step and the
@@ -101,7 +109,7 @@ def matmul_gflops(bk, hidden: int, batch_size: int, vocab: int, num_steps: int =
     return best_rate
 
 
-def fastest_matmul(bk):
+def fastest_matmul(bk: ModuleType) -> Callable[[Tensor, Tensor], Tensor]:
     """``A @ B`` in the framework, by its fastest kernel: MXNet 1.9.1's ``np.dot`` is built without
     AVX, its oneDNN inner product (what the scratch cells use) is not."""
     if bk.NAME == "mxnet":
@@ -113,7 +121,7 @@ def fastest_matmul(bk):
     return lambda A, B: A @ B
 
 
-def peak_gflops() -> dict:
+def peak_gflops() -> dict[str, float]:
     """The CPU's nominal float32 peak: cores x clock x FMA lanes x 2 FLOPs x 2 FMA units (an
     assumption: two 512- or 256-bit FMA ports per core, as on recent Xeon and EPYC cores),
     from /proc/cpuinfo (its clock may be the base clock: a turbo clock gives more); and the
@@ -124,7 +132,7 @@ def peak_gflops() -> dict:
         mhz = max(float(line.split(":")[1]) for line in text.splitlines() if line.startswith("cpu MHz"))
         flags = set(next(line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")))
         lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
-        info["peak_gflops"] = os.cpu_count() * mhz / 1e3 * lanes * 2 * 2
+        info["peak_gflops"] = (os.cpu_count() or 1) * mhz / 1e3 * lanes * 2 * 2
     except (OSError, StopIteration, ValueError):
         pass
     info["copy_gb_per_s"] = copy_bandwidth()
@@ -142,7 +150,7 @@ def copy_bandwidth() -> float:
 
 
 def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: int = 32,
-            steps: int = 10, gen_tokens: int = 100, min_seconds: float = 1.0, model: str = "lstm") -> dict:
+            steps: int = 10, gen_tokens: int = 100, min_seconds: float = 1.0, model: str = "lstm") -> dict[str, Any]:
     """One configuration in this process; returns a flat dict of results.
 
     At least ``steps`` training steps are timed, and more until ``min_seconds`` have
@@ -163,7 +171,7 @@ def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: in
     step()
     first = time.perf_counter() - start
     step()  # warm-up
-    times = []
+    times: list[float] = []
     while len(times) < steps or (sum(times) < min_seconds and len(times) < 1000):
         start = time.perf_counter()
         step()
@@ -184,7 +192,7 @@ def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: in
     return result
 
 
-def set_rates(r: dict, gflops: float, bandwidth: float) -> None:
+def set_rates(r: dict[str, Any], gflops: float, bandwidth: float) -> None:
     """A result's matmul rate and copy bandwidth, and what follows from them: the ceiling
     (tokens/s) and its fraction, the step's matmul and element-wise bounds (s) and their
     sum's fraction of the measured step."""
@@ -196,7 +204,7 @@ def set_rates(r: dict, gflops: float, bandwidth: float) -> None:
              elementwise_bound_s=elementwise_s, bound_fraction=(matmul_s + elementwise_s) / r["step_s"])
 
 
-def machine() -> dict:
+def machine() -> dict[str, Any]:
     """The CPU and software a run measured: model name, cores, vector extensions, versions, date."""
     import datetime
     import platform
@@ -222,9 +230,9 @@ def machine() -> dict:
             "date": datetime.date.today().isoformat()}
 
 
-def run(backends, impls=IMPLS, hiddens=(32, 256), batch_sizes=(1024, 32), num_steps: int = 32,
-        steps: int = 10, gen_tokens: int = 100, min_seconds: float = 1.0,
-        progress: bool = True, models=("lstm",)) -> list[dict]:
+def run(backends: Sequence[str], impls: Sequence[str] = IMPLS, hiddens: Sequence[int] = (32, 256),
+        batch_sizes: Sequence[int] = (1024, 32), num_steps: int = 32, steps: int = 10, gen_tokens: int = 100,
+        min_seconds: float = 1.0, progress: bool = True, models: Sequence[str] = ("lstm",)) -> list[dict[str, Any]]:
     """Every configuration, each in a fresh process of the backend's environment (the book's
     ``d2l`` loop exists for the LSTM only)."""
     from . import backend as registry
@@ -262,12 +270,12 @@ def run(backends, impls=IMPLS, hiddens=(32, 256), batch_sizes=(1024, 32), num_st
     return results
 
 
-def share_best_rates(results: list[dict]) -> None:
+def share_best_rates(results: list[dict[str, Any]]) -> None:
     """Each process times the matmul and the copy itself, and a busy moment reads low: so every
     configuration of one backend and shape takes the best rate any of them measured (the truest
     upper bound), and its ceiling and bound fractions are recomputed from it (:func:`set_rates`)."""
     measured = [r for r in results if "error" not in r]
-    best = {}
+    best: dict[tuple[str, int, int], tuple[float, float]] = {}  # (backend, h, batch) -> (GFLOP/s, GB/s)
     for r in measured:
         key = (r["backend"], r["hidden"], r["batch_size"])
         gflops, bandwidth = best.get(key, (0.0, 0.0))
@@ -276,7 +284,7 @@ def share_best_rates(results: list[dict]) -> None:
         set_rates(r, *best[(r["backend"], r["hidden"], r["batch_size"])])
 
 
-def add_ratios(results: list[dict]) -> None:
+def add_ratios(results: list[dict[str, Any]]) -> None:
     """``vs_native`` and ``vs_d2l``: tokens/s over the same backend, model and shape's concise
     and d2l."""
     index = {(r["backend"], r.get("model", "lstm"), r["impl"], r["hidden"], r["batch_size"]): r
@@ -288,12 +296,12 @@ def add_ratios(results: list[dict]) -> None:
                 r[key] = r["train_tokens_per_s"] / base["train_tokens_per_s"]
 
 
-def bound_ms(r: dict) -> str:
+def bound_ms(r: dict[str, Any]) -> str:
     """``"matmul + element-wise"`` milliseconds of a result, for the table."""
     return f"{1e3 * r['matmul_bound_s']:.1f} + {1e3 * r['elementwise_bound_s']:.1f}"
 
 
-def to_markdown(results: list[dict]) -> str:
+def to_markdown(results: list[dict[str, Any]]) -> str:
     lines = ["| backend | model | impl | h | batch | train tok/s | vs native | vs d2l | of ceiling "
              "| step ms | bound ms: matmul + element-wise | of bound | compile s | generate tok/s | peak MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]

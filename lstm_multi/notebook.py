@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any, TypeVar
 
 from .backend import is_available
 from .core.parity import interpreter_for, subprocess_env
@@ -25,13 +26,15 @@ from .core.trainer import EpochRecord
 
 PACKAGE = Path(__file__).resolve().parent
 
+T = TypeVar("T")
+
 
 def quick() -> bool:
     """True when ``LSTM_MULTI_QUICK`` is set to anything but "" or "0"."""
     return os.environ.get("LSTM_MULTI_QUICK", "") not in ("", "0")
 
 
-def size(full, quick_value):
+def size(full: T, quick_value: T) -> T:
     """``full`` normally, ``quick_value`` in a quick run."""
     return quick_value if quick() else full
 
@@ -87,7 +90,7 @@ def train_on(backend: str, args: list[str]) -> list[EpochRecord]:
         return [EpochRecord.from_dict(r) for r in json.loads(Path(out, "history.json").read_text())]
 
 
-def native_layout(backend: str, cell: str = "lstm", impl: str = "concise") -> dict:
+def native_layout(backend: str, cell: str = "lstm", impl: str = "concise") -> dict[str, Any]:
     """How ``backend``'s layer (native by default) stores one unit: its
     :class:`~lstm_multi.core.params.FusedLayout` as a dict (names, gate order, rows or
     columns, second bias), read in the environment that has the backend."""

@@ -12,15 +12,23 @@ import json
 import os
 import struct
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .family import LayerConfig
 from .lm import lm_shapes
 from .optim import make_optimizer
 from .params import check_params, short_list
+from .types import Params, Shapes
+
+if TYPE_CHECKING:
+    from .module import DataModule, Module
+    from .trainer import EpochRecord, Trainer
 
 FORMAT = "lstm-multi"
 VERSION = "1"
@@ -37,20 +45,21 @@ class Checkpoint:
 
     params: dict[str, np.ndarray]
     vocab: list[str]
-    hparams: dict = field(default_factory=dict)
+    hparams: dict[str, Any] = field(default_factory=dict)
     config: LayerConfig | None = None  # the layer (d2l's one-layer LSTM for older files)
     embedding_dim: int | None = None
-    training: dict | None = None  # Trainer.state() when saved during a run: what --resume needs
-    optimizer: dict | None = None  # the optimizer's state (core.optim.canonical_state), with training
+    training: dict[str, Any] | None = None  # Trainer.state() when saved during a run: what --resume needs
+    optimizer: dict[str, Any] | None = None  # the optimizer's state (core.optim.canonical_state), with training
 
 
-def non_finite(params: dict) -> list[str]:
+def non_finite(params: Mapping[str, ArrayLike]) -> list[str]:
     """The names of the tensors holding NaN or infinity."""
     return [name for name, value in params.items() if not np.all(np.isfinite(value))]
 
 
-def save_checkpoint(path: str | Path, params: dict, vocab: list[str], hparams: dict | None = None,
-                    training: dict | None = None, optimizer: dict | None = None):
+def save_checkpoint(path: str | Path, params: Mapping[str, ArrayLike], vocab: list[str],
+                    hparams: dict[str, Any] | None = None, training: dict[str, Any] | None = None,
+                    optimizer: dict[str, Any] | None = None) -> Path:
     """Atomically write canonical ``params`` (float32), ``vocab`` tokens and ``hparams`` to ``path``.
 
     ``hparams["model"]`` (a :class:`~.family.LayerConfig` as a dict) and
@@ -103,7 +112,8 @@ def _umask() -> int:
     return mask
 
 
-def expected_shapes(hparams: dict, config: LayerConfig, vocab_size: int, embedding_dim) -> dict:
+def expected_shapes(hparams: dict[str, Any], config: LayerConfig, vocab_size: int,
+                    embedding_dim: int | None) -> Shapes:
     """The canonical shapes of the model a checkpoint describes: an LM, or a task model."""
     task = hparams.get("task")
     if task is None:
@@ -114,7 +124,7 @@ def expected_shapes(hparams: dict, config: LayerConfig, vocab_size: int, embeddi
                                             task["num_outputs"])}
 
 
-def model_of(hparams: dict, vocab_size: int, params: dict) -> tuple[LayerConfig, int | None]:
+def model_of(hparams: dict[str, Any], vocab_size: int, params: Params) -> tuple[LayerConfig, int | None]:
     """The layer configuration and embedding size a checkpoint's ``hparams`` describe."""
     embedding_dim = hparams.get("embedding_dim")
     if "model" in hparams:
@@ -123,7 +133,7 @@ def model_of(hparams: dict, vocab_size: int, params: dict) -> tuple[LayerConfig,
     return LayerConfig("lstm", vocab_size, max(int(num_hiddens), 1)), None
 
 
-def _read_metadata(raw: bytes, path: Path) -> dict:
+def _read_metadata(raw: bytes, path: Path) -> dict[str, str]:
     """The ``__metadata__`` of a safetensors header (8-byte length, then JSON)."""
     if len(raw) < 8:
         raise CheckpointError(f"{path} is not a checkpoint: only {len(raw)} bytes.")
@@ -161,7 +171,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         optimizer = json.loads(metadata["optimizer"]) if "optimizer" in metadata else None
     except Exception as err:  # safetensors raises its own error types for truncated data
         raise CheckpointError(f"{path} is a corrupt checkpoint: {err}") from None
-    slots = {}
+    slots: dict[str, Params] = {}
     for name in [n for n in params if n.startswith(OPTIMIZER)]:
         slot, canonical = name[len(OPTIMIZER):].split("/", 1)
         slots.setdefault(slot, {})[canonical] = params.pop(name)
@@ -197,15 +207,15 @@ class RunCheckpoints:
     like Lightning's ``ModelCheckpoint(save_last=True, monitor="val_loss")``.
     """
 
-    def __init__(self, out: str | Path, vocab: list[str], hparams: dict):
+    def __init__(self, out: str | Path, vocab: list[str], hparams: dict[str, Any]) -> None:
         self.out, self.vocab, self.hparams = Path(out), list(vocab), hparams
-        self.best = None
+        self.best: float | None = None
 
-    def on_fit_start(self, trainer, model, data):
+    def on_fit_start(self, trainer: Trainer, model: Module, data: DataModule) -> None:
         losses = [r.val_loss for r in trainer.history if r.val_loss is not None]
         self.best = min(losses) if losses else None
 
-    def on_epoch_end(self, trainer, model, record):
+    def on_epoch_end(self, trainer: Trainer, model: Module, record: EpochRecord) -> None:
         if not trainer.is_chief:  # data parallel: worker 0 writes, the others hold the same model
             return
         params = model.ops.get_params(model)
@@ -218,5 +228,5 @@ class RunCheckpoints:
         history = json.dumps([r.as_dict() for r in trainer.history], indent=1)
         write_atomically(self.out / "history.json", history.encode())
 
-    def on_fit_end(self, trainer, model):
+    def on_fit_end(self, trainer: Trainer, model: Module) -> None:
         pass

@@ -4,11 +4,18 @@ before any framework sees them (never a traceback from inside a framework)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .types import State, Tensor
 
-def check_positive(name: str, value, integer: bool = False):
+if TYPE_CHECKING:
+    from .family import LayerConfig
+
+
+def check_positive(name: str, value: float, integer: bool = False) -> float:
     """Raise a clear ``ValueError`` unless ``value`` is a positive (integer) number."""
     kind = "integer" if integer else "number"
     ok = isinstance(value, int) if integer else isinstance(value, (int, float))
@@ -17,7 +24,7 @@ def check_positive(name: str, value, integer: bool = False):
     return value
 
 
-def check_sequence(shape, config) -> None:
+def check_sequence(shape: Sequence[int], config: LayerConfig) -> None:
     """``X`` must be time-major ``(num_steps, batch_size, num_inputs)``."""
     shape = tuple(int(s) for s in shape)
     d = config.num_inputs
@@ -26,7 +33,7 @@ def check_sequence(shape, config) -> None:
                          f"(time-major, num_inputs={d}), got {shape}.")
 
 
-def check_state(state, config, batch_size: int) -> None:
+def check_state(state: State, config: LayerConfig, batch_size: int) -> None:
     """An LSTM's state is a pair ``(H, C)``, a GRU's or RNN's one tensor ``H``; each
     ``(batch_size, h)``, or ``(layers * directions, batch_size, h)`` for stacked or
     bidirectional layers."""
@@ -40,12 +47,12 @@ def check_state(state, config, batch_size: int) -> None:
         return
     if (not isinstance(state, (tuple, list)) or len(state) != len(names)
             or any(shape_of(x) != expected for x in state)):
-        got = [shape_of(x) for x in state] if isinstance(state, (tuple, list)) else type(state).__name__
+        found = [shape_of(x) for x in state] if isinstance(state, (tuple, list)) else type(state).__name__
         raise ValueError(f"{config.spec.title} state must be a pair ({', '.join(names)}) of shape "
-                         f"{expected} each, got {got}.")
+                         f"{expected} each, got {found}.")
 
 
-def check_tokens(tokens, vocab_size: int, name: str = "tokens") -> None:
+def check_tokens(tokens: Tensor, vocab_size: int, name: str = "tokens") -> None:
     """Token ids: ``(batch_size, num_steps)`` integers in ``[0, vocab_size)``.
 
     Values are checked only for NumPy input (checking a framework tensor would
@@ -63,7 +70,7 @@ def check_tokens(tokens, vocab_size: int, name: str = "tokens") -> None:
                              f"got values from {low} to {high}.")
 
 
-def as_numpy(array) -> np.ndarray:
+def as_numpy(array: Tensor) -> np.ndarray:
     """NumPy input as it is, or any backend's tensor as NumPy."""
     if hasattr(array, "asnumpy"):  # MXNet
         return array.asnumpy()
@@ -72,7 +79,7 @@ def as_numpy(array) -> np.ndarray:
     return np.asarray(array)
 
 
-def check_batch(tokens, targets, vocab_size: int):
+def check_batch(tokens: Tensor, targets: Tensor, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
     """A training batch: ``tokens`` and ``targets`` as NumPy ``(batch_size, num_steps)`` ids
     (NumPy arrays or the backend's own tensors)."""
     tokens, targets = as_numpy(tokens), as_numpy(targets)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import collections
 import hashlib
 import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any, overload
 
 import numpy as np
 
@@ -54,10 +56,10 @@ def preprocess(text: str) -> str:
 
 
 #: How text becomes characters: d2l's cleaning (letters a-z and space), or the text as it is.
-PREPROCESSORS = {"d2l": preprocess, "none": lambda text: text}
+PREPROCESSORS: dict[str, Callable[[str], str]] = {"d2l": preprocess, "none": lambda text: text}
 
 
-def get_preprocessor(name: str):
+def get_preprocessor(name: str) -> Callable[[str], str]:
     if name not in PREPROCESSORS:
         raise ValueError(f"Unknown preprocessing {name!r}. Valid: {', '.join(PREPROCESSORS)}.")
     return PREPROCESSORS[name]
@@ -83,7 +85,8 @@ class Vocab:
     preprocessing = "d2l"
     tokens = "char"  # or "word": generation joins words with spaces
 
-    def __init__(self, tokens=(), min_freq: int = 0, reserved_tokens=()):
+    def __init__(self, tokens: Iterable[Any] = (), min_freq: int = 0, reserved_tokens: Iterable[str] = ()) -> None:
+        """``tokens``: strings, or lists of strings (lines), counted together."""
         tokens = list(tokens)
         if tokens and isinstance(tokens[0], list):
             tokens = [token for line in tokens for token in line]
@@ -108,14 +111,22 @@ class Vocab:
     def __len__(self) -> int:
         return len(self.idx_to_token)
 
-    def __getitem__(self, tokens):
+    @overload
+    def __getitem__(self, tokens: str) -> int: ...
+
+    @overload
+    def __getitem__(self, tokens: list[str] | tuple[str, ...]) -> list[int]: ...
+
+    def __getitem__(self, tokens: str | list[str] | tuple[str, ...]) -> int | list[int]:
+        """A token's index (``<unk>``'s for an unknown one), or a list of them."""
         if not isinstance(tokens, (list, tuple)):
             return self.token_to_idx.get(tokens, self.unk)
         return [self[token] for token in tokens]
 
-    def to_tokens(self, indices):
+    def to_tokens(self, indices: int | Sequence[int] | np.ndarray) -> str | list[str]:
+        """Several indices -> their tokens; one index -> its token."""
         if hasattr(indices, "__len__") and len(indices) > 1:
-            return [self.idx_to_token[int(index)] for index in indices]
+            return [self.idx_to_token[int(index)] for index in np.asarray(indices)]
         return self.idx_to_token[int(np.asarray(indices).reshape(-1)[0])]
 
     @property
@@ -127,12 +138,11 @@ def build_corpus(raw_text: str, vocab: Vocab | None = None, preprocessing: str =
                  tokens: str = "char", min_freq: int = 0) -> tuple[list[int], Vocab]:
     """d2l's ``TimeMachine.build``: token indices of the whole text and the vocabulary
     (tokens seen fewer than ``min_freq`` times become ``<unk>``)."""
-    kind = tokens
-    tokens = tokenize(get_preprocessor(preprocessing)(raw_text), kind)
+    words = tokenize(get_preprocessor(preprocessing)(raw_text), tokens)  # characters or words
     if vocab is None:
-        vocab = Vocab(tokens, min_freq=min_freq)
-        vocab.preprocessing, vocab.tokens = preprocessing, kind
-    return [vocab[token] for token in tokens], vocab
+        vocab = Vocab(words, min_freq=min_freq)
+        vocab.preprocessing, vocab.tokens = preprocessing, tokens
+    return [vocab[token] for token in words], vocab
 
 
 class TimeMachine(DataModule):
@@ -153,9 +163,13 @@ class TimeMachine(DataModule):
             so every backend sees the same batches in the same order).
     """
 
+    num_steps: int  # these three are saved by save_hyperparameters
+    num_train: int
+    num_val: int
+
     def __init__(self, batch_size: int, num_steps: int, num_train: int = 10000,
                  num_val: int = 5000, text: str | Path | None = None, seed: int = 0,
-                 preprocessing: str = "d2l", tokens: str = "char", min_freq: int | None = None):
+                 preprocessing: str = "d2l", tokens: str = "char", min_freq: int | None = None) -> None:
         super().__init__()
         for name, value in (("batch_size", batch_size), ("num_steps", num_steps),
                             ("num_train", num_train)):
@@ -183,14 +197,14 @@ class TimeMachine(DataModule):
                 f"num_train + num_val = {num_train + num_val}. Use a longer text or smaller "
                 "num_train / num_val / num_steps."
             )
-        corpus = np.asarray(corpus, dtype=np.int32)
+        ids = np.asarray(corpus, dtype=np.int32)
         # All windows at once (a strided view, copied): row i is corpus[i : i + num_steps + 1].
-        windows = np.lib.stride_tricks.sliding_window_view(corpus, num_steps + 1)[:num_windows]
+        windows = np.lib.stride_tricks.sliding_window_view(ids, num_steps + 1)[:num_windows]
         self.X = np.ascontiguousarray(windows[:, :-1])
         self.Y = np.ascontiguousarray(windows[:, 1:])
         self.rng = np.random.default_rng(seed)
 
-    def get_dataloader(self, train: bool):
+    def get_dataloader(self, train: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Batches of ``(X, Y)`` NumPy arrays; training windows are shuffled each call."""
         if train:
             indices = self.rng.permutation(self.num_train)

@@ -20,20 +20,24 @@ TensorFlow see one device unless asked for more before they start:
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from .checks import check_positive
+
+if TYPE_CHECKING:
+    from .module import DataModule
 
 #: the environment variable the TensorFlow backend reads at import: logical CPU devices.
 HOST_DEVICES_VAR = "LSTM_MULTI_HOST_DEVICES"
 XLA_DEVICES_FLAG = "--xla_force_host_platform_device_count"
 
 
-def check_workers(workers) -> int:
+def check_workers(workers: int) -> int:
     check_positive("workers", workers, integer=True)
     return int(workers)
 
 
-def check_divisible(data, workers: int) -> None:
+def check_divisible(data: DataModule, workers: int) -> None:
     """Every training batch of ``data`` must split into ``workers`` equal blocks: ``batch_size``
     and the last, smaller batch of an epoch (``num_train % batch_size``) are multiples of it."""
     sizes = {data.batch_size}

@@ -10,11 +10,19 @@ course tutorial does.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .plot import _pyplot, save_figure
 from .sampling import encode_prefix
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .data import Vocab
+    from .family import LayerConfig
+    from .lm import LanguageModel
 
 #: What each trace is, for titles.
 MEANINGS = {"i": "input gate", "f": "forget gate", "o": "output gate", "c_tilde": "candidate cell",
@@ -22,22 +30,22 @@ MEANINGS = {"i": "input gate", "f": "forget gate", "o": "output gate", "c_tilde"
             "h_tilde": "candidate state"}
 
 
-def trace_text(model, text: str, vocab) -> tuple[list[str], dict[str, np.ndarray]]:
+def trace_text(model: LanguageModel, text: str, vocab: Vocab) -> tuple[list[str], dict[str, np.ndarray]]:
     """The tokens of ``text`` and the trace of ``model.rnn`` over them: ``{name: (T, h)}``.
 
     The layer reads the same inputs the LM gives it: one-hot vectors, or rows of ``W_e``.
     """
     ids = encode_prefix(text, vocab)
     tokens = [vocab.idx_to_token[i] for i in ids]
-    if model.embedding_dim is None:
-        X = np.eye(model.vocab_size, dtype=np.float32)[ids][:, None, :]
+    if model.embedding_dim is None:  # type: ignore[attr-defined]  # (until core/lm.py declares it)
+        X = np.eye(model.vocab_size, dtype=np.float32)[ids][:, None, :]  # type: ignore[attr-defined]
     else:
         X = model.ops.get_params(model)["W_e"][ids][:, None, :]
-    traces = model.ops.trace(model.rnn, X)
+    traces = model.ops.trace(model.rnn, X)  # type: ignore[attr-defined]
     return tokens, {name: np.asarray(value)[:, 0, :] for name, value in traces.items()}
 
 
-def unit_prefix(config, layer: int, reverse: bool = False) -> str:
+def unit_prefix(config: LayerConfig, layer: int, reverse: bool = False) -> str:
     """The name prefix of a layer's unit ("" for a single unit)."""
     if not 0 <= layer < config.num_layers:
         raise ValueError(f"layer must lie in [0, {config.num_layers}) for this "
@@ -45,7 +53,8 @@ def unit_prefix(config, layer: int, reverse: bool = False) -> str:
     return "" if config.single else f"l{layer}.{'rev.' if reverse else ''}"
 
 
-def plot_gates(tokens, traces: dict, path: str | Path | None = None, prefix: str = "", title: str = ""):
+def plot_gates(tokens: list[str], traces: dict[str, np.ndarray], path: str | Path | None = None, prefix: str = "",
+               title: str = "") -> Figure | Path:
     """One heatmap per gate and state of the unit ``prefix``: tokens across, hidden units down.
 
     Gates lie in [0, 1] (one colour scale), states in [-1, 1] or beyond (their own).
@@ -74,7 +83,7 @@ def plot_gates(tokens, traces: dict, path: str | Path | None = None, prefix: str
     return fig if path is None else save_figure(fig, path)
 
 
-def gate_table(tokens, traces: dict, prefix: str = "") -> str:
+def gate_table(tokens: list[str], traces: dict[str, np.ndarray], prefix: str = "") -> str:
     """Per step: the token and each gate's mean over hidden units (the tutorial's printout)."""
     names = [n[len(prefix):] for n in traces if n.startswith(prefix) and "." not in n[len(prefix):]]
     lines = ["step  token  " + "  ".join(f"{n:>7}" for n in names)]

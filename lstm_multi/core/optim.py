@@ -18,9 +18,21 @@ every backend applies exactly these lines, inside its own compiled step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .checks import check_positive
+from .types import NativeParams, Shapes, Tensor
+
+if TYPE_CHECKING:
+    from .module import Module
+
+#: an optimizer's slots as its update takes them: slot name -> one tensor per parameter
+Slots: TypeAlias = dict[str, list[Tensor]]
+#: a backend's square root, applied to its tensors
+Sqrt: TypeAlias = Callable[[Tensor], Tensor]
+
 
 @dataclass(frozen=True)
 class SGD:
@@ -29,10 +41,11 @@ class SGD:
     name = "sgd"
     slots = ()  # per-parameter state
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_positive("lr", self.lr)
 
-    def update(self, params, grads, slots, step, sqrt):
+    def update(self, params: list[Tensor], grads: list[Tensor], slots: Slots, step: int | Tensor,
+               sqrt: Sqrt) -> tuple[list[Tensor], Slots]:
         """New parameters (and slots, none) from lists of tensors: ``p - lr * g``."""
         return [p - self.lr * g for p, g in zip(params, grads)], slots
 
@@ -47,7 +60,7 @@ class Adam:
     name = "adam"
     slots = ("m", "v")  # first and second moment estimates, shaped like the parameters
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_positive("lr", self.lr)
         check_positive("eps", self.eps)
         for name in ("beta1", "beta2"):
@@ -55,7 +68,8 @@ class Adam:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
                 raise ValueError(f"{name} must be a number in [0, 1), got {value!r}.")
 
-    def update(self, params, grads, slots, step, sqrt):
+    def update(self, params: list[Tensor], grads: list[Tensor], slots: Slots, step: int | Tensor,
+               sqrt: Sqrt) -> tuple[list[Tensor], Slots]:
         """New parameters and slots ``{"m": [...], "v": [...]}``; ``step`` is t (1 for the first).
 
         ``step`` may be a backend scalar (inside a compiled step), so the bias corrections
@@ -70,18 +84,20 @@ class Adam:
         return new, {"m": m, "v": v}
 
 
+Optimizer: TypeAlias = SGD | Adam
+
 #: name -> optimizer class
-OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam)}
+OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Adam)}
 
 
-def as_optimizer(optimizer):
+def as_optimizer(optimizer: Optimizer | float) -> Optimizer:
     """An optimizer object; a bare number is SGD's learning rate (d2l's ``train_step(..., lr, ...)``)."""
-    if isinstance(optimizer, tuple(OPTIMIZERS.values())):
+    if isinstance(optimizer, (SGD, Adam)):
         return optimizer
     return SGD(optimizer)
 
 
-def make_optimizer(name: str, lr: float, **options):
+def make_optimizer(name: str, lr: float, **options: float) -> Optimizer:
     """``"sgd"`` or ``"adam"`` with learning rate ``lr`` (Adam's betas and eps in ``options``)."""
     if name == "sgd":
         if options:
@@ -99,7 +115,8 @@ def clip_scale(norm: float, clip: float | None) -> float:
     return clip / norm
 
 
-def canonical_state(model, optimizer, step: int, native_slots: dict) -> dict:
+def canonical_state(model: Module, optimizer: Optimizer | str, step: int,
+                    native_slots: dict[str, NativeParams]) -> dict[str, Any]:
     """The optimizer state a checkpoint stores: ``{"name", "step", "slots": {slot: {canonical
     name: float32 array}}}`` from the backend's ``{slot: {native name: array}}``; ``optimizer``
     is the optimizer or its name.
@@ -114,7 +131,7 @@ def canonical_state(model, optimizer, step: int, native_slots: dict) -> dict:
     return {"name": getattr(optimizer, "name", optimizer), "step": int(step), "slots": slots}
 
 
-def native_state(model, state: dict) -> tuple[str, int, dict]:
+def native_state(model: Module, state: dict[str, Any]) -> tuple[str, int, dict[str, NativeParams]]:
     """The inverse of :func:`canonical_state`, checked: ``(name, step, {slot: {native: array}})``."""
     import numpy as np
 
@@ -126,7 +143,7 @@ def native_state(model, state: dict) -> tuple[str, int, dict]:
     step = state.get("step")
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
         raise ValueError(f"The {what} must have a non-negative integer step, got {step!r}.")
-    native = {}
+    native: dict[str, NativeParams] = {}
     for slot, values in state["slots"].items():
         try:
             check_params(values, model.canonical_shapes(), what=f"model ({slot})")
@@ -136,7 +153,8 @@ def native_state(model, state: dict) -> tuple[str, int, dict]:
     return state["name"], int(step), native
 
 
-def kept_state(model, optimizer, trained: dict, zeros_like) -> dict:
+def kept_state(model: Module, optimizer: Optimizer, trained: NativeParams,
+               zeros_like: Callable[[Tensor], Tensor]) -> dict[str, Any]:
     """The optimizer state an eager backend (torch, MXNet, NumPy) keeps on ``model``, in its
     ``__dict__`` (outside the framework's own tracking): ``{"name", "step", "slots": {slot:
     {native name: tensor}}}`` for the ``trained`` parameters ``{native name: tensor}``, started
@@ -149,7 +167,7 @@ def kept_state(model, optimizer, trained: dict, zeros_like) -> dict:
     return state
 
 
-def export_kept_state(model, shapes: dict, to_numpy):
+def export_kept_state(model: Module, shapes: Shapes, to_numpy: Callable[[Tensor], Any]) -> dict[str, Any] | None:
     """:func:`kept_state` in canonical names (what ``get_optimizer_state`` returns): ``None``
     before the first step; zeros for the parameters (``shapes``: every native name) that
     training does not update."""
@@ -164,7 +182,8 @@ def export_kept_state(model, shapes: dict, to_numpy):
     return canonical_state(model, state["name"], state["step"], native)
 
 
-def restore_kept_state(model, state: dict, trained, tensor) -> None:
+def restore_kept_state(model: Module, state: dict[str, Any], trained: NativeParams,
+                       tensor: Callable[[Any, Tensor], Tensor]) -> None:
     """The inverse, checked (:func:`native_state`): the next step with an optimizer of its kind
     is ``step + 1``; ``tensor(value, like)`` makes a slot like the trained parameter ``like``."""
     name, step, native = native_state(model, state)

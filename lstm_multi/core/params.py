@@ -12,9 +12,17 @@ Every backend stores the four gates fused, in its own order; :func:`fuse_gates` 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from .types import NativeParams, Params, Shapes, Tensor
+
+if TYPE_CHECKING:
+    from .family import LayerConfig
 
 #: d2l's gate order (the order its LSTMScratch declares them); the scratch cells use it.
 GATES = "ifoc"
@@ -24,8 +32,8 @@ class ParameterError(ValueError):
     """Parameters that do not match what a model expects."""
 
 
-def lstm_shapes(num_inputs: int, num_hiddens: int) -> dict[str, tuple[int, ...]]:
-    shapes = {}
+def lstm_shapes(num_inputs: int, num_hiddens: int) -> Shapes:
+    shapes: Shapes = {}
     for g in GATES:
         shapes[f"W_x{g}"] = (num_inputs, num_hiddens)
         shapes[f"W_h{g}"] = (num_hiddens, num_hiddens)
@@ -33,12 +41,13 @@ def lstm_shapes(num_inputs: int, num_hiddens: int) -> dict[str, tuple[int, ...]]
     return shapes
 
 
-def lm_shapes(num_inputs: int, num_hiddens: int, vocab_size: int) -> dict[str, tuple[int, ...]]:
+def lm_shapes(num_inputs: int, num_hiddens: int, vocab_size: int) -> Shapes:
     return {**lstm_shapes(num_inputs, num_hiddens),
             "W_hq": (num_hiddens, vocab_size), "b_q": (vocab_size,)}
 
 
-def check_params(params: dict, expected: dict[str, tuple[int, ...]], what: str = "model") -> None:
+def check_params(params: Mapping[str, ArrayLike], expected: Mapping[str, tuple[int, ...]],
+                 what: str = "model") -> None:
     """Raise :class:`ParameterError` naming the missing, unexpected and mis-shaped tensors
     (the first few of each kind, and how many more)."""
     problems = []
@@ -58,7 +67,7 @@ def check_params(params: dict, expected: dict[str, tuple[int, ...]], what: str =
         raise ParameterError(f"Parameters do not fit this {what}: " + "; ".join(problems) + ".")
 
 
-def fuse_gates(params: dict, order: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fuse_gates(params: Params, order: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Canonical LSTM parameters -> ``W_x (d, 4h)``, ``W_h (h, 4h)``, ``b (4h,)``, gates in ``order``."""
     W_x = np.concatenate([params[f"W_x{g}"] for g in order], axis=1)
     W_h = np.concatenate([params[f"W_h{g}"] for g in order], axis=1)
@@ -66,9 +75,9 @@ def fuse_gates(params: dict, order: str) -> tuple[np.ndarray, np.ndarray, np.nda
     return W_x, W_h, b
 
 
-def split_gates(W_x, W_h, b, order: str) -> dict[str, np.ndarray]:
+def split_gates(W_x: ArrayLike, W_h: ArrayLike, b: ArrayLike, order: str) -> Params:
     """The inverse of :func:`fuse_gates`: fused arrays (gates in ``order``) -> canonical dict."""
-    params = {}
+    params: Params = {}
     for g, w_x, w_h, b_g in zip(order, np.split(np.asarray(W_x), 4, axis=1),
                                 np.split(np.asarray(W_h), 4, axis=1), np.split(np.asarray(b), 4)):
         params[f"W_x{g}"], params[f"W_h{g}"], params[f"b_{g}"] = w_x, w_h, b_g
@@ -76,7 +85,7 @@ def split_gates(W_x, W_h, b, order: str) -> dict[str, np.ndarray]:
 
 
 def init_params(num_inputs: int, num_hiddens: int, vocab_size: int | None = None,
-                sigma: float = 0.01, seed: int = 0) -> dict[str, np.ndarray]:
+                sigma: float = 0.01, seed: int = 0) -> Params:
     """d2l's scratch initialisation in NumPy (weights ~ N(0, sigma^2), biases 0), float32.
 
     The same seed gives the same parameters on every backend.
@@ -88,12 +97,12 @@ def init_params(num_inputs: int, num_hiddens: int, vocab_size: int | None = None
                    ).astype(np.float32) for name, shape in shapes.items()}
 
 
-def short_list(names, limit: int = 4) -> str:
+def short_list(names: Iterable[str], limit: int = 4) -> str:
     """``"a, b, c, d and 5 more"``: messages name the first problems and count the rest."""
-    names = list(names)
-    if len(names) <= limit:
-        return ", ".join(names)
-    return f"{', '.join(names[:limit])} and {len(names) - limit} more"
+    listed = list(names)
+    if len(listed) <= limit:
+        return ", ".join(listed)
+    return f"{', '.join(listed[:limit])} and {len(listed) - limit} more"
 
 
 @dataclass(frozen=True)
@@ -117,20 +126,20 @@ class FusedLayout:
 
     W_x: str
     W_h: str
-    b: str | None
+    b: str
     order: str
     rows: bool = False
     b_h: str | None = None
     separate: tuple[tuple[str, str], ...] = ()
     paired: bool = False
-    extras: dict = field(default_factory=dict)  # canonical name -> native name
+    extras: dict[str, str] = field(default_factory=dict)  # canonical name -> native name
 
-    def _biases(self, native):
+    def _biases(self, native: NativeParams) -> tuple[Tensor, Tensor | None]:
         if self.paired:
             return native[self.b][0], native[self.b][1]
         return native[self.b], (native[self.b_h] if self.b_h else None)
 
-    def to_canonical(self, native, grads: bool = False) -> dict[str, np.ndarray]:
+    def to_canonical(self, native: NativeParams, grads: bool = False) -> Params:
         G = len(self.order)
         W_x, W_h = np.asarray(native[self.W_x]), np.asarray(native[self.W_h])
         if self.rows:
@@ -139,18 +148,18 @@ class FusedLayout:
         b_blocks = np.split(np.asarray(b), G)
         b_h_blocks = np.split(np.asarray(b_h), G) if b_h is not None else [None] * G
         separate = dict(self.separate)
-        params = {}
+        params: Params = {}
         for g, w_x, w_h, b_g, b2 in zip(self.order, np.split(W_x, G, axis=1), np.split(W_h, G, axis=1),
                                         b_blocks, b_h_blocks):
             params[f"W_x{g}"], params[f"W_h{g}"] = w_x, w_h
-            if g in separate:
+            if g in separate and b2 is not None:  # the second bias's block is a parameter of its own
                 params[f"b_{g}"], params[separate[g]] = b_g, b2
             else:
                 params[f"b_{g}"] = b_g if (b2 is None or grads) else b_g + b2
         params.update({name: np.asarray(native[n]) for name, n in self.extras.items()})
         return params
 
-    def from_canonical(self, params) -> dict[str, np.ndarray]:
+    def from_canonical(self, params: Params) -> Params:
         W_x = np.concatenate([params[f"W_x{g}"] for g in self.order], axis=1)
         W_h = np.concatenate([params[f"W_h{g}"] for g in self.order], axis=1)
         b = np.concatenate([params[f"b_{g}"] for g in self.order])
@@ -169,7 +178,7 @@ class FusedLayout:
         native.update({n: params[name] for name, n in self.extras.items()})
         return native
 
-    def frozen(self, h: int) -> dict[str, np.ndarray]:
+    def frozen(self, h: int) -> Params:
         """Native name -> mask of the entries kept at zero (the duplicate biases)."""
         if not (self.b_h or self.paired):
             return {}
@@ -177,7 +186,18 @@ class FusedLayout:
         mask = np.concatenate([np.full(h, g not in separate) for g in self.order])
         if self.paired:
             return {self.b: np.stack([np.zeros_like(mask), mask])}
-        return {self.b_h: mask}
+        return {self.b_h: mask} if self.b_h else {}
+
+
+class UnitLayout(Protocol):
+    """What :class:`CanonicalLayer` needs of one unit's storage: a :class:`FusedLayout` (every
+    framework), or the NumPy backend's identity layout."""
+
+    def to_canonical(self, native: NativeParams, grads: bool = False) -> Params: ...
+
+    def from_canonical(self, params: Params) -> Params: ...
+
+    def frozen(self, h: int) -> Params: ...
 
 
 class CanonicalLayer:
@@ -188,7 +208,7 @@ class CanonicalLayer:
     names of that unit; this mixin does the rest for every cell, stacked or bidirectional.
     """
 
-    config = None
+    config: LayerConfig
 
     @property
     def num_inputs(self) -> int:
@@ -198,34 +218,38 @@ class CanonicalLayer:
     def num_hiddens(self) -> int:
         return self.config.num_hiddens
 
-    def canonical_shapes(self):
+    def unit_layout(self, index: int, prefix: str, layer: int, reverse: bool) -> UnitLayout:
+        """Unit ``index`` (canonical ``prefix``, layer ``layer``, ``reverse`` direction): its storage."""
+        raise NotImplementedError
+
+    def canonical_shapes(self) -> Shapes:
         return self.config.shapes()
 
-    def layouts(self):
+    def layouts(self) -> list[tuple[str, UnitLayout]]:
         """``(canonical prefix, FusedLayout)`` for every unit."""
         return [(prefix, self.unit_layout(i, prefix, k, reverse))
                 for i, (prefix, k, _, reverse) in enumerate(self.config.units())]
 
-    def to_canonical(self, native, grads: bool = False):
+    def to_canonical(self, native: NativeParams, grads: bool = False) -> Params:
         return {prefix + name: value for prefix, layout in self.layouts()
                 for name, value in layout.to_canonical(native, grads).items()}
 
-    def from_canonical(self, params):
-        native = {}
+    def from_canonical(self, params: Params) -> Params:
+        native: Params = {}
         for prefix, layout in self.layouts():
             unit = {name[len(prefix):]: value for name, value in params.items() if name.startswith(prefix)}
             native.update(layout.from_canonical(unit))
         return native
 
-    def frozen(self):
+    def frozen(self) -> Params:
         """Native name -> mask of entries that training keeps at zero."""
-        masks = {}
+        masks: Params = {}
         for _, layout in self.layouts():
             masks.update(layout.frozen(self.config.num_hiddens))
         return masks
 
 
-def scratch_layout(config, native_prefix: str) -> FusedLayout:
+def scratch_layout(config: LayerConfig, native_prefix: str) -> FusedLayout:
     """The scratch cells' storage of one unit: ``W_x (d, G h)``, ``W_h (h, G h)``, ``b (G h,)``
     fused in d2l's gate order, extras (peepholes, ``b_hh``) under their canonical names."""
     p = native_prefix
@@ -233,7 +257,7 @@ def scratch_layout(config, native_prefix: str) -> FusedLayout:
     return FusedLayout(p + "W_x", p + "W_h", p + "b", config.spec.gates, extras=extras)
 
 
-def fuse_unit(config, params: dict, prefix: str = "") -> dict[str, np.ndarray]:
+def fuse_unit(config: LayerConfig, params: Params, prefix: str = "") -> Params:
     """A unit's canonical parameters -> the scratch storage (``W_x``, ``W_h``, ``b``, extras)."""
     unit = {name[len(prefix):]: value for name, value in params.items() if name.startswith(prefix)}
     return scratch_layout(config, "").from_canonical(unit)

@@ -26,14 +26,20 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from .. import backend as registry
 from .family import LayerConfig
 from .lm import lm_shapes
+from .types import Params, State, Tensor
+
+#: a case, or an implementation's results: name -> NumPy array (``"param/W_xi"``, ``"X"``, ...)
+Case: TypeAlias = dict[str, np.ndarray]
 
 IMPLEMENTATIONS = ("scratch", "concise")
 
@@ -71,7 +77,7 @@ def kind_of(quantity: str) -> str:
 
 def make_case(hidden: int = 32, num_steps: int = 16, batch_size: int = 8, seed: int = 0,
               steps: int = 20, lr: float = 1.0, clip: float = 1.0, model: str = "lstm",
-              **options) -> dict[str, np.ndarray]:
+              **options: Any) -> Case:
     """The inputs every implementation receives (all NumPy; scalars as 0-d arrays).
 
     ``model`` and ``options`` (``num_layers``, ``bidirectional``, ``peephole``, ``reset_after``,
@@ -101,26 +107,27 @@ def make_case(hidden: int = 32, num_steps: int = 16, batch_size: int = 8, seed: 
     return case
 
 
-def case_params(case) -> dict[str, np.ndarray]:
+def case_params(case: Case) -> Params:
     return {k[len("param/"):]: v for k, v in case.items() if k.startswith("param/")}
 
 
-def case_config(case) -> LayerConfig:
+def case_config(case: Case) -> LayerConfig:
     return LayerConfig.from_dict(json.loads(str(case["config"])))
 
 
-def case_state(case, convert=lambda x: x):
+def case_state(case: Case, convert: Callable[[np.ndarray], Tensor] = lambda x: x) -> State:
     """The initial state in the API form: ``(H, C)`` for an LSTM, ``H`` otherwise."""
     parts = [convert(case[f"state/{name}"]) for name in case_config(case).spec.state]
     return tuple(parts) if len(parts) > 1 else parts[0]
 
 
-def state_quantities(config, state, convert=lambda x: x) -> dict[str, np.ndarray]:
+def state_quantities(config: LayerConfig, state: State,
+                     convert: Callable[[Tensor], np.ndarray] = lambda x: x) -> dict[str, np.ndarray]:
     parts = state if len(config.spec.state) > 1 else (state,)
     return {name: convert(part) for name, part in zip(config.spec.state, parts)}
 
 
-def run_reference(case) -> dict[str, np.ndarray]:
+def run_reference(case: Case) -> Case:
     """The reference's quantities for ``case`` (float64)."""
     from ..reference import layer_forward, lm_forward, lm_loss_and_grads, sgd_train
 
@@ -137,14 +144,14 @@ def run_reference(case) -> dict[str, np.ndarray]:
             "trajectory": trajectory}
 
 
-def run_backend(name: str, case) -> dict[str, np.ndarray]:
+def run_backend(name: str, case: Case) -> Case:
     """Every implementation of backend ``name`` in this process; keys ``<impl>/<quantity>``."""
     from .lm import build_layer, model_from_config
 
     bk = registry.get_backend(name)
     config, params = case_config(case), case_params(case)
     lr, clip = float(case["lr"]), float(case["clip"])
-    results = {}
+    results: Case = {}
     for impl in IMPLEMENTATIONS:
         if config.bidirectional:
             try:
@@ -185,7 +192,7 @@ def interpreter_for(name: str) -> str | None:
     return None
 
 
-def subprocess_env(**extra) -> dict[str, str]:
+def subprocess_env(**extra: str) -> dict[str, str]:
     """The environment for this package run by another interpreter: this package's code (a
     source checkout goes first on ``PYTHONPATH``) and matplotlib's Agg backend (a notebook's
     inline backend exists only in the notebook's environment); plus ``extra``."""
@@ -196,14 +203,14 @@ def subprocess_env(**extra) -> dict[str, str]:
     return env
 
 
-def run_backend_elsewhere(name: str, case, python: str) -> dict[str, np.ndarray]:
+def run_backend_elsewhere(name: str, case: Case, python: str) -> Case:
     """:func:`run_backend` in another interpreter, through ``.npz`` files."""
     if not Path(python).is_file():
         raise RuntimeError(f"the interpreter {python} for backend {name!r} does not exist "
                            f"(LSTM_MULTI_PYTHON_{name.upper()} or .tox/{name})")
     with tempfile.TemporaryDirectory() as tmp:
         case_file, out_file = Path(tmp, "case.npz"), Path(tmp, "out.npz")
-        np.savez(case_file, **case)
+        np.savez(case_file, **case)  # type: ignore[arg-type]  # (numpy's stubs fear a key "allow_pickle")
         proc = subprocess.run([python, "-m", "lstm_multi.core.parity", name, str(case_file), str(out_file)],
                               capture_output=True, text=True, env=subprocess_env())
         if proc.returncode != 0:
@@ -261,7 +268,8 @@ class ParityReport:
         return "\n".join(lines)
 
 
-def compare(name: str, results, reference, num_terms: int = DEFAULT_TERMS) -> list[Row]:
+def compare(name: str, results: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray],
+            num_terms: int = DEFAULT_TERMS) -> list[Row]:
     rows = []
     for key, value in results.items():
         impl, quantity = key.split("/", 1)
@@ -276,8 +284,8 @@ def compare(name: str, results, reference, num_terms: int = DEFAULT_TERMS) -> li
     return rows
 
 
-def parity(backends=None, hidden: int = 32, num_steps: int = 16, batch_size: int = 8,
-           seed: int = 0, steps: int = 20, model: str = "lstm", **options) -> ParityReport:
+def parity(backends: Iterable[str] | None = None, hidden: int = 32, num_steps: int = 16, batch_size: int = 8,
+           seed: int = 0, steps: int = 20, model: str = "lstm", **options: Any) -> ParityReport:
     """Run every implementation that can run here or in its own environment; compare.
 
     ``model`` and ``options`` choose the member of the family (see :func:`make_case`).
@@ -286,7 +294,8 @@ def parity(backends=None, hidden: int = 32, num_steps: int = 16, batch_size: int
     """
     case = make_case(hidden, num_steps, batch_size, seed, steps, model=model, **options)
     reference = run_reference(case)
-    rows, skipped = [], {}
+    rows: list[Row] = []
+    skipped: dict[str, str] = {}
     for name in backends or registry.FRAMEWORKS:
         registry.validate_name(name)
         try:
@@ -307,12 +316,12 @@ def parity(backends=None, hidden: int = 32, num_steps: int = 16, batch_size: int
     return ParityReport(rows, skipped)
 
 
-def _worker(argv) -> int:
+def _worker(argv: list[str]) -> int:
     """``python -m lstm_multi.core.parity BACKEND CASE.npz OUT.npz`` (used by the subprocess path)."""
     name, case_file, out_file = argv
     with np.load(case_file) as loaded:
         case = {k: loaded[k] for k in loaded.files}
-    np.savez(out_file, **run_backend(name, case))
+    np.savez(out_file, **run_backend(name, case))  # type: ignore[arg-type]  # (as above)
     return 0
 
 

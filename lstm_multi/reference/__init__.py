@@ -5,13 +5,23 @@ backward), ``layer.py`` (stacking, both directions, BPTT), ``lm.py`` (the langua
 and ``train.py`` (SGD with clipping on its own gradients).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from .heads import task_forward, task_loss_and_grads
 from .layer import layer_backward, layer_forward, trace
 from .lm import cross_entropy, lm_forward, lm_loss_and_grads, one_hot
 from .train import sgd_train, train
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
-def lstm_forward(params, X, state=None):
+    from ..core.types import Params, State
+    from .common import Array, Cache
+
+
+def lstm_forward(params: Params, X: ArrayLike, state: State | None = None) -> tuple[Array, State, Cache]:
     """A one-layer LSTM (the configuration inferred from ``params``): see :func:`layer_forward`."""
     from .layer import infer_config
 

@@ -18,12 +18,18 @@ Backward, given dH::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from .common import gate_grads, sigmoid
+from ..core.types import Params
+from .common import Array, Cache, StepResult, UnitState, gate_grads, sigmoid
+
+if TYPE_CHECKING:
+    from ..core.family import LayerConfig
 
 
-def step(p, X, state, config):
+def step(p: Params, X: Array, state: UnitState, config: LayerConfig) -> StepResult:
     (H_prev,) = state
     Z = sigmoid(X @ p["W_xz"] + H_prev @ p["W_hz"] + p["b_z"])
     R = sigmoid(X @ p["W_xr"] + H_prev @ p["W_hr"] + p["b_r"])
@@ -38,7 +44,8 @@ def step(p, X, state, config):
     return H, (H,), cache, {"z": Z, "r": R, "h_tilde": H_tilde, "H": H}
 
 
-def step_backward(p, cache, d_state, config, grads):
+def step_backward(p: Params, cache: Cache, d_state: UnitState, config: LayerConfig,
+                  grads: Params) -> tuple[Array, UnitState]:
     (dH,) = d_state
     X, H_prev, Z, R, U, H_tilde = (cache[k] for k in ("X", "H_prev", "Z", "R", "U", "H_tilde"))
     dZ = dH * (H_prev - H_tilde)

@@ -14,15 +14,21 @@ one feature per step.
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Sequence
 
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ..core.family import LayerConfig
+from ..core.types import Params
+from .common import Array, Cache
 from .layer import f64, layer_backward, layer_forward
 from .lm import cross_entropy
 
 HEAD = ("W_mlp", "b_mlp", "W_out", "b_out")
 
 
-def encode(inputs, num_inputs: int) -> np.ndarray:
+def encode(inputs: ArrayLike, num_inputs: int) -> Array:
     """``(B, T)`` ids -> one-hot ``(T, B, d)``; ``(B, T)`` reals -> ``(T, B, 1)``."""
     inputs = np.asarray(inputs)
     if np.issubdtype(inputs.dtype, np.integer):
@@ -30,14 +36,14 @@ def encode(inputs, num_inputs: int) -> np.ndarray:
     return inputs.T[..., None].astype(np.float64)
 
 
-def features(config, outputs) -> np.ndarray:
+def features(config: LayerConfig, outputs: Array) -> Array:
     h = config.num_hiddens
     if config.bidirectional:
         return np.concatenate([outputs[-1, :, :h], outputs[0, :, h:]], axis=-1)
     return outputs[-1]
 
 
-def head_forward(params, F):
+def head_forward(params: Params, F: Array) -> tuple[Array, Array | None]:
     hidden = None
     if "W_mlp" in params:
         hidden = np.maximum(F @ params["W_mlp"] + params["b_mlp"], 0.0)
@@ -45,7 +51,8 @@ def head_forward(params, F):
     return F @ params["W_out"] + params["b_out"], hidden
 
 
-def task_forward(config, params, inputs, masks=None):
+def task_forward(config: LayerConfig, params: Params, inputs: ArrayLike,
+                 masks: Sequence[Array] | None = None) -> tuple[Array, Cache]:
     """``(B, C)`` logits (or ``(B, 1)`` predictions) and a cache (``masks``: dropout, see layer.py)."""
     params = f64(params)
     outputs, _, cache = layer_forward(config, params, encode(inputs, config.num_inputs), masks=masks)
@@ -55,7 +62,8 @@ def task_forward(config, params, inputs, masks=None):
     return y, cache
 
 
-def task_loss_and_grads(config, params, inputs, targets, kind: str, masks=None):
+def task_loss_and_grads(config: LayerConfig, params: Params, inputs: ArrayLike, targets: ArrayLike, kind: str,
+                        masks: Sequence[Array] | None = None) -> tuple[float, Params]:
     """Mean loss (``kind`` "classification": cross-entropy, "regression": MSE) and every gradient."""
     y, cache = task_forward(config, params, inputs, masks)
     params, F, hidden, B = cache["params"], cache["F"], cache["hidden"], len(y)

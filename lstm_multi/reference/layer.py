@@ -12,20 +12,28 @@ masks (evaluation) nothing is dropped.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from types import ModuleType
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..core.family import LayerConfig
+from ..core.types import Params, State
 from . import gru, lstm, rnn
+from .common import Array, Cache, UnitState
 
-CELL_MODULES = {"lstm": lstm, "gru": gru, "rnn": rnn}
+CELL_MODULES: dict[str, ModuleType] = {"lstm": lstm, "gru": gru, "rnn": rnn}
 
 
-def f64(params):
+def f64(params: Mapping[str, ArrayLike]) -> Params:
     return {name: np.asarray(value, dtype=np.float64) for name, value in params.items()}
 
 
-def infer_config(params, num_inputs=None) -> LayerConfig:
+def infer_config(params: Mapping[str, ArrayLike], num_inputs: int | None = None) -> LayerConfig:
     """A single-unit layer's configuration from its canonical parameter names and shapes."""
+    extra: dict[str, Any]  # the cell's options
     if "W_xi" in params:
         cell, extra = "lstm", {"peephole": "diagonal" if "w_ci" in params else "full" if "W_ci" in params
                                else None}
@@ -39,17 +47,17 @@ def infer_config(params, num_inputs=None) -> LayerConfig:
     return LayerConfig(cell, d, h, **extra)
 
 
-def to_unit_states(config, state, batch_size):
+def to_unit_states(config: LayerConfig, state: State | None, batch_size: int) -> list[UnitState]:
     """API-form state (or None) -> one tuple of ``(B, h)`` arrays per unit."""
     n, units = len(config.spec.state), len(config.units())
     if state is None:
         return [tuple(np.zeros((batch_size, config.num_hiddens)) for _ in range(n))] * units
-    parts = tuple(state) if n > 1 else (state,)
-    parts = [np.asarray(s, np.float64).reshape(units, batch_size, config.num_hiddens) for s in parts]
+    given = tuple(state) if n > 1 else (state,)
+    parts = [np.asarray(s, np.float64).reshape(units, batch_size, config.num_hiddens) for s in given]
     return [tuple(s[u] for s in parts) for u in range(units)]
 
 
-def to_api_state(config, unit_states):
+def to_api_state(config: LayerConfig, unit_states: Sequence[UnitState]) -> State:
     """One tuple per unit -> the API form (inverse of :func:`to_unit_states`)."""
     stacked = [np.stack([s[i] for s in unit_states]) for i in range(len(config.spec.state))]
     if config.single:
@@ -57,11 +65,12 @@ def to_api_state(config, unit_states):
     return tuple(stacked) if len(stacked) > 1 else stacked[0]
 
 
-def unit_params(params, prefix):
+def unit_params(params: Params, prefix: str) -> Params:
     return {name[len(prefix):]: value for name, value in params.items() if name.startswith(prefix)}
 
 
-def layer_forward(config: LayerConfig, params, X, state=None, masks=None):
+def layer_forward(config: LayerConfig, params: Params, X: ArrayLike, state: State | None = None,
+                  masks: Sequence[Array] | None = None) -> tuple[Array, State, Cache]:
     """Run the layer over ``X (T, B, d)``; returns ``outputs (T, B, h * dirs)``, the final state
     (API form) and a cache for :func:`layer_backward` (its ``"traces"``: per unit, per step).
     ``masks``: one dropout mask per layer but the last (see the module's docstring)."""
@@ -69,7 +78,10 @@ def layer_forward(config: LayerConfig, params, X, state=None, masks=None):
     cell = CELL_MODULES[config.cell]
     T, B, _ = X.shape
     states = to_unit_states(config, state, B)
-    units, finals, layer_input, layer_outputs = [], [], X, []
+    units: list[Cache] = []  # per unit: its parameters, input and steps' caches
+    finals: list[UnitState] = []
+    layer_input = X
+    layer_outputs: list[Array] = []  # the outputs of the current layer's units so far
     for u, (prefix, k, _, reverse) in enumerate(config.units()):
         if len(layer_outputs) == config.directions:  # layer k-1 complete: its outputs feed layer k
             layer_input, layer_outputs = np.concatenate(layer_outputs, axis=-1), []
@@ -77,7 +89,8 @@ def layer_forward(config: LayerConfig, params, X, state=None, masks=None):
                 layer_input = layer_input * masks[k - 1]
         p = unit_params(params, prefix)
         order = range(T - 1, -1, -1) if reverse else range(T)
-        s, steps, outputs = states[u], {}, np.zeros((T, B, config.num_hiddens))
+        steps: dict[int, tuple[Cache, dict[str, Array]]] = {}  # t -> (step cache, traces)
+        s, outputs = states[u], np.zeros((T, B, config.num_hiddens))
         for t in order:
             outputs[t], s, step_cache, traces = cell.step(p, layer_input[t], s, config)
             steps[t] = (step_cache, traces)
@@ -89,7 +102,8 @@ def layer_forward(config: LayerConfig, params, X, state=None, masks=None):
     return outputs, to_api_state(config, finals), cache
 
 
-def layer_backward(cache, d_outputs, d_state=None):
+def layer_backward(cache: Cache, d_outputs: ArrayLike,
+                   d_state: State | None = None) -> tuple[Params, Array, State]:
     """Backpropagation through time and through the layers.
 
     Returns canonical ``grads``, ``dX (T, B, d)`` and the gradient of the initial state (API form).
@@ -98,11 +112,11 @@ def layer_backward(cache, d_outputs, d_state=None):
     cell = CELL_MODULES[config.cell]
     h, dirs = config.num_hiddens, config.directions
     d_finals = to_unit_states(config, d_state, B)
-    d_initial = [None] * len(units)
-    grads = {}
+    d_initial: list[UnitState] = [()] * len(units)  # each unit's, filled below
+    grads: Params = {}
     d_out = np.asarray(d_outputs, np.float64)
     for k in reversed(range(config.num_layers)):
-        d_input = 0.0
+        d_input = np.zeros_like(units[k * dirs]["input"])  # the sum of the directions' dX
         for j in range(dirs):
             u = k * dirs + j
             unit = units[u]
@@ -121,10 +135,11 @@ def layer_backward(cache, d_outputs, d_state=None):
     return grads, d_out, to_api_state(config, d_initial)
 
 
-def trace(config: LayerConfig, params, X, state=None) -> dict[str, np.ndarray]:
+def trace(config: LayerConfig, params: Params, X: ArrayLike,
+          state: State | None = None) -> dict[str, np.ndarray]:
     """Every gate and state per step, each ``(T, B, h)`` in time order, names prefixed by unit."""
     _, _, cache = layer_forward(config, params, X, state)
-    result = {}
+    result: dict[str, np.ndarray] = {}
     for unit in cache["units"]:
         for name in config.spec.traces:
             result[unit["prefix"] + name] = np.stack([unit["steps"][t][1][name] for t in range(cache["T"])])

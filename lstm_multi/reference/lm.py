@@ -7,23 +7,31 @@ parameters, ``W_hq (h, V)``, ``b_q (V,)`` and, for an embedding, ``W_e (V, e)``.
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Mapping, Sequence
 
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ..core.family import LayerConfig
+from ..core.types import Params, State
+from .common import Array, Cache
 from .layer import f64, infer_config, layer_backward, layer_forward
 
 OWN = ("W_e", "W_hq", "b_q")
 
 
-def one_hot(tokens, vocab_size):
+def one_hot(tokens: ArrayLike, vocab_size: int) -> Array:
     """``tokens (B, T)`` -> time-major one-hot ``(T, B, vocab_size)``, float64."""
     return np.eye(vocab_size)[np.asarray(tokens).T]
 
 
-def layer_config(params, config):
+def layer_config(params: Mapping[str, ArrayLike], config: LayerConfig | None) -> LayerConfig:
     return config if config is not None else infer_config({k: v for k, v in params.items() if k not in OWN})
 
 
-def lm_forward(params, tokens, state=None, config=None, masks=None):
+def lm_forward(params: Params, tokens: ArrayLike, state: State | None = None,
+               config: LayerConfig | None = None,
+               masks: Sequence[Array] | None = None) -> tuple[Array, State, Cache]:
     """Returns ``logits (B, T, V)``, the layer's final state and a cache.
 
     ``config`` is the layer's :class:`~lstm_multi.core.family.LayerConfig` (``None``: inferred
@@ -40,7 +48,7 @@ def lm_forward(params, tokens, state=None, config=None, masks=None):
     return logits.transpose(1, 0, 2), state, cache
 
 
-def cross_entropy(logits, targets):
+def cross_entropy(logits: Array, targets: ArrayLike) -> tuple[float, Array]:
     """Mean cross-entropy of ``logits (..., V)`` against integer ``targets (...)``; also softmax."""
     z = logits - logits.max(axis=-1, keepdims=True)
     log_probs = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
@@ -48,7 +56,9 @@ def cross_entropy(logits, targets):
     return -picked.mean(), np.exp(log_probs)
 
 
-def lm_loss_and_grads(params, tokens, targets, state=None, config=None, masks=None):
+def lm_loss_and_grads(params: Params, tokens: ArrayLike, targets: ArrayLike,
+                      state: State | None = None, config: LayerConfig | None = None,
+                      masks: Sequence[Array] | None = None) -> tuple[float, Params]:
     """Mean cross-entropy of the LM on ``tokens (B, T)`` and its gradient for every parameter.
 
     Returns ``(loss: float, grads: dict)``, gradients float64 in canonical names and order.
@@ -61,7 +71,7 @@ def lm_loss_and_grads(params, tokens, targets, state=None, config=None, masks=No
     d_logits = d_logits.transpose(1, 0, 2) / (B * T)  # (T, B, V), mean over tokens
     params = cache["params"]
     layer_grads, dX, _ = layer_backward(cache, d_logits @ params["W_hq"].T)
-    grads = {}
+    grads: Params = {}
     if "W_e" in params:
         grads["W_e"] = np.zeros_like(params["W_e"])
         np.add.at(grads["W_e"], cache["tokens"].T, dX)  # each token's row gets its steps' dX

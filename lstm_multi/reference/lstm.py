@@ -23,16 +23,29 @@ dC carried back from step t+1::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from .common import gate_grads, sigmoid
+from ..core.types import Params
+from .common import Array, Cache, StepResult, UnitState, gate_grads, sigmoid
+
+if TYPE_CHECKING:
+    from ..core.family import LayerConfig
 
 
-def step(p, X, state, config):
+def step(p: Params, X: Array, state: UnitState, config: LayerConfig) -> StepResult:
     """One step: returns the output H, the new state ``(H, C)`` and what backward needs."""
     H_prev, C_prev = state
-    peep = {"diagonal": lambda g, C: p[f"w_c{g}"] * C,
-            "full": lambda g, C: C_prev @ p[f"W_c{g}"]}.get(config.peephole, lambda g, C: 0.0)
+
+    def peep(g: str, C: Array) -> Array | float:
+        """Gate g's peephole term: diagonal reads ``C``, full reads C_prev; 0 without peepholes."""
+        if config.peephole == "diagonal":
+            return p[f"w_c{g}"] * C
+        if config.peephole == "full":
+            return C_prev @ p[f"W_c{g}"]
+        return 0.0
+
     pre = lambda g: X @ p[f"W_x{g}"] + H_prev @ p[f"W_h{g}"] + p[f"b_{g}"]
     I = sigmoid(pre("i") + peep("i", C_prev))
     F = sigmoid(pre("f") + peep("f", C_prev))
@@ -45,7 +58,8 @@ def step(p, X, state, config):
     return H, (H, C), cache, traces
 
 
-def step_backward(p, cache, d_state, config, grads):
+def step_backward(p: Params, cache: Cache, d_state: UnitState, config: LayerConfig,
+                  grads: Params) -> tuple[Array, UnitState]:
     """Back through one step: adds to ``grads``; returns ``dX`` and ``(dH_prev, dC_prev)``."""
     dH, dC = d_state
     X, C_prev, I, F, O, C_tilde, C = (cache[k] for k in ("X", "C_prev", "I", "F", "O", "C_tilde", "C"))

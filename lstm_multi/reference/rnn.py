@@ -6,18 +6,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from .common import gate_grads
+from ..core.types import Params
+from .common import Array, Cache, StepResult, UnitState, gate_grads
+
+if TYPE_CHECKING:
+    from ..core.family import LayerConfig
 
 
-def step(p, X, state, config):
+def step(p: Params, X: Array, state: UnitState, config: LayerConfig) -> StepResult:
     (H_prev,) = state
     H = np.tanh(X @ p["W_xh"] + H_prev @ p["W_hh"] + p["b_h"])
     return H, (H,), dict(X=X, H_prev=H_prev, H=H), {"H": H}
 
 
-def step_backward(p, cache, d_state, config, grads):
+def step_backward(p: Params, cache: Cache, d_state: UnitState, config: LayerConfig,
+                  grads: Params) -> tuple[Array, UnitState]:
     (dH,) = d_state
     dA = {"h": dH * (1 - cache["H"] ** 2)}
     dX, dH_prev = gate_grads(p, cache, dA, grads)

@@ -13,8 +13,11 @@ each unit's recurrence is a ``jax.lax.scan`` over the time axis; layer k > 0 rea
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from ...core.checks import check_sequence, check_state
@@ -202,12 +205,15 @@ def trace(layer: Layer, X, state=None) -> dict:
     if config.single:
         parts = tuple(s[None] for s in parts)  # (1, B, h): one unit
     params = get_params(layer)
-    traces, layer_input, outputs = {}, X, []
+    traces: dict[str, np.ndarray] = {}
+    layer_input = X
+    outputs: list[jax.Array] = []  # the outputs of the current layer's units so far
     for u, (prefix, _, _, reverse) in enumerate(config.units()):
         if len(outputs) == config.directions:  # layer k-1 complete: its outputs feed layer k
             layer_input, outputs = jnp.concatenate(outputs, axis=-1), []
         p = {name: jnp.asarray(value) for name, value in fuse_unit(config, params, prefix).items()}
-        unit_state, steps = tuple(s[u] for s in parts), [None] * T
+        unit_state = tuple(s[u] for s in parts)
+        steps: list[Any] = [None] * T  # steps[t]: {trace name: value}
         for t in (range(T - 1, -1, -1) if reverse else range(T)):
             unit_state, steps[t] = layer.step(config, p, unit_state, layer_input[t] @ p["W_x"] + p["b"])
         outputs.append(jnp.stack([values["H"] for values in steps]))

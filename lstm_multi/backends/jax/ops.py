@@ -16,21 +16,24 @@ import dataclasses
 import functools
 import types
 import weakref
+from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from numpy.typing import ArrayLike
 
 from ...core.optim import as_optimizer, canonical_state, native_state
 from ...core.params import check_params
 
 #: How many times each jitted function below was traced (= compiled): one per new shape.
-TRACES = collections.Counter()
+TRACES: collections.Counter[str] = collections.Counter()
 
 
-def tensor(array):
+def tensor(array: ArrayLike) -> jax.Array:
     """NumPy (or JAX) -> JAX: floats become float32, integers int32 (JAX's default int type)."""
     if not isinstance(array, jax.Array):
         array = np.asarray(array)
@@ -39,7 +42,7 @@ def tensor(array):
     return jnp.asarray(array, dtype=jnp.int32)
 
 
-def local(t):
+def local(t: jax.Array) -> jax.Array:
     """This process's copy of a replicated array (data parallel over several processes: the
     array spans other processes' devices, which cannot be read); ``t`` itself otherwise."""
     if isinstance(t, jax.Array) and not t.is_fully_addressable:
@@ -47,22 +50,22 @@ def local(t):
     return t
 
 
-def to_numpy(t):
+def to_numpy(t: jax.Array) -> np.ndarray:
     """JAX -> NumPy (a writable copy, like torch's ``.numpy()`` of a fresh tensor)."""
     return np.array(local(t))
 
 
-def concat(tensors, axis: int):
+def concat(tensors: Sequence[jax.Array], axis: int) -> jax.Array:
     return jnp.concatenate(tensors, axis=axis)
 
 
-def cross_entropy(logits, targets):
+def cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
     """Mean cross-entropy of ``logits (..., C)`` against integer ``targets (...)``: over all
     leading positions (the LM's ``(B, T, V)``, a classifier's ``(B, C)``)."""
     return optax.softmax_cross_entropy_with_integer_labels(logits, targets).mean()
 
 
-def mse(outputs, targets):
+def mse(outputs: jax.Array, targets: jax.Array) -> jax.Array:
     """Mean squared error of ``outputs (B, 1)`` against ``targets (B,)``."""
     return jnp.mean((outputs[:, 0] - targets) ** 2)
 
@@ -208,7 +211,7 @@ def loss_and_grads(model, inputs, targets):
 #: model -> its optimizer's state ``{"name", "step", "slots": {slot: nnx.State like the
 #: parameters}}``; kept beside the model, not in it, so its graph definition (the key of the
 #: compiled step) does not change when training starts.
-_OPTIMIZER_STATE = weakref.WeakKeyDictionary()
+_OPTIMIZER_STATE: weakref.WeakKeyDictionary[nnx.Module, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def train_step(model, inputs, targets, optimizer, clip: float | None, batch_sharding=None) -> float:
@@ -219,7 +222,8 @@ def train_step(model, inputs, targets, optimizer, clip: float | None, batch_shar
     ``distributed.py``); the same step then runs partitioned by XLA."""
     optimizer = as_optimizer(optimizer)
     inputs, targets = _batch(model, inputs, targets, batch_sharding)
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    # mypy cannot unpack flax's variadic return type (two filters: three parts); unused without flax
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)  # type: ignore[misc, unused-ignore]
     state = _OPTIMIZER_STATE.get(model)
     if state is None or state["name"] != optimizer.name:
         state = {"name": optimizer.name, "step": 0,

@@ -23,6 +23,8 @@ step); at small sizes each operator's ~3 us is the bound, so a step has few of t
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
 import mxnet as mx
 from mxnet import gluon, np
@@ -162,7 +164,7 @@ class ScratchLayer(Layer):
 
     #: the cell's equations for one step (set by each cell): ``step(config, p, state, XW_t, api)``
     #: -> the new state and ``{name: value}`` for every name in ``CELLS[cell].traces``.
-    step = None
+    step: Callable[..., Any]
 
     #: cached graphs kept, one per input shape (the least recently used is dropped first)
     MAX_GRAPHS = 8
@@ -316,7 +318,7 @@ class NativeLayer(Layer):
     (MXNet cannot fork its global generator); ``forget_bias`` then sets ``b_f``.
     """
 
-    GLUON = None  # the gluon.rnn class, through with_dropout_between_layers
+    GLUON: Callable[..., Any]  # the gluon.rnn class, through with_dropout_between_layers (each subclass sets it)
     GLUON_ARGS: dict = {}
 
     def __init__(self, config: LayerConfig, seed: int = 0):
@@ -377,7 +379,9 @@ def trace(layer, X, state=None) -> dict:
     X = tensor(X)
     parts = [tensor(s) for s in layer.state_parts(layer.checked_state(X, state))]
     step, params, T = cell_step(config.cell), get_params(layer), X.shape[0]
-    values, layer_input, layer_outputs = {}, X, []
+    values: dict[str, Any] = {}
+    layer_input = X
+    layer_outputs: list[Any] = []  # the outputs of the current layer's units so far
     for u, (prefix, _, _, reverse) in enumerate(config.units()):
         if len(layer_outputs) == config.directions:  # layer k-1 done: it feeds layer k
             layer_input, layer_outputs = concat(mx.nd, layer_outputs), []

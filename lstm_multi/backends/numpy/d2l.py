@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...core.types import State, Tensor
 from ...reference.common import sigmoid
 from .lstm import LSTMScratch
 
@@ -17,10 +18,10 @@ from .lstm import LSTMScratch
 class D2LLSTMScratch(LSTMScratch):
     """One layer, one direction, no peepholes: the book's step."""
 
-    def __init__(self, num_inputs: int, num_hiddens: int, sigma: float = 0.01, seed: int = 0):
+    def __init__(self, num_inputs: int, num_hiddens: int, sigma: float = 0.01, seed: int = 0) -> None:
         super().__init__(num_inputs, num_hiddens, seed=seed, sigma=sigma)
 
-    def __call__(self, X, state=None):
+    def __call__(self, X: Tensor, state: State | None = None) -> tuple[np.ndarray, State]:
         X, state = self.check_input(X, state)
         p = self.params
         B = X.shape[1]

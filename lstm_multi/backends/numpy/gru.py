@@ -13,8 +13,8 @@ from .layers import ReferenceLayer
 class GRUScratch(ReferenceLayer):
     """The reference GRU (``lstm_multi/reference/gru.py``), stacked and bidirectional."""
 
-    def __init__(self, num_inputs, num_hiddens, num_layers=1, bidirectional=False, dropout=0.0,
-                 reset_after=True, seed=0, sigma=0.01):
+    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
+                 dropout: float = 0.0, reset_after: bool = True, seed: int = 0, sigma: float = 0.01) -> None:
         config = LayerConfig("gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
                              reset_after=reset_after)
         super().__init__(config, seed=seed, sigma=sigma)
@@ -24,7 +24,7 @@ class GRU(GRUScratch):
     """NumPy has no native GRU: the same reference layer as :class:`GRUScratch` (same init,
     sigma 0.01), so ``--impl concise`` runs too; ``reset_after=False`` works here as well."""
 
-    def __init__(self, num_inputs, num_hiddens, num_layers=1, bidirectional=False, dropout=0.0,
-                 reset_after=True, seed=0):
+    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
+                 dropout: float = 0.0, reset_after: bool = True, seed: int = 0) -> None:
         super().__init__(num_inputs, num_hiddens, num_layers, bidirectional, dropout, reset_after,
                          seed=seed)

@@ -13,11 +13,14 @@ the outputs of every layer but the last by them, forward and backward.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from ...core.checks import as_numpy, check_sequence, check_state
 from ...core.family import LayerConfig, init_layer_params
 from ...core.params import CanonicalLayer
+from ...core.types import NativeParams, Params, State, Tensor
 from ...reference import layer_forward
 
 
@@ -25,16 +28,16 @@ class IdentityLayout:
     """A :class:`~lstm_multi.core.params.FusedLayout` stand-in for storage in canonical names:
     unit ``prefix`` stores each canonical parameter ``name`` as ``prefix + name``; nothing frozen."""
 
-    def __init__(self, prefix: str, names):
+    def __init__(self, prefix: str, names: Iterable[str]) -> None:
         self.prefix, self.names = prefix, tuple(names)
 
-    def to_canonical(self, native, grads: bool = False):
+    def to_canonical(self, native: NativeParams, grads: bool = False) -> Params:
         return {name: native[self.prefix + name] for name in self.names}
 
-    def from_canonical(self, params):
+    def from_canonical(self, params: Params) -> Params:
         return {self.prefix + name: params[name] for name in self.names}
 
-    def frozen(self, h: int):
+    def frozen(self, h: int) -> Params:
         return {}
 
 
@@ -47,14 +50,14 @@ class ReferenceLayer(CanonicalLayer):
     (LSTM ``(H, C)``, GRU/RNN ``H``; ``(B, h)`` or stacked ``(units, B, h)``).
     """
 
-    def __init__(self, config: LayerConfig, seed: int = 0, sigma: float = 0.01):
+    def __init__(self, config: LayerConfig, seed: int = 0, sigma: float = 0.01) -> None:
         self.config, self.seed, self.sigma = config, seed, sigma
         self.params = {name: value.astype(np.float64)
                        for name, value in init_layer_params(config, sigma, seed).items()}
         # inverted-dropout masks of the training steps, a stream of their own
         self.dropout_rng = np.random.default_rng([seed, 1])
 
-    def unit_layout(self, index, prefix, layer, reverse):
+    def unit_layout(self, index: int, prefix: str, layer: int, reverse: bool) -> IdentityLayout:
         """Identity: the unit's native names are its canonical names (prefixed)."""
         d = self.config.units()[index][2]
         return IdentityLayout(prefix, self.config.unit_shapes(d))
@@ -63,10 +66,10 @@ class ReferenceLayer(CanonicalLayer):
         """The stored arrays themselves (native names = canonical names)."""
         return self.params
 
-    def load_native(self, native) -> None:
+    def load_native(self, native: NativeParams) -> None:
         self.params = {name: np.array(native[name], dtype=np.float64) for name in self.config.shapes()}
 
-    def check_input(self, X, state):
+    def check_input(self, X: Tensor, state: State | None) -> tuple[np.ndarray, State | None]:
         X = as_numpy(X)
         check_sequence(X.shape, self.config)
         if state is not None:
@@ -74,13 +77,13 @@ class ReferenceLayer(CanonicalLayer):
             state = tuple(as_numpy(s) for s in state) if isinstance(state, (tuple, list)) else as_numpy(state)
         return X, state
 
-    def __call__(self, X, state=None):
+    def __call__(self, X: Tensor, state: State | None = None) -> tuple[np.ndarray, State]:
         """Evaluation (no dropout): ``outputs (T, B, h * directions)`` and the final state, float64."""
         X, state = self.check_input(X, state)
         outputs, state, _ = layer_forward(self.config, self.params, X, state)
         return outputs, state
 
-    def dropout_masks(self, T: int, B: int):
+    def dropout_masks(self, T: int, B: int) -> list[np.ndarray] | None:
         """Inverted-dropout masks ``(T, B, h * directions)`` for the outputs of every layer but the
         last (kept with probability 1 - p, scaled by 1 / (1 - p)); ``None`` without dropout."""
         p = self.config.dropout
@@ -90,6 +93,6 @@ class ReferenceLayer(CanonicalLayer):
         return [(self.dropout_rng.random(shape) >= p) / (1.0 - p)
                 for _ in range(self.config.num_layers - 1)]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config.describe()}, {self.config.num_inputs} -> " \
                f"{self.config.num_hiddens})"

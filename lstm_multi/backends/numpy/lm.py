@@ -8,11 +8,15 @@ in :attr:`RNNLMScratch.own`, the layer's behind the native prefix ``"rnn."``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ...core.checks import as_numpy, check_state, check_tokens
 from ...core.lm import LanguageModel, check_lm_layer
+from ...core.types import NativeParams, Params, State, Tensor
 from ...reference import lm_forward, lm_loss_and_grads
+from .layers import ReferenceLayer
 
 
 class RNNLMScratch(LanguageModel):
@@ -20,8 +24,12 @@ class RNNLMScratch(LanguageModel):
     and ``b_q (vocab,)``, initialised like every backend's (``initial_output_params``)."""
 
     backend_name = "numpy"
+    # saved by save_hyperparameters:
+    rnn: ReferenceLayer
+    vocab_size: int
 
-    def __init__(self, rnn, vocab_size: int, lr: float = 0.01, seed: int = 0, embedding_dim=None):
+    def __init__(self, rnn: ReferenceLayer, vocab_size: int, lr: float = 0.01, seed: int = 0,
+                 embedding_dim: int | None = None) -> None:
         check_lm_layer(rnn, vocab_size, embedding_dim)
         self.save_hyperparameters()
         self.own = {name: value.astype(np.float64) for name, value in self.initial_output_params().items()}
@@ -30,7 +38,7 @@ class RNNLMScratch(LanguageModel):
         """The stored arrays themselves, by native name (``rnn.`` + the layer's canonical names)."""
         return {**self.own, **{f"rnn.{name}": value for name, value in self.rnn.native_params().items()}}
 
-    def load_native(self, native) -> None:
+    def load_native(self, native: NativeParams) -> None:
         self.own = {name: np.array(native[name], dtype=np.float64) for name in self._own_names()}
         self.rnn.load_native({name[len("rnn."):]: value for name, value in native.items()
                               if name.startswith("rnn.")})
@@ -39,11 +47,12 @@ class RNNLMScratch(LanguageModel):
         """Every canonical parameter (the stored arrays), as :func:`lm_forward` takes them."""
         return {**self.own, **self.rnn.params}
 
-    def reference_loss_and_grads(self, tokens, targets, masks=None):
+    def reference_loss_and_grads(self, tokens: np.ndarray, targets: np.ndarray,
+                                 masks: Sequence[np.ndarray] | None = None) -> tuple[float, Params]:
         """The reference's loss and gradients (``masks``: dropout between layers, training only)."""
         return lm_loss_and_grads(self.reference_params(), tokens, targets, config=self.config, masks=masks)
 
-    def forward_with_state(self, tokens, state=None):
+    def forward_with_state(self, tokens: Tensor, state: State | None = None) -> tuple[np.ndarray, State]:
         """Logits ``(B, T, vocab)`` and the layer's final state (its API form), float64."""
         tokens = as_numpy(tokens)
         check_tokens(tokens, self.vocab_size)
@@ -52,10 +61,10 @@ class RNNLMScratch(LanguageModel):
         logits, state, _ = lm_forward(self.reference_params(), tokens, state, config=self.config)
         return logits, state
 
-    def __call__(self, tokens, state=None):
+    def __call__(self, tokens: Tensor, state: State | None = None) -> np.ndarray:
         return self.forward_with_state(tokens, state)[0]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({self.rnn!r}, vocab_size={self.vocab_size})"
 
 

@@ -13,10 +13,11 @@ from .layers import ReferenceLayer
 class LSTMScratch(ReferenceLayer):
     """The reference LSTM (``lstm_multi/reference/lstm.py``), stacked and bidirectional."""
 
-    def __init__(self, num_inputs, num_hiddens, num_layers=1, bidirectional=False, dropout=0.0,
-                 peephole=False, forget_bias=0.0, seed=0, sigma=0.01):
+    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
+                 dropout: float = 0.0, peephole: bool | str | None = False, forget_bias: float = 0.0,
+                 seed: int = 0, sigma: float = 0.01) -> None:
         config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
-                             peephole=peephole, forget_bias=forget_bias)
+                             peephole=peephole, forget_bias=forget_bias)  # type: ignore[arg-type]  # (True, False)
         super().__init__(config, seed=seed, sigma=sigma)
 
 
@@ -24,7 +25,8 @@ class LSTM(LSTMScratch):
     """NumPy has no native LSTM: the same reference layer as :class:`LSTMScratch` (same init,
     sigma 0.01), so ``--impl concise`` runs too; peepholes work here as well."""
 
-    def __init__(self, num_inputs, num_hiddens, num_layers=1, bidirectional=False, dropout=0.0,
-                 peephole=False, forget_bias=0.0, seed=0):
+    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
+                 dropout: float = 0.0, peephole: bool | str | None = False, forget_bias: float = 0.0,
+                 seed: int = 0) -> None:
         super().__init__(num_inputs, num_hiddens, num_layers, bidirectional, dropout, peephole,
                          forget_bias, seed=seed)

@@ -10,16 +10,27 @@ step hands fresh inverted-dropout masks to the reference; evaluation never drops
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from ...core.checks import as_numpy
-from ...core.optim import as_optimizer, clip_scale, export_kept_state, kept_state, restore_kept_state
+from ...core.optim import Optimizer, as_optimizer, clip_scale, export_kept_state, kept_state, restore_kept_state
 from ...core.params import check_params
+from ...core.types import Params, State, Tensor
 from ...reference import cross_entropy as reference_cross_entropy
 from ...reference import trace as reference_trace
 
+if TYPE_CHECKING:
+    from .layers import ReferenceLayer
+    from .lm import RNNLMScratch
+    from .tasks import TaskModel
 
-def tensor(array):
+    Model = RNNLMScratch | TaskModel  # this backend's models
+
+
+def tensor(array: Tensor) -> np.ndarray:
     """NumPy (or another backend's tensor) -> NumPy: floats become float64, integers int64."""
     array = as_numpy(array)
     if np.issubdtype(array.dtype, np.floating):
@@ -27,37 +38,37 @@ def tensor(array):
     return np.asarray(array, dtype=np.int64)
 
 
-def to_numpy(t):
+def to_numpy(t: Tensor) -> np.ndarray:
     """A copy as a NumPy array."""
     return np.array(as_numpy(t))
 
 
-def concat(tensors, axis: int):
+def concat(tensors: Sequence[np.ndarray], axis: int) -> np.ndarray:
     return np.concatenate(tensors, axis=axis)
 
 
-def cross_entropy(logits, targets):
+def cross_entropy(logits: np.ndarray, targets: Tensor) -> float:
     """Mean cross-entropy of ``logits (..., C)`` against integer ``targets (...)`` (a float)."""
     return float(reference_cross_entropy(np.asarray(logits, np.float64), as_numpy(targets))[0])
 
 
-def mse(outputs, targets):
+def mse(outputs: np.ndarray, targets: Tensor) -> float:
     """Mean squared error of ``outputs (B, 1)`` against ``targets (B,)`` (a float)."""
     return float(np.mean((np.asarray(outputs, np.float64)[:, 0] - as_numpy(targets)) ** 2))
 
 
-def get_params(obj) -> dict[str, np.ndarray]:
+def get_params(obj: Model | ReferenceLayer) -> Params:
     """Canonical parameters of a layer or model, as float32 NumPy arrays (copies)."""
     return obj.to_canonical({name: value.astype(np.float32) for name, value in obj.native_params().items()})
 
 
-def set_params(obj, params: dict) -> None:
+def set_params(obj: Model | ReferenceLayer, params: Params) -> None:
     """Load canonical parameters (shapes checked first, with a clear error), stored as float64."""
     check_params(params, obj.canonical_shapes(), what=type(obj).__name__)
     obj.load_native(obj.from_canonical({k: np.asarray(v, dtype=np.float64) for k, v in params.items()}))
 
 
-def loss_and_grads(model, inputs, targets):
+def loss_and_grads(model: Model, inputs: Tensor, targets: Tensor) -> tuple[float, Params]:
     """Mean loss (float) and its gradient (float64) for every canonical parameter, in evaluation
     mode (no dropout): the reference's own."""
     inputs, targets = model.check_batch(inputs, targets)
@@ -65,7 +76,8 @@ def loss_and_grads(model, inputs, targets):
     return loss, {name: grads[name] for name in model.canonical_shapes()}
 
 
-def train_step(model, inputs, targets, optimizer, clip: float | None) -> float:
+def train_step(model: Model, inputs: Tensor, targets: Tensor, optimizer: Optimizer | float,
+               clip: float | None) -> float:
     """One optimizer step (SGD or Adam; a number is SGD's lr), gradients clipped to global norm
     ``clip`` as :func:`lstm_multi.reference.train` does; dropout on. Returns the loss before it."""
     optimizer = as_optimizer(optimizer)
@@ -86,29 +98,29 @@ def train_step(model, inputs, targets, optimizer, clip: float | None) -> float:
     return loss
 
 
-def get_optimizer_state(model):
+def get_optimizer_state(model: Model) -> dict[str, Any] | None:
     """``None`` before the first step; else name, step and slots in canonical names (float32)."""
     return export_kept_state(model, {n: p.shape for n, p in model.native_params().items()}, np.asarray)
 
 
-def set_optimizer_state(model, state) -> None:
+def set_optimizer_state(model: Model, state: dict[str, Any]) -> None:
     """Continue from a saved state: the next step with an optimizer of its kind is ``step + 1``."""
     restore_kept_state(model, state, model.native_params(), lambda value, p: np.asarray(value, np.float64))
 
 
-def evaluate(model, inputs, targets):
+def evaluate(model: Model, inputs: Tensor, targets: Tensor) -> tuple[float, np.ndarray]:
     """The mean loss (float) and the model's outputs (NumPy), without any update (no dropout)."""
     inputs, targets = model.check_batch(inputs, targets)
     outputs = model(inputs)
     return float(model.loss(outputs, targets)), np.asarray(outputs)
 
 
-def evaluate_loss(model, inputs, targets) -> float:
+def evaluate_loss(model: Model, inputs: Tensor, targets: Tensor) -> float:
     """The mean loss without any update (no dropout)."""
     return evaluate(model, inputs, targets)[0]
 
 
-def trace(layer, X, state=None) -> dict[str, np.ndarray]:
+def trace(layer: ReferenceLayer, X: Tensor, state: State | None = None) -> dict[str, np.ndarray]:
     """Every gate and state of ``layer`` per step, each ``(T, B, h)``: the reference's trace."""
     X, state = layer.check_input(X, state)
     return reference_trace(layer.config, layer.params, X, state)

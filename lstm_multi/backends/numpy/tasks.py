@@ -8,37 +8,44 @@ under their canonical names, the layer's behind ``"rnn."``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ...core.checks import as_numpy
 from ...core.tasks import models
+from ...core.types import NativeParams, Params, Tensor
 from ...reference.heads import task_forward, task_loss_and_grads
+from .layers import ReferenceLayer
 
 
-class TaskModel:
+class TaskModel(models.TaskModel):
     """Storage and the reference's forward pass and gradients, for both tasks."""
 
     backend_name = "numpy"
+    rnn: ReferenceLayer  # saved by save_hyperparameters
+    task: str  # the task class's: "classification" or "regression"
 
-    def init_head(self):
+    def init_head(self) -> None:
         self.check_head()
         self.own = {name: value.astype(np.float64) for name, value in self.initial_head_params().items()}
 
     def native_params(self) -> dict[str, np.ndarray]:
         return {**{f"rnn.{name}": value for name, value in self.rnn.native_params().items()}, **self.own}
 
-    def load_native(self, native) -> None:
+    def load_native(self, native: NativeParams) -> None:
         self.own = {name: np.array(native[name], dtype=np.float64) for name in self.head_shapes()}
         self.rnn.load_native({name[len("rnn."):]: value for name, value in native.items()
                               if name.startswith("rnn.")})
 
-    def reference_params(self):
+    def reference_params(self) -> Params:
         return {**self.rnn.params, **self.own}
 
-    def reference_loss_and_grads(self, inputs, targets, masks=None):
+    def reference_loss_and_grads(self, inputs: np.ndarray, targets: np.ndarray,
+                                 masks: Sequence[np.ndarray] | None = None) -> tuple[float, Params]:
         return task_loss_and_grads(self.config, self.reference_params(), inputs, targets, self.task, masks)
 
-    def __call__(self, inputs):
+    def __call__(self, inputs: Tensor) -> np.ndarray:
         """Checked ``inputs (B, T)`` -> ``(B, num_outputs)`` logits or predictions, float64 (no dropout)."""
         return task_forward(self.config, self.reference_params(), as_numpy(inputs))[0]
 
@@ -46,8 +53,8 @@ class TaskModel:
 class Classifier(TaskModel, models.Classifier):
     """Symbol ids ``(B, T)`` -> ``num_classes`` logits, on the reference (float64)."""
 
-    def __init__(self, rnn, num_classes: int = 2, head: str = "linear", mlp_hiddens: int = 32,
-                 lr: float = 0.01, seed: int = 0, optimizer: str = "sgd"):
+    def __init__(self, rnn: ReferenceLayer, num_classes: int = 2, head: str = "linear", mlp_hiddens: int = 32,
+                 lr: float = 0.01, seed: int = 0, optimizer: str = "sgd") -> None:
         self.save_hyperparameters()
         self.init_head()
 
@@ -55,7 +62,7 @@ class Classifier(TaskModel, models.Classifier):
 class Regressor(TaskModel, models.Regressor):
     """Values ``(B, T)`` -> one prediction ``(B, 1)``, on the reference (float64)."""
 
-    def __init__(self, rnn, head: str = "linear", mlp_hiddens: int = 32, lr: float = 0.01, seed: int = 0,
-                 optimizer: str = "sgd"):
+    def __init__(self, rnn: ReferenceLayer, head: str = "linear", mlp_hiddens: int = 32, lr: float = 0.01,
+                 seed: int = 0, optimizer: str = "sgd") -> None:
         self.save_hyperparameters()
         self.init_head()

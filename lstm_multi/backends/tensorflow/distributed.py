@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import functools
 import os
+from typing import Any
 
 from ...core.distributed import block, too_few_devices
 from . import ops
 from ._imports import tf
 
 
-_MULTI_WORKER = []  # the MultiWorkerMirroredStrategy made at import, when TF_CONFIG is set
+_MULTI_WORKER: list[Any] = []  # the MultiWorkerMirroredStrategy made at import, when TF_CONFIG is set
 
 
 def multi_worker_strategy():
@@ -63,7 +64,7 @@ class DataParallel:
             if len(devices) < workers:
                 raise too_few_devices("tensorflow", workers, len(devices))
             self.strategy = tf.distribute.MirroredStrategy(devices=[d.name for d in devices[:workers]])
-        self._steps = {}  # optimizer class -> the compiled step
+        self._steps: dict[type, Any] = {}  # optimizer class -> the compiled step
 
     def prepare(self, model) -> None:
         """Nothing to copy: every replica reads the model's one set of variables."""

@@ -16,6 +16,8 @@ boolean tensor, so evaluation and training share the trace.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +43,7 @@ class Layer(CanonicalLayer, tf.Module):
         self.config, self.seed = config, seed
         if config.dropout and config.num_layers > 1:
             self.dropout_rng = tf.random.Generator.from_seed(seed)
-        state = tf.TensorSpec(config.state_shape(None), tf.float32)  # (B, h) or (units, B, h)
+        state = tf.TensorSpec(config.state_shape(None), tf.float32)  # type: ignore[arg-type]  # (B, h) or (units, B, h)
         signature = [tf.TensorSpec([None, None, config.num_inputs], tf.float32),
                      (state,) * len(config.spec.state), tf.TensorSpec([], tf.bool)]
         # A partial, not the bound method: TensorFlow counts traces per function's code and would
@@ -145,7 +147,9 @@ class Layer(CanonicalLayer, tf.Module):
         if config.single:
             parts = tuple(s[None] for s in parts)  # (1, B, h): one unit
         params = self.to_canonical({name: np.asarray(v) for name, v in self.named_variables().items()})
-        traces, layer_input, layer_outputs = {}, X, []
+        traces: dict[str, np.ndarray] = {}
+        layer_input = X
+        layer_outputs: list[Any] = []  # the outputs of the current layer's units so far
         for u, (prefix, _, _, reverse) in enumerate(config.units()):
             if len(layer_outputs) == config.directions:  # layer k-1 done: it feeds layer k
                 layer_input, layer_outputs = tf.concat(layer_outputs, axis=-1), []
@@ -223,7 +227,7 @@ class NativeLayer(Layer):
     kernel, zero bias), drawn from ``keras.random.SeedGenerator(seed)``.
     """
 
-    KERAS = None  # the Keras layer class
+    KERAS: Callable[..., Any]  # the Keras layer class (each subclass sets it)
 
     def __init__(self, config: LayerConfig, seed: int = 0, **options):
         super().__init__(config, seed)

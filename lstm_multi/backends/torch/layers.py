@@ -14,6 +14,8 @@ prediction and evaluation never drop units.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,6 +50,14 @@ class Layer(CanonicalLayer, nn.Module):
     def dropping(self) -> bool:
         """Whether this forward pass drops units between layers (training only)."""
         return self.training and self.config.dropout > 0 and self.config.num_layers > 1
+
+    @staticmethod
+    def step(config: LayerConfig, p: dict, state: tuple, XW_t):
+        """One time step of the cell's equations: ``p`` the unit's fused tensors (``W_x``, ``W_h``,
+        ``b``, extras), ``state`` a tuple of ``(B, h)``, ``XW_t = X_t W_x + b (B, G h)``. Returns
+        the new state (its first tensor is H) and the gates and states computed on the way
+        (``config.spec.traces``). Native layers have it too, for :func:`trace`."""
+        raise NotImplementedError
 
 
 class ScratchLayer(Layer):
@@ -87,14 +97,6 @@ class ScratchLayer(Layer):
         """Unit ``index``'s parameters by their unprefixed names (``W_x``, ``W_h``, ``b``, extras)."""
         prefix = native_prefix(self.config.units()[index][0])
         return {name: getattr(self, prefix + name) for name in self.unit_names[index]}
-
-    @staticmethod
-    def step(config: LayerConfig, p: dict, state: tuple, XW_t):
-        """One time step of the cell's equations: ``p`` the unit's fused tensors (``W_x``, ``W_h``,
-        ``b``, extras), ``state`` a tuple of ``(B, h)``, ``XW_t = X_t W_x + b (B, G h)``. Returns
-        the new state (its first tensor is H) and the gates and states computed on the way
-        (``config.spec.traces``). Native layers have it too, for :func:`trace`."""
-        raise NotImplementedError
 
     def run_unit(self, index: int, X, state: tuple):
         """Unit ``index`` over ``X (T, B, d_k)`` (already flipped for a reverse unit) from ``state``
@@ -157,7 +159,7 @@ class NativeLayer(Layer):
     to this layer's own seeded stream (CPU; cuDNN keeps its own dropout state on GPU).
     """
 
-    TORCH = None  # the nn class
+    TORCH: Callable[..., nn.RNNBase]  # the nn class (each subclass sets it)
     TORCH_ARGS: dict = {}
 
     def __init__(self, config: LayerConfig, seed: int = 0):
@@ -243,13 +245,16 @@ def trace(layer: Layer, X, state=None) -> dict[str, np.ndarray]:
     if config.single:
         parts = tuple(s[None] for s in parts)  # (1, B, h): one unit
     params = get_params(layer)
-    traces, layer_input, outputs = {}, X, []
+    traces: dict[str, np.ndarray] = {}
+    layer_input = X
+    outputs: list[torch.Tensor] = []  # the outputs of the current layer's units so far
     with torch.no_grad():
         for u, (prefix, _, _, reverse) in enumerate(config.units()):
             if len(outputs) == config.directions:  # layer k-1 complete: its outputs feed layer k
                 layer_input, outputs = torch.cat(outputs, dim=-1), []
             p = {name: torch.from_numpy(value) for name, value in fuse_unit(config, params, prefix).items()}
-            unit_state, steps = tuple(s[u] for s in parts), [None] * T
+            unit_state = tuple(s[u] for s in parts)
+            steps: list[Any] = [None] * T  # steps[t]: {trace name: value}
             for t in (range(T - 1, -1, -1) if reverse else range(T)):
                 unit_state, steps[t] = layer.step(config, p, unit_state, layer_input[t] @ p["W_x"] + p["b"])
             outputs.append(torch.stack([values["H"] for values in steps]))

@@ -6,13 +6,14 @@ import contextlib
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from torch.nn import functional as F
 
 from ...core.optim import as_optimizer, export_kept_state, kept_state, restore_kept_state
 from ...core.params import check_params
 
 
-def tensor(array):
+def tensor(array: ArrayLike | torch.Tensor) -> torch.Tensor:
     """NumPy (or torch) -> torch: floats become float32, integers int64 (what one_hot and losses take)."""
     if isinstance(array, torch.Tensor):
         return array.to(torch.float32 if array.is_floating_point() else torch.int64)
@@ -22,26 +23,26 @@ def tensor(array):
     return torch.from_numpy(np.ascontiguousarray(array, dtype=np.int64))
 
 
-def to_numpy(t):
+def to_numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy()
 
 
-def concat(tensors, axis: int):
+def concat(tensors: list[torch.Tensor], axis: int) -> torch.Tensor:
     return torch.cat(tensors, dim=axis)
 
 
-def cross_entropy(logits, targets):
+def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy of ``logits (..., C)`` against integer ``targets (...)``: over all
     leading positions (the LM's ``(B, T, V)``, a classifier's ``(B, C)``)."""
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1).long())
 
 
-def mse(outputs, targets):
+def mse(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean squared error of ``outputs (B, 1)`` against ``targets (B,)``."""
     return torch.mean((outputs[:, 0] - targets) ** 2)
 
 
-def named_parameters(module) -> dict:
+def named_parameters(module: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
     """``{"rnn.W_x": Parameter, ...}``: every parameter by its attribute path (the native names)."""
     return dict(module.named_parameters())
 

@@ -10,7 +10,10 @@ a long-range dependency.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..module import DataModule
 
@@ -18,7 +21,7 @@ ALPHABET = "abcdefghijklmnopqrstuvwxyz()"
 OPEN, CLOSE = ALPHABET.index("("), ALPHABET.index(")")
 
 
-def is_balanced(tokens) -> bool:
+def is_balanced(tokens: ArrayLike) -> bool:
     depths = np.cumsum((np.asarray(tokens) == OPEN).astype(int) - (np.asarray(tokens) == CLOSE))
     return bool(depths.min(initial=0) >= 0 and depths[-1] == 0)
 
@@ -66,7 +69,7 @@ def make_parentheses(num: int, length: int, seed: int = 0) -> tuple[np.ndarray, 
     return X[order].astype(np.int32), labels[order].astype(np.int32)
 
 
-def decode(tokens) -> str:
+def decode(tokens: Iterable[int]) -> str:
     return "".join(ALPHABET[t] for t in tokens)
 
 
@@ -84,9 +87,11 @@ class Parentheses(DataModule):
 
     vocab_size = len(ALPHABET)
     num_classes = 2
+    num_train: int  # saved by save_hyperparameters
+    num_val: int
 
     def __init__(self, batch_size: int = 100, length: int = 25, num_train: int = 10000,
-                 num_val: int = 2000, seed: int = 0):
+                 num_val: int = 2000, seed: int = 0) -> None:
         super().__init__()
         for name, value in (("batch_size", batch_size), ("num_train", num_train), ("num_val", num_val)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -98,7 +103,7 @@ class Parentheses(DataModule):
         self.X, self.y = X, y
         self.rng = np.random.default_rng(seed + 1)
 
-    def get_dataloader(self, train: bool):
+    def get_dataloader(self, train: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         if train:
             indices = self.rng.permutation(self.num_train)
         else:

@@ -9,9 +9,19 @@ floor 0.04 (the variance of the noise, which no forecast can remove).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..module import DataModule
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .models import Regressor
 
 NOISE_STD = 0.2
 NOISE_FLOOR = NOISE_STD ** 2  # 0.04
@@ -30,17 +40,17 @@ def windows(x: np.ndarray, tau: int) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(features), x[tau:].copy()
 
 
-def fit_autoregression(features, targets) -> np.ndarray:
+def fit_autoregression(features: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Least-squares AR(tau) with intercept: weights ``(tau + 1,)``, the intercept last."""
     A = np.hstack([features, np.ones((len(features), 1))]).astype(np.float64)
     return np.linalg.lstsq(A, targets.astype(np.float64), rcond=None)[0]
 
 
-def predict_autoregression(weights, features) -> np.ndarray:
+def predict_autoregression(weights: np.ndarray, features: np.ndarray) -> np.ndarray:
     return features.astype(np.float64) @ weights[:-1] + weights[-1]
 
 
-def forecast(step, x: np.ndarray, tau: int, start: int, k: int) -> np.ndarray:
+def forecast(step: Callable[[np.ndarray], ArrayLike], x: np.ndarray, tau: int, start: int, k: int) -> np.ndarray:
     """k-step-ahead forecasts (d2l): for every target index i >= start, feed the model's own
     predictions back k - 1 times, starting from the observed ``x[i - k - tau + 1 : i - k + 1]``.
 
@@ -70,8 +80,10 @@ class TimeSeries(DataModule):
     validation MSE, :data:`NOISE_FLOOR` the best possible.
     """
 
+    tau: int  # saved by save_hyperparameters
+
     def __init__(self, batch_size: int = 16, tau: int = 4, T: int = 1000, num_train: int = 600,
-                 seed: int = 0):
+                 seed: int = 0) -> None:
         super().__init__()
         for name, value in (("batch_size", batch_size), ("tau", tau), ("T", T), ("num_train", num_train)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -89,7 +101,7 @@ class TimeSeries(DataModule):
             (predict_autoregression(self.ar_weights, self.features[val]) - self.targets[val]) ** 2))
         self.rng = np.random.default_rng(seed + 1)
 
-    def get_dataloader(self, train: bool):
+    def get_dataloader(self, train: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         if train:
             indices = self.rng.permutation(self.num_train)
         else:
@@ -105,7 +117,8 @@ class TimeSeries(DataModule):
 HORIZONS = (1, 4, 16, 64)  # d2l's k-step-ahead forecasts
 
 
-def forecast_errors(model, data, horizons=HORIZONS) -> dict[int, tuple[float, float]]:
+def forecast_errors(model: Regressor, data: TimeSeries,
+                    horizons: Sequence[int] = HORIZONS) -> dict[int, tuple[float, float]]:
     """k -> (the model's, AR(tau)'s) MSE of k-step-ahead forecasts over the validation targets."""
     tau, x = data.tau, data.x
     start = data.num_train + tau  # the first validation target
@@ -119,7 +132,8 @@ def forecast_errors(model, data, horizons=HORIZONS) -> dict[int, tuple[float, fl
     return errors
 
 
-def plot_forecasts(model, data, path=None, horizons=HORIZONS):
+def plot_forecasts(model: Regressor, data: TimeSeries, path: str | Path | None = None,
+                   horizons: Sequence[int] = HORIZONS) -> Figure | Path:
     """d2l's figure: the series and the model's k-step-ahead forecasts (predictions fed back
     k - 1 times) beside AR(tau)'s one-step ones. Saved to ``path``, or returned as a figure."""
     from ..plot import _pyplot, save_figure
