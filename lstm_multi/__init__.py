@@ -4,6 +4,8 @@
 chosen (argument, :func:`set_backend`, ``LSTM_MULTI_BACKEND``, or the first installed).
 """
 
+from typing import Any
+
 from .backend import (BACKENDS, BackendError, BackendNotInstalledError, UnknownBackendError,
                       available_backends, backend_name, get_backend, set_backend)
 from .core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
@@ -30,7 +32,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     """``lstm_multi.exercises`` (the autograder) is imported when first used."""
     if name == "exercises":
         import importlib
