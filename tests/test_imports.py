@@ -1,5 +1,6 @@
 """The package's import graph has no cycles, counting the imports inside functions too (a lazy
-import only hides a cycle until the function runs), and ``import lstm_multi`` imports no framework."""
+import only hides a cycle until the function runs; only ``if TYPE_CHECKING:`` imports, which never
+run, are left out), and ``import lstm_multi`` imports no framework."""
 
 from __future__ import annotations
 
@@ -24,7 +25,12 @@ def imported_modules(path: Path, modules: set[str]) -> set[str]:
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    type_only = {id(n) for block in ast.walk(tree) if is_type_checking_block(block)
+                 for stmt in block.body for n in ast.walk(stmt)}
+    for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -35,6 +41,15 @@ def imported_modules(path: Path, modules: set[str]) -> set[str]:
             for alias in node.names:
                 found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
     return {m for m in found if m in modules and m != name}
+
+
+def is_type_checking_block(node: ast.AST) -> bool:
+    """``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``): imports for the type checker only."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -69,6 +84,7 @@ def test_the_graph_is_read_with_lazy_imports():
     graph = import_graph()
     assert "lstm_multi.core.sampling" in graph["lstm_multi.core.module"]  # imported inside Module.predict
     assert "lstm_multi.backends.torch.ops" in graph["lstm_multi.backends.torch.layers"]
+    assert "lstm_multi.core.data" not in graph["lstm_multi.core.module"]  # only under TYPE_CHECKING
 
 
 def test_no_import_cycles():

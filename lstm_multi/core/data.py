@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
-import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, overload
@@ -19,6 +18,7 @@ from typing import Any, overload
 import numpy as np
 
 from .module import DataModule
+from .text import PREPROCESSORS, TOKENS, get_preprocessor, preprocess, tokenize
 
 TIME_MACHINE_SHA1 = "090b5e7e70c295757f55df93cb0a180b9691891a"
 
@@ -50,36 +50,11 @@ def read_text_file(path: str | Path) -> str:
         raise CorpusError(f"Text file {str(path)!r} is not UTF-8 text ({err.reason}).") from None
 
 
-def preprocess(text: str) -> str:
-    """d2l: every run of non-letters becomes one space; lower case."""
-    return re.sub("[^A-Za-z]+", " ", text).lower()
-
-
-#: How text becomes characters: d2l's cleaning (letters a-z and space), or the text as it is.
-PREPROCESSORS: dict[str, Callable[[str], str]] = {"d2l": preprocess, "none": lambda text: text}
-
-
-def get_preprocessor(name: str) -> Callable[[str], str]:
-    if name not in PREPROCESSORS:
-        raise ValueError(f"Unknown preprocessing {name!r}. Valid: {', '.join(PREPROCESSORS)}.")
-    return PREPROCESSORS[name]
-
-
-def tokenize(text: str, kind: str = "char") -> list[str]:
-    """Character tokens, or word tokens (split on white space; d2l 10.1's exercise)."""
-    if kind not in TOKENS:
-        raise ValueError(f"Unknown tokens {kind!r}. Valid: {', '.join(TOKENS)}.")
-    return list(text) if kind == "char" else text.split()
-
-
-TOKENS = ("char", "word")
-
-
 class Vocab:
     """d2l's vocabulary: tokens sorted, ``<unk>`` and reserved tokens included.
 
     For the Time Machine it has 28 tokens: ``' '``, ``'<unk>'``, ``'a'`` ... ``'z'``.
-    ``preprocessing`` names how the corpus was cleaned (see :data:`PREPROCESSORS`).
+    ``preprocessing`` names how the corpus was cleaned (see :data:`.text.PREPROCESSORS`).
     """
 
     preprocessing = "d2l"

@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-from .data import get_preprocessor, tokenize
+from .text import get_preprocessor, tokenize
 
 
 def next_distribution(logits: np.ndarray, temperature: float, top_k: int | None = None,

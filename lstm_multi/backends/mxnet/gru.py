@@ -90,3 +90,5 @@ class GRU(NativeLayer):
             raise ValueError("Gluon's GRU has only the reset-after form (cuDNN's); use "
                              "GRUScratch(reset_after=False) for d2l's.")
         super().__init__(config, seed=seed)
+
+    step = staticmethod(gru_step)  # the same equations, for trace() (Gluon's layer returns no gates)

@@ -357,13 +357,6 @@ class NativeLayer(Layer):
         return outputs, self.api_state(parts)
 
 
-def cell_step(cell: str):
-    """The scratch cell's step function (``lstm_step``, ``gru_step``, ``rnn_step``)."""
-    from . import gru, lstm, rnn  # they import this module
-
-    return {"lstm": lstm.lstm_step, "gru": gru.gru_step, "rnn": rnn.rnn_step}[cell]
-
-
 def trace(layer, X, state=None) -> dict:
     """Every gate and state of ``layer`` (scratch or native) per step: ``{name: (T, B, h)}``, names
     ``CELLS[cell].traces`` prefixed by unit, in time order (no dropout).
@@ -378,7 +371,7 @@ def trace(layer, X, state=None) -> dict:
     config = layer.config
     X = tensor(X)
     parts = [tensor(s) for s in layer.state_parts(layer.checked_state(X, state))]
-    step, params, T = cell_step(config.cell), get_params(layer), X.shape[0]
+    step, params, T = layer.step, get_params(layer), X.shape[0]
     values: dict[str, Any] = {}
     layer_input = X
     layer_outputs: list[Any] = []  # the outputs of the current layer's units so far

@@ -110,3 +110,5 @@ class LSTM(NativeLayer):
         if config.peephole:
             raise ValueError(NO_PEEPHOLE)
         super().__init__(config, seed=seed)
+
+    step = staticmethod(lstm_step)  # the same equations, for trace() (Gluon's layer returns no gates)

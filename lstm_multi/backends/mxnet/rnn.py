@@ -50,3 +50,5 @@ class RNN(NativeLayer):
                  dropout: float = 0.0, seed: int = 0):
         config = LayerConfig("rnn", num_inputs, num_hiddens, num_layers, bidirectional, dropout)
         super().__init__(config, seed=seed)
+
+    step = staticmethod(rnn_step)  # the same equations, for trace() (Gluon's layer returns no gates)
