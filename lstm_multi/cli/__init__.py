@@ -11,6 +11,8 @@ import argparse
 import importlib
 import os
 import sys
+from collections.abc import Sequence
+from typing import TextIO
 
 from .. import __version__
 from ..backend import BackendError
@@ -29,11 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None):
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
     print(f"lstm-multi: warning: {message}", file=sys.stderr)
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """``lstm-multi ARGS``: parse, run the command; its exit status (2 for our errors, printed as one line)."""
     import warnings
 

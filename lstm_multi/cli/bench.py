@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 from ..backend import BACKENDS, FRAMEWORKS
-from .common import DefaultsHelpFormatter, _non_negative_float, _positive_int, check_output_dir
+from .common import DefaultsHelpFormatter, check_output_dir, non_negative_float, positive_int
 
 
-def add_parser(subparsers):
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     bench = subparsers.add_parser("bench", help="training and generation tokens/s per implementation",
                                   formatter_class=DefaultsHelpFormatter)
     bench.add_argument("--backends", nargs="+", choices=BACKENDS, help="default: the four frameworks")
@@ -17,19 +18,19 @@ def add_parser(subparsers):
                        default=["scratch", "concise", "d2l"], help="implementations to time")
     bench.add_argument("--models", nargs="+", choices=("lstm", "gru", "rnn"), default=["lstm"],
                        help="the cells to time (the book's d2l loop: LSTM only)")
-    bench.add_argument("--hidden", nargs="+", type=_positive_int, default=[32, 256], help="num_hiddens")
-    bench.add_argument("--batch-size", nargs="+", type=_positive_int, default=[1024, 32],
+    bench.add_argument("--hidden", nargs="+", type=positive_int, default=[32, 256], help="num_hiddens")
+    bench.add_argument("--batch-size", nargs="+", type=positive_int, default=[1024, 32],
                        help="windows per batch")
-    bench.add_argument("--num-steps", type=_positive_int, default=32, help="characters per window")
-    bench.add_argument("--steps", type=_positive_int, default=10, help="timed training steps, at least")
-    bench.add_argument("--min-seconds", type=_non_negative_float, default=1.0,
+    bench.add_argument("--num-steps", type=positive_int, default=32, help="characters per window")
+    bench.add_argument("--steps", type=positive_int, default=10, help="timed training steps, at least")
+    bench.add_argument("--min-seconds", type=non_negative_float, default=1.0,
                        help="time more steps until this many seconds have passed")
-    bench.add_argument("--gen-tokens", type=_positive_int, default=100, help="characters generated")
+    bench.add_argument("--gen-tokens", type=positive_int, default=100, help="characters generated")
     bench.add_argument("--out", default="bench-results", help="folder for results.md and results.json")
     return bench
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from .. import bench as harness
 
     check_output_dir(args.out, "--out")

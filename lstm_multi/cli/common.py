@@ -7,10 +7,21 @@ The command modules import this one, never each other; this one imports no comma
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from ..core.family import MODELS
+from ..core.family import MODELS, LayerConfig
+from ..core.trainer import Callback, EpochRecord, Trainer
+
+if TYPE_CHECKING:
+    from ..core.checkpoint import Checkpoint
+    from ..core.data import Vocab
+    from ..core.lm import LanguageModel
+    from ..core.module import DataModule, Module
 
 #: The text a language model continues (d2l's), after training and by default in generate.
 PREFIX = "time traveller"
@@ -18,35 +29,35 @@ PREFIX = "time traveller"
 
 # --- argument types: argparse prints "argument --lr: must be a positive number, got -1" ---
 
-def _positive_int(text):
+def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
 
 
-def _positive_float(text):
+def positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
 
 
-def _non_negative_float(text):
+def non_negative_float(text: str) -> float:
     value = float(text)
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
     return value
 
 
-def _non_negative_int(text):
+def non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
     return value
 
 
-def _dropout(text):
+def dropout_rate(text: str) -> float:
     value = float(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text}")
@@ -56,7 +67,7 @@ def _dropout(text):
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows an option's default, unless its help already says it or there is none to show."""
 
-    def _get_help_string(self, action):
+    def _get_help_string(self, action: argparse.Action) -> str | None:
         if "default" in (action.help or "") or action.default is None or action.default is False \
                 or isinstance(action, argparse._StoreFalseAction):
             return action.help
@@ -65,15 +76,15 @@ class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 # --- the model family's options (train builds the model from them; parity compares it) ---
 
-def add_model_arguments(parser, dropout: bool = True) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser, dropout: bool = True) -> None:
     """The family's options (train builds the model from them; parity compares it)."""
     group = parser.add_argument_group("model (the family: LSTM, GRU, RNN)")
     group.add_argument("--model", choices=MODELS, default="lstm", help="the recurrent cell")
-    group.add_argument("--num-layers", type=_positive_int, default=1, help="layers stacked")
+    group.add_argument("--num-layers", type=positive_int, default=1, help="layers stacked")
     group.add_argument("--bidirectional", action="store_true",
                        help="both directions (tasks; parity compares the layer: an LM runs forward)")
     if dropout:
-        group.add_argument("--dropout", type=_dropout, default=0.0,
+        group.add_argument("--dropout", type=dropout_rate, default=0.0,
                            help="dropout between stacked layers, in training only")
     group.add_argument("--peephole", nargs="?", const="diagonal", choices=("diagonal", "full"),
                        help="LSTM: peephole connections (diagonal: Gers et al. 2002; full: matrices "
@@ -86,9 +97,9 @@ def add_model_arguments(parser, dropout: bool = True) -> None:
                        help="GRU: reset gate before it (d2l's form; scratch, and Keras' native GRU)")
 
 
-def model_options(args) -> dict:
+def model_options(args: argparse.Namespace) -> dict[str, Any]:
     """The LayerConfig options the arguments set (only those of the chosen cell)."""
-    options = {"num_layers": args.num_layers}
+    options: dict[str, Any] = {"num_layers": args.num_layers}
     for name in ("dropout", "bidirectional"):
         if getattr(args, name, None):
             options[name] = getattr(args, name)
@@ -103,7 +114,7 @@ def model_options(args) -> dict:
     return options
 
 
-def describe_model(config) -> str:
+def describe_model(config: LayerConfig) -> str:
     """``config.describe()`` (layers, direction, cell, peepholes, GRU reset, dropout) with the option
     it leaves out, the LSTM's initial forget-gate bias: ``"LSTM (peephole: diagonal, forget bias 1.0)"``."""
     text = config.describe()
@@ -115,54 +126,51 @@ def describe_model(config) -> str:
 
 # --- training: the epoch lines, Ctrl-C / SIGTERM ---
 
-class EpochPrinter:
+class EpochPrinter(Callback):
     """Prints one line per epoch above the progress bar."""
 
-    def on_fit_start(self, trainer, model, data):
+    def on_fit_start(self, trainer: Trainer, model: Module, data: DataModule) -> None:
         pass
 
-    def on_epoch_end(self, trainer, model, record):
+    def on_epoch_end(self, trainer: Trainer, model: Module, record: EpochRecord) -> None:
         from tqdm.auto import tqdm
 
         if trainer.is_chief:
             tqdm.write(f"epoch {record.epoch:3d}  {record.summary()}  ({record.seconds:.2f} s)")
 
-    def on_fit_end(self, trainer, model):
+    def on_fit_end(self, trainer: Trainer, model: Module) -> None:
         pass
+
+
+#: what ``signal.signal`` takes and returns: a function, ``SIG_DFL`` or ``SIG_IGN``, or None (not set from Python)
+SignalHandler: TypeAlias = Callable[[int, FrameType | None], Any] | int | None
 
 
 class StopOnSignals:
     """Ctrl-C (SIGINT) or SIGTERM: ask the trainer to stop after the current step."""
 
-    def __init__(self, trainer):
-        self.trainer, self.signal, self.previous = trainer, None, {}
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.signal: int | None = None  # the signal that asked to stop
+        self.previous: dict[int, SignalHandler] = {}
 
-    def __enter__(self):
-        import signal
-
+    def __enter__(self) -> StopOnSignals:
         for sig in (signal.SIGINT, signal.SIGTERM):
             self.previous[sig] = signal.signal(sig, self._handle)
         return self
 
-    def _handle(self, signum, frame):
-        import signal
-
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.signal = signum
         self.trainer.request_stop()
         signal.signal(signum, self.previous[signum])  # a second one stops at once
 
-    def __exit__(self, *exc):
-        import signal
-
+    def __exit__(self, *exc: object) -> None:
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
-        return False
 
 
-def interrupted(signum, trainer, out) -> int:
+def interrupted(signum: int | None, trainer: Trainer, out: Path) -> int:
     """After a run stopped by a signal: say what was kept and how to resume; the exit status."""
-    import signal
-
     if not trainer.is_chief:
         return 143 if signum == signal.SIGTERM else 130
     name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
@@ -177,7 +185,7 @@ def interrupted(signum, trainer, out) -> int:
 
 # --- output paths, checked before any work ---
 
-def check_output_file(path, flag: str) -> None:
+def check_output_file(path: str | Path, flag: str) -> None:
     """Fail before any work if ``path`` cannot be written as a file."""
     path = Path(path)
     if path.is_dir():
@@ -186,7 +194,7 @@ def check_output_file(path, flag: str) -> None:
         raise ValueError(f"{flag} {path}: the directory {path.parent} does not exist.")
 
 
-def check_output_dir(path, flag: str) -> None:
+def check_output_dir(path: str | Path, flag: str) -> None:
     """Fail before any work if ``path`` cannot be used as an output directory."""
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -216,7 +224,7 @@ def can_draw(command: str, figures: list[str]) -> bool:
 
 # --- a trained language model (generate, gates) ---
 
-def vocab_of(ckpt):
+def vocab_of(ckpt: Checkpoint) -> Vocab:
     """A checkpoint's vocabulary, preparing text as its run's corpus was prepared."""
     from ..core.data import Vocab
 
@@ -226,7 +234,7 @@ def vocab_of(ckpt):
     return vocab
 
 
-def language_model(ckpt, args):
+def language_model(ckpt: Checkpoint, args: argparse.Namespace) -> LanguageModel:
     """The checkpoint's language model on ``--backend``, built with ``--impl`` (default: the
     implementation it was trained with), its parameters loaded."""
     from .. import get_backend

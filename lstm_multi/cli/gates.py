@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from ..backend import BACKENDS
-from .common import (PREFIX, DefaultsHelpFormatter, _non_negative_int, check_output_file, describe_model,
-                     language_model, vocab_of)
+from .common import (PREFIX, DefaultsHelpFormatter, check_output_file, describe_model, language_model,
+                     non_negative_int, vocab_of)
 
 
-def add_parser(subparsers):
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     gates = subparsers.add_parser("gates", help="heatmaps of a trained LM's gates and states over a text",
                                   formatter_class=DefaultsHelpFormatter)
     gates.add_argument("--checkpoint", required=True, help="a language model's model.safetensors")
     gates.add_argument("--text", default=PREFIX, help="the text the model reads")
     gates.add_argument("--out", default="gates.png", help="the figure (PNG)")
-    gates.add_argument("--layer", type=_non_negative_int, default=0, help="which stacked layer (0: the first)")
+    gates.add_argument("--layer", type=non_negative_int, default=0, help="which stacked layer (0: the first)")
     gates.add_argument("--print", action="store_true", help="also print each step's mean gate values")
     gates.add_argument("--backend", choices=BACKENDS, help="default: as for train")
     gates.add_argument("--impl", choices=("scratch", "concise"),
@@ -23,7 +24,7 @@ def add_parser(subparsers):
     return gates
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from .. import load_checkpoint
     from ..core.gates import gate_table, plot_gates, trace_text, unit_prefix
     from ..core.plot import MATPLOTLIB_HINT, matplotlib_available

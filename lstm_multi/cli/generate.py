@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
+
 from ..backend import BACKENDS
-from .common import (PREFIX, DefaultsHelpFormatter, _non_negative_int, _positive_float, _positive_int,
-                     language_model, vocab_of)
+from .common import (PREFIX, DefaultsHelpFormatter, language_model, non_negative_int, positive_float,
+                     positive_int, vocab_of)
 
 
-def add_parser(subparsers):
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     gen = subparsers.add_parser("generate", help="continue a prefix with a trained checkpoint",
                                 formatter_class=DefaultsHelpFormatter)
     gen.add_argument("--checkpoint", required=True, help="a model.safetensors of any backend")
@@ -15,19 +17,19 @@ def add_parser(subparsers):
     gen.add_argument("--impl", choices=("scratch", "concise"),
                      help="default: the one the checkpoint was trained with")
     gen.add_argument("--prefix", default=PREFIX, help="text to continue")
-    gen.add_argument("--num-preds", type=_non_negative_int, default=50, help="characters to generate")
+    gen.add_argument("--num-preds", type=non_negative_int, default=50, help="characters to generate")
     gen.add_argument("--temperature", type=float,
                      help="0: greedy (d2l); > 0: sample from softmax(logits / T) (default: greedy, or 1 "
                           "with --top-k or --top-p)")
-    gen.add_argument("--top-k", type=_positive_int, help="sample among the k most likely characters")
-    gen.add_argument("--top-p", type=_positive_float,
+    gen.add_argument("--top-k", type=positive_int, help="sample among the k most likely characters")
+    gen.add_argument("--top-p", type=positive_float,
                      help="nucleus sampling: among the most likely characters whose probabilities reach p")
-    gen.add_argument("--seed", type=_non_negative_int, default=0,
+    gen.add_argument("--seed", type=non_negative_int, default=0,
                      help="seeds sampling: the same seed gives the same text on every backend")
     return gen
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from .. import load_checkpoint
 
     ckpt = load_checkpoint(args.checkpoint)

@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
 from ..backend import BACKENDS, FRAMEWORKS
-from .common import (DefaultsHelpFormatter, _non_negative_int, _positive_int, add_model_arguments,
-                     check_output_file, model_options)
+from .common import (DefaultsHelpFormatter, add_model_arguments, check_output_file, model_options,
+                     non_negative_int, positive_int)
 
 
-def add_parser(subparsers):
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     par = subparsers.add_parser("parity", help="compare every implementation with the NumPy reference",
                                 formatter_class=DefaultsHelpFormatter)
     par.add_argument("--backends", nargs="+", choices=BACKENDS, help="default: the four frameworks")
-    par.add_argument("--hidden", type=_positive_int, default=32, help="num_hiddens")
-    par.add_argument("--num-steps", type=_positive_int, default=16, help="time steps of the case")
-    par.add_argument("--batch-size", type=_positive_int, default=8, help="sequences of the case")
-    par.add_argument("--steps", type=_positive_int, default=20, help="SGD steps of the trajectory")
-    par.add_argument("--seed", type=_non_negative_int, default=0, help="seeds the case")
+    par.add_argument("--hidden", type=positive_int, default=32, help="num_hiddens")
+    par.add_argument("--num-steps", type=positive_int, default=16, help="time steps of the case")
+    par.add_argument("--batch-size", type=positive_int, default=8, help="sequences of the case")
+    par.add_argument("--steps", type=positive_int, default=20, help="SGD steps of the trajectory")
+    par.add_argument("--seed", type=non_negative_int, default=0, help="seeds the case")
     par.add_argument("--full", action="store_true", help="every quantity, not the worst of each kind")
     par.add_argument("--json", metavar="FILE", help="also write every row as JSON")
     add_model_arguments(par, dropout=False)
     return par
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from ..core.parity import TOLERANCES, parity, tolerance

@@ -8,15 +8,22 @@ options choose any member of the family (GRU, RNN, stacked, peepholes, ...).
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..backend import BACKENDS
-from .common import (PREFIX, DefaultsHelpFormatter, EpochPrinter, StopOnSignals, _non_negative_int,
-                     _positive_float, _positive_int, add_model_arguments, can_draw, check_output_dir,
-                     describe_model, interrupted, model_options)
+from .common import (PREFIX, DefaultsHelpFormatter, EpochPrinter, StopOnSignals, add_model_arguments, can_draw,
+                     check_output_dir, describe_model, interrupted, model_options, non_negative_int,
+                     positive_float, positive_int)
 from .train_task import fill_task_defaults, train_task
+
+if TYPE_CHECKING:
+    from ..core.checkpoint import Checkpoint
+    from ..core.data import TimeMachine
+    from ..core.lm import LanguageModel
 
 #: The arguments that define a training run: stored in its checkpoint, reused by --resume.
 RUN_ARGS = ("task", "impl", "hidden", "optimizer", "lr", "lr_schedule", "clip", "batch_size", "num_steps",
@@ -25,7 +32,7 @@ RUN_ARGS = ("task", "impl", "hidden", "optimizer", "lr", "lr_schedule", "clip", 
             "reset_after", "embedding_dim")
 
 
-def add_parser(subparsers):
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     train = subparsers.add_parser("train", help="train the character LM and sample from it, or a course task",
                                   formatter_class=DefaultsHelpFormatter)
     train.add_argument("--task", choices=("lm", "parentheses", "timeseries"), default="lm",
@@ -35,30 +42,30 @@ def add_parser(subparsers):
                        "the first installed of torch, jax, tensorflow, mxnet")
     train.add_argument("--impl", choices=("scratch", "concise"), default="scratch",
                        help="from-scratch cell or the framework's native layer")
-    train.add_argument("--hidden", type=_positive_int, default=32, help="num_hiddens")
-    train.add_argument("--epochs", type=_positive_int, help="passes over the training data (default: lm 50, "
+    train.add_argument("--hidden", type=positive_int, default=32, help="num_hiddens")
+    train.add_argument("--epochs", type=positive_int, help="passes over the training data (default: lm 50, "
                        "parentheses 15, timeseries 20)")
     train.add_argument("--optimizer", choices=("sgd", "adam"),
                        help="default: lm sgd (d2l), the tasks adam; both after clipping")
-    train.add_argument("--lr", type=_positive_float, help="learning rate (default: lm with sgd 4 (d2l), "
+    train.add_argument("--lr", type=positive_float, help="learning rate (default: lm with sgd 4 (d2l), "
                        "with adam 0.001; parentheses 0.01; timeseries 0.005)")
     train.add_argument("--lr-schedule", choices=("constant", "cosine"),
                        help="constant, or cosine decay to 0 over all steps (default: timeseries cosine, "
                             "else constant)")
-    train.add_argument("--clip", type=_positive_float, default=1.0, help="gradient_clip_val")
-    train.add_argument("--batch-size", type=_positive_int,
+    train.add_argument("--clip", type=positive_float, default=1.0, help="gradient_clip_val")
+    train.add_argument("--batch-size", type=positive_int,
                        help="examples per batch (default: lm 1024, parentheses 100, timeseries 16)")
-    train.add_argument("--num-steps", type=_positive_int, default=32, help="lm: characters per window")
-    train.add_argument("--num-train", type=_positive_int, help="training examples (default: lm 10000 "
+    train.add_argument("--num-steps", type=positive_int, default=32, help="lm: characters per window")
+    train.add_argument("--num-train", type=positive_int, help="training examples (default: lm 10000 "
                        "windows, parentheses 10000 strings, timeseries the first 600 values)")
-    train.add_argument("--num-val", type=_positive_int, help="validation examples (default: lm 5000, "
+    train.add_argument("--num-val", type=positive_int, help="validation examples (default: lm 5000, "
                        "parentheses 2000; timeseries: the rest of the series)")
-    train.add_argument("--length", type=_positive_int, default=25, help="parentheses: symbols per string")
-    train.add_argument("--tau", type=_positive_int, default=4, help="timeseries: values per window")
+    train.add_argument("--length", type=positive_int, default=25, help="parentheses: symbols per string")
+    train.add_argument("--tau", type=positive_int, default=4, help="timeseries: values per window")
     train.add_argument("--head", choices=("linear", "mlp"), default="linear",
                        help="tasks: the head on the last hidden state")
-    train.add_argument("--mlp-hiddens", type=_positive_int, default=32, help="tasks: the MLP head's width")
-    train.add_argument("--seed", type=_non_negative_int, default=0,
+    train.add_argument("--mlp-hiddens", type=positive_int, default=32, help="tasks: the MLP head's width")
+    train.add_argument("--seed", type=non_negative_int, default=0,
                        help="seeds the initialisation and the batch order")
     train.add_argument("--text", help="train on this UTF-8 text file instead of The Time Machine")
     train.add_argument("--preprocess", choices=("d2l", "none"), default="d2l",
@@ -66,7 +73,7 @@ def add_parser(subparsers):
                             "characters, any language")
     train.add_argument("--tokens", choices=("char", "word"), default="char",
                        help="characters (d2l) or words (generation joins them with spaces)")
-    train.add_argument("--min-freq", type=_non_negative_int,
+    train.add_argument("--min-freq", type=non_negative_int,
                        help="rarer tokens read as <unk> (default: 0 for characters, 2 for words)")
     train.add_argument("--init-from", metavar="CHECKPOINT",
                        help="start from this checkpoint's parameters (any backend's)")
@@ -75,16 +82,16 @@ def add_parser(subparsers):
     train.add_argument("--resume", metavar="RUN_DIR_OR_CHECKPOINT",
                        help="continue a run exactly (epochs, history, batch order) up to --epochs")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    train.add_argument("--workers", type=_positive_int, default=1,
+    train.add_argument("--workers", type=positive_int, default=1,
                        help="data-parallel workers, each taking an equal part of every batch: torch "
                             "processes (gloo), JAX or TensorFlow CPU devices, MXNet contexts")
     add_model_arguments(train)
-    train.add_argument("--embedding-dim", type=_positive_int,
+    train.add_argument("--embedding-dim", type=positive_int,
                        help="a learned embedding of this size in front of the layer (default: one-hot)")
     return train
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from .. import get_backend, plot_history
     from ..backend import backend_name
     from ..core.checkpoint import RunCheckpoints
@@ -140,7 +147,7 @@ def run(args) -> int:
                       progress=not args.no_progress, optimizer=make_optimizer(args.optimizer, args.lr),
                       lr_schedule=args.lr_schedule, workers=args.workers)
     with StopOnSignals(trainer) as stop:
-        history = trainer.fit(model, data, resume=ckpt.training if args.resume else None)
+        history = trainer.fit(model, data, resume=ckpt.training if ckpt is not None and args.resume else None)
     if trainer.interrupted:
         return interrupted(stop.signal, trainer, out)
     if not trainer.is_chief:
@@ -164,7 +171,7 @@ def run(args) -> int:
     return 0
 
 
-def resume_run(args):
+def resume_run(args: argparse.Namespace) -> Checkpoint:
     """``--resume``: the checkpoint's run arguments replace ours (but --epochs, --backend, --out)."""
     from .. import load_checkpoint
 
@@ -187,7 +194,8 @@ def resume_run(args):
     return ckpt
 
 
-def load_compatible(path, model, data, ckpt=None):
+def load_compatible(path: str | Path, model: LanguageModel, data: TimeMachine,
+                    ckpt: Checkpoint | None = None) -> Checkpoint:
     """A checkpoint that fits ``model`` and the data's vocabulary, else a clear error."""
     from .. import load_checkpoint
 
@@ -195,14 +203,15 @@ def load_compatible(path, model, data, ckpt=None):
     if ckpt.vocab != data.vocab.idx_to_token:
         raise ValueError(f"{path} was trained with another vocabulary "
                          f"({len(ckpt.vocab)} tokens); it cannot continue on this text.")
-    if (ckpt.config, ckpt.embedding_dim) != (model.config, model.embedding_dim):
+    # LanguageModel (core/lm.py) does not declare embedding_dim yet: the backends' save_hyperparameters sets it
+    if (ckpt.config, ckpt.embedding_dim) != (model.config, model.embedding_dim):  # type: ignore[attr-defined]
         raise ValueError(f"{path} holds a {describe_model(ckpt.config)} with {ckpt.config.num_hiddens} hidden "
                          f"units{f', embedding {ckpt.embedding_dim}' if ckpt.embedding_dim else ''}; "
                          "train with the same model options to continue from it.")
     return ckpt
 
 
-def start_workers(args) -> int | None:
+def start_workers(args: argparse.Namespace) -> int | None:
     """``--workers N``, what the framework needs before it starts: torch runs one process per
     worker (spawned here, unless torchrun started this one); JAX and TensorFlow get N CPU devices.
     Returns the exit status when the workers ran in other processes, else None."""
@@ -228,7 +237,7 @@ def start_workers(args) -> int | None:
     return None
 
 
-def parameter_server(args) -> bool:
+def parameter_server(args: argparse.Namespace) -> bool:
     """A process of an MXNet parameter-server run (``DMLC_ROLE`` set), checked before MXNet waits
     for its peers: the scheduler and the servers serve from MXNet's import until the workers
     finish (returns True); a worker checks the run's variables against ``--workers`` (False)."""

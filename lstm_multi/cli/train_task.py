@@ -3,12 +3,20 @@ Module/Trainer as the language model (``train.py`` dispatches here)."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from .common import EpochPrinter, StopOnSignals, can_draw, describe_model, interrupted
 
+if TYPE_CHECKING:
+    from ..core.checkpoint import Checkpoint
+    from ..core.tasks import Parentheses, TimeSeries
+    from ..core.tasks.models import TaskModel
+
 #: Defaults that differ per task (the LM's are d2l's; the tasks' the course's).
-TASK_DEFAULTS = {
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "lm": dict(epochs=50, optimizer="sgd", lr_schedule="constant", batch_size=1024, num_train=10000,
                num_val=5000),
     "parentheses": dict(epochs=15, optimizer="adam", lr=0.01, lr_schedule="constant", batch_size=100,
@@ -21,7 +29,7 @@ TASK_DEFAULTS = {
 DEFAULT_LR = {"sgd": 4.0, "adam": 0.001}  # the LM's: d2l's SGD rate, Adam's usual one
 
 
-def fill_task_defaults(args) -> None:
+def fill_task_defaults(args: argparse.Namespace) -> None:
     """Arguments left unset take the task's defaults (then the optimizer's learning rate)."""
     defaults = TASK_DEFAULTS[args.task]
     for name, value in defaults.items():
@@ -34,7 +42,7 @@ def fill_task_defaults(args) -> None:
                          "timeseries): a language model reads forward only and has its output layer.")
 
 
-def task_data(args):
+def task_data(args: argparse.Namespace) -> Parentheses | TimeSeries:
     """The data module of ``args.task`` (seeded by ``--seed``)."""
     from ..core.tasks import Parentheses, TimeSeries
 
@@ -43,7 +51,7 @@ def task_data(args):
     return TimeSeries(args.batch_size, args.tau, num_train=args.num_train, seed=args.seed)
 
 
-def task_model(bk, args, options, num_inputs: int):
+def task_model(bk: ModuleType, args: argparse.Namespace, options: dict[str, Any], num_inputs: int) -> TaskModel:
     from ..core.family import LayerConfig
     from ..core.lm import build_layer
 
@@ -56,12 +64,13 @@ def task_model(bk, args, options, num_inputs: int):
     return bk.Regressor(layer, **head)
 
 
-def train_task(args, bk, options, ckpt, run_args) -> int:
+def train_task(args: argparse.Namespace, bk: ModuleType, options: dict[str, Any], ckpt: Checkpoint | None,
+               run_args: dict[str, Any]) -> int:
     """Train a task model; print its validation metric beside the references a student compares with."""
     from ..core.checkpoint import RunCheckpoints
     from ..core.optim import make_optimizer
     from ..core.plot import plot_history
-    from ..core.tasks import ALPHABET, NOISE_FLOOR
+    from ..core.tasks import ALPHABET, NOISE_FLOOR, Parentheses, Regressor, TimeSeries
     from ..core.tasks.timeseries import plot_forecasts
     from ..core.trainer import Trainer
 
@@ -85,13 +94,13 @@ def train_task(args, bk, options, ckpt, run_args) -> int:
                       progress=not args.no_progress, optimizer=make_optimizer(args.optimizer, args.lr),
                       lr_schedule=args.lr_schedule, workers=args.workers)
     with StopOnSignals(trainer) as stop:
-        history = trainer.fit(model, data, resume=ckpt.training if args.resume else None)
+        history = trainer.fit(model, data, resume=ckpt.training if ckpt is not None and args.resume else None)
     if trainer.interrupted:
         return interrupted(stop.signal, trainer, out)
     if not trainer.is_chief:
         return 0
     last = history[-1]
-    if args.task == "parentheses":
+    if isinstance(data, Parentheses):
         print(f"validation accuracy {last.metrics['val_accuracy']:.4f} (chance: 0.5), "
               f"{sum(r.seconds for r in history):.1f} s")
     else:
@@ -102,7 +111,7 @@ def train_task(args, bk, options, ckpt, run_args) -> int:
     if can_draw("train", figures):
         plot_history(history, out / "curve.png",
                      title=f"{args.task}: {bk.NAME} {args.impl} {describe_model(model.config)}")
-        if args.task == "timeseries":
+        if isinstance(model, Regressor) and isinstance(data, TimeSeries):  # the timeseries task
             plot_forecasts(model, data, out / "forecasts.png")
         written += [out / name for name in figures]
     print(f"wrote {', '.join(map(str, written))}")

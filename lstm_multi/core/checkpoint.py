@@ -24,11 +24,11 @@ from .family import LayerConfig
 from .lm import lm_shapes
 from .optim import make_optimizer
 from .params import check_params, short_list
+from .trainer import Callback, EpochRecord, Trainer
 from .types import Params, Shapes
 
 if TYPE_CHECKING:
     from .module import DataModule, Module
-    from .trainer import EpochRecord, Trainer
 
 FORMAT = "lstm-multi"
 VERSION = "1"
@@ -45,8 +45,8 @@ class Checkpoint:
 
     params: dict[str, np.ndarray]
     vocab: list[str]
+    config: LayerConfig  # the layer (d2l's one-layer LSTM for older files)
     hparams: dict[str, Any] = field(default_factory=dict)
-    config: LayerConfig | None = None  # the layer (d2l's one-layer LSTM for older files)
     embedding_dim: int | None = None
     training: dict[str, Any] | None = None  # Trainer.state() when saved during a run: what --resume needs
     optimizer: dict[str, Any] | None = None  # the optimizer's state (core.optim.canonical_state), with training
@@ -197,7 +197,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
                       config=config, embedding_dim=embedding_dim, training=training, optimizer=optimizer)
 
 
-class RunCheckpoints:
+class RunCheckpoints(Callback):
     """A Trainer callback that keeps a run's files current after every epoch (atomically):
 
     ``model.safetensors``  the last finished epoch, with the training state (``--resume``)

@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .optim import Optimizer, make_optimizer
-from .types import Batch, NativeParams, Params, Shapes, Tensor
+from .types import Batch, NativeParams, Params, Shapes, State, Tensor
 
 if TYPE_CHECKING:
     import numpy as np
@@ -100,11 +100,17 @@ class Module(HyperParameters):
         """Canonical names -> native (NumPy arrays)."""
         raise NotImplementedError
 
+    def forward_with_state(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """A language model's logits ``(B, T, vocab)`` for token ids ``(B, T)`` and its state after
+        them, which the next call continues from (:meth:`predict`); task models do not generate."""
+        raise NotImplementedError
+
 
 class DataModule(HyperParameters):
     """d2l's DataModule: ``train_dataloader`` and ``val_dataloader``."""
 
     batch_size: int  # saved by the subclass's save_hyperparameters
+    rng: np.random.Generator  # the subclass's generator of the batch order (a resumed run restores its state)
 
     def get_dataloader(self, train: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         raise NotImplementedError
@@ -114,3 +120,7 @@ class DataModule(HyperParameters):
 
     def val_dataloader(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         return self.get_dataloader(train=False)
+
+    def num_batches(self, train: bool) -> int:
+        """Batches per epoch of the training (``train``) or validation data."""
+        raise NotImplementedError

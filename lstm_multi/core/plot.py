@@ -3,7 +3,15 @@ without it everything trains and saves, and only drawing fails, saying how to in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .trainer import EpochRecord
 
 #: How to get matplotlib, which only the figures need.
 MATPLOTLIB_HINT = 'pip install "lstm-multi[plot]" (or pip install matplotlib)'
@@ -20,7 +28,7 @@ def matplotlib_available() -> bool:
     return True
 
 
-def _pyplot():
+def _pyplot() -> ModuleType:
     """pyplot; a process that has not imported it yet (the CLI) gets Agg, as figures are only
     saved, while a notebook or script keeps its own backend (inline figures stay inline)."""
     import sys
@@ -37,7 +45,7 @@ def _pyplot():
     return plt
 
 
-def save_figure(fig, path: str | Path) -> Path:
+def save_figure(fig: Figure, path: str | Path) -> Path:
     """Write ``fig`` to ``path`` (folders created) and close it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,7 +54,7 @@ def save_figure(fig, path: str | Path) -> Path:
     return path
 
 
-def plot_history(history, path: str | Path, title: str = "") -> Path:
+def plot_history(history: Sequence[EpochRecord], path: str | Path, title: str = "") -> Path:
     """Plot train and validation perplexity per epoch to ``path`` (a language model), or the
     losses beside the validation metrics (a task model: accuracy, MSE)."""
     plt = _pyplot()

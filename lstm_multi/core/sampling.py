@@ -22,10 +22,15 @@ Without a temperature: greedy, or temperature 1 when top-k or top-p asks for sam
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .text import get_preprocessor, tokenize
+
+if TYPE_CHECKING:
+    from .data import Vocab
+    from .module import Module
 
 
 def next_distribution(logits: np.ndarray, temperature: float, top_k: int | None = None,
@@ -46,16 +51,17 @@ def next_distribution(logits: np.ndarray, temperature: float, top_k: int | None 
     return p / p.sum()
 
 
-def choose_next(logits: np.ndarray, temperature: float, rng: np.random.Generator | None,
+def choose_next(logits: np.ndarray, temperature: float, rng: np.random.Generator,
                 top_k: int | None = None, top_p: float | None = None) -> int:
-    """Greedy (``temperature == 0``) or a draw from :func:`next_distribution`."""
+    """Greedy (``temperature == 0``) or a draw from :func:`next_distribution` by ``rng``."""
     if temperature == 0:
         return int(np.argmax(logits))
     p = next_distribution(logits, temperature, top_k, top_p)
     return int(rng.choice(len(p), p=p))
 
 
-def check_sampling(temperature, top_k, top_p) -> None:
+def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
+    """A clear ValueError for a bad temperature, top_k or top_p (values of any type are checked)."""
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature >= 0:
         raise ValueError(f"temperature must be a number >= 0 (0: greedy), got {temperature!r}.")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
@@ -68,14 +74,14 @@ def check_sampling(temperature, top_k, top_p) -> None:
                          "(greedy decoding, temperature 0, always takes the most likely one).")
 
 
-def resolve_temperature(temperature, top_k=None, top_p=None):
+def resolve_temperature(temperature: float | None, top_k: int | None = None, top_p: float | None = None) -> float:
     """``temperature``, or when it is None: 1 if top-k or top-p asks for sampling, else 0 (greedy)."""
     if temperature is not None:
         return temperature
     return 1.0 if top_k is not None or top_p is not None else 0.0
 
 
-def encode_prefix(prefix: str, vocab) -> list[int]:
+def encode_prefix(prefix: str, vocab: Vocab) -> list[int]:
     """The prefix prepared like the corpus (d2l: lower case, non-letters as one space), as ids;
     characters the vocabulary lacks read as ``<unk>``, with a warning that names them."""
     prepared = tokenize(get_preprocessor(getattr(vocab, "preprocessing", "d2l"))(prefix),
@@ -89,7 +95,7 @@ def encode_prefix(prefix: str, vocab) -> list[int]:
     return [vocab[c] for c in prepared] if prepared else [vocab.unk]
 
 
-def predict(model, prefix: str, num_preds: int, vocab, temperature: float | None = None,
+def predict(model: Module, prefix: str, num_preds: int, vocab: Vocab, temperature: float | None = None,
             seed: int | None = None, top_k: int | None = None, top_p: float | None = None) -> str:
     """d2l's ``predict``: ``prefix`` followed by ``num_preds`` generated characters (or words,
     joined with spaces, for a word vocabulary).

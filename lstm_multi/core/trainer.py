@@ -21,12 +21,18 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .checks import check_positive
 from .distributed import check_divisible, check_workers
-from .module import HyperParameters
-from .optim import make_optimizer
+from .module import DataModule, HyperParameters, Module
+from .optim import Optimizer, make_optimizer
+from .types import Batch
+
+if TYPE_CHECKING:
+    from tqdm.auto import tqdm
 
 
 def perplexity(loss: float) -> float:
@@ -40,7 +46,7 @@ class EpochRecord:
     train_loss: float
     val_loss: float | None
     seconds: float
-    metrics: dict = field(default_factory=dict)  # validation metrics: {"val_accuracy": ...}
+    metrics: dict[str, float] = field(default_factory=dict)  # validation metrics: {"val_accuracy": ...}
     language_model: bool = True  # perplexity means something (not for a task's loss)
 
     @property
@@ -52,12 +58,12 @@ class EpochRecord:
         return None if self.val_loss is None else perplexity(self.val_loss)
 
     @classmethod
-    def from_dict(cls, record: dict) -> "EpochRecord":
+    def from_dict(cls, record: dict[str, Any]) -> EpochRecord:
         metrics = {k: v for k, v in record.items() if k.startswith("val_") and k not in ("val_loss", "val_ppl")}
         return cls(record["epoch"], record["train_loss"], record["val_loss"], record["seconds"], metrics,
                    "train_ppl" in record)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         ppl = {"train_ppl": self.train_ppl, "val_ppl": self.val_ppl} if self.language_model else {}
         return {"epoch": self.epoch, "train_loss": self.train_loss, "val_loss": self.val_loss,
                 **ppl, **self.metrics, "seconds": self.seconds}
@@ -78,14 +84,27 @@ class EpochRecord:
 class Callback:
     """Hooks called by :meth:`Trainer.fit`; set ``trainer.should_stop = True`` to stop early."""
 
-    def on_fit_start(self, trainer, model, data):
+    def on_fit_start(self, trainer: Trainer, model: Module, data: DataModule) -> None:
         pass
 
-    def on_epoch_end(self, trainer, model, record: EpochRecord):
+    def on_epoch_end(self, trainer: Trainer, model: Module, record: EpochRecord) -> None:
         pass
 
-    def on_fit_end(self, trainer, model):
+    def on_fit_end(self, trainer: Trainer, model: Module) -> None:
         pass
+
+
+class DataParallel(Protocol):
+    """What the Trainer uses of a backend's ``DataParallel`` engine (``backends/<name>/distributed.py``)."""
+
+    rank: int  # this worker's index; 0 writes the files
+
+    def prepare(self, model: Module) -> None: ...
+
+    def training_step(self, model: Module, batch: Batch, optimizer: Optimizer, clip: float | None,
+                      stop: bool = False) -> tuple[float, bool]: ...
+
+    def finish(self, model: Module) -> None: ...
 
 
 LR_SCHEDULES = ("constant", "cosine")
@@ -115,9 +134,21 @@ class Trainer(HyperParameters):
             callbacks run on every worker and check ``trainer.is_chief`` to write files once.
     """
 
+    # set by save_hyperparameters from the arguments of __init__:
+    max_epochs: int
+    gradient_clip_val: float | None
+    progress: bool
+    lr_schedule: str
+    workers: int
+    # set by fit (the optimizer argument stays in hparams["optimizer"]):
+    model: Module
+    data: DataModule
+    optimizer: Optimizer
+
     def __init__(self, max_epochs: int, gradient_clip_val: float | None = None,
-                 callbacks=(), progress: bool = False, optimizer=None, lr_schedule: str = "constant",
-                 workers: int = 1):
+                 callbacks: Iterable[Callback] = (), progress: bool = False,
+                 optimizer: Optimizer | str | None = None, lr_schedule: str = "constant",
+                 workers: int = 1) -> None:
         self.save_hyperparameters()
         check_positive("max_epochs", max_epochs, integer=True)
         check_workers(workers)
@@ -130,19 +161,20 @@ class Trainer(HyperParameters):
         self.should_stop = False
         self.interrupted = False  # stopped by request_stop() in the middle of an epoch
         self.stop_requested = False  # request_stop() was called (data parallel: not yet agreed)
-        self.parallel = None  # the backend's DataParallel while fitting with workers > 1
+        self.parallel: DataParallel | None = None  # the backend's engine while fitting with workers > 1
 
     @property
     def is_chief(self) -> bool:
         """True on worker 0 (and without data parallelism): the one that writes and prints."""
         return self.parallel is None or self.parallel.rank == 0
 
-    def _optimizer_for(self, model):
-        if self.hparams["optimizer"] is None:
+    def _optimizer_for(self, model: Module) -> Optimizer:
+        optimizer: Optimizer | str | None = self.hparams["optimizer"]
+        if optimizer is None:
             return model.configure_optimizers()
-        if isinstance(self.hparams["optimizer"], str):
-            return make_optimizer(self.hparams["optimizer"], model.lr)
-        return self.hparams["optimizer"]
+        if isinstance(optimizer, str):
+            return make_optimizer(optimizer, model.lr)
+        return optimizer
 
     def request_stop(self) -> None:
         """Stop after the current step; the unfinished epoch is dropped (safe from a signal handler).
@@ -151,12 +183,12 @@ class Trainer(HyperParameters):
         if self.parallel is None:
             self.interrupted = True
 
-    def state(self) -> dict:
+    def state(self) -> dict[str, Any]:
         """What resuming needs (JSON-able): finished epochs, history, the data's generator state."""
         return {"epoch": len(self.history), "history": [r.as_dict() for r in self.history],
                 "data_rng": self.data.rng.bit_generator.state}
 
-    def fit(self, model, data, resume: dict | None = None) -> list[EpochRecord]:
+    def fit(self, model: Module, data: DataModule, resume: dict[str, Any] | None = None) -> list[EpochRecord]:
         """Train ``model`` on ``data``; returns (and keeps in ``history``) one record per epoch.
 
         ``resume``: a :meth:`state` saved after some epochs (with the model's parameters
@@ -195,7 +227,7 @@ class Trainer(HyperParameters):
             cb.on_fit_end(self, model)
         return self.history
 
-    def fit_epoch(self, epoch: int, bar=None) -> EpochRecord | None:
+    def fit_epoch(self, epoch: int, bar: tqdm | None = None) -> EpochRecord | None:
         """One epoch; ``None`` if :meth:`request_stop` was called during it."""
         start = time.perf_counter()
         total, count = 0.0, 0
@@ -223,7 +255,7 @@ class Trainer(HyperParameters):
                            {f"val_{name}": value for name, value in val.items()},
                            language_model=not hasattr(self.model, "task"))
 
-    def _data_parallel(self, model, data):
+    def _data_parallel(self, model: Module, data: DataModule) -> DataParallel | None:
         """The backend's ``DataParallel`` engine for ``workers > 1`` (checked), else None."""
         if self.workers == 1:
             return None
@@ -232,11 +264,11 @@ class Trainer(HyperParameters):
             raise ValueError(f"The {model.backend_name} backend trains on one worker; data-parallel "
                              "training (workers > 1) runs on torch, tensorflow, jax and mxnet.")
         check_divisible(data, self.workers)
-        parallel = engine(self.workers)
+        parallel: DataParallel = engine(self.workers)
         parallel.prepare(model)
         return parallel
 
-    def optimizer_at(self, step: int, total_steps: int):
+    def optimizer_at(self, step: int, total_steps: int) -> Optimizer:
         """The optimizer for training step ``step`` (0-based) of ``total_steps``: its learning rate
         from :attr:`lr_schedule` (the same kind of optimizer, so its state carries on)."""
         if self.lr_schedule == "constant":
@@ -245,7 +277,7 @@ class Trainer(HyperParameters):
         return replace(self.optimizer, lr=lr)
 
     @staticmethod
-    def _check_finite(epoch, loss, what):
+    def _check_finite(epoch: int, loss: float, what: str) -> None:
         if not math.isfinite(loss) or loss > 700:  # exp(700) overflows: no perplexity left
             raise FloatingPointError(
                 f"Training diverged at epoch {epoch}: the {what} is {loss:.4g}. "
@@ -253,14 +285,15 @@ class Trainer(HyperParameters):
 
     def evaluate(self) -> dict[str, float]:
         """Validation loss and metrics, each the mean over examples (empty without validation data)."""
-        totals, count = {}, 0
+        totals: dict[str, float] = {}
+        count = 0
         for X, Y in self.data.val_dataloader():
             for name, value in self.model.validation_step((X, Y)).items():
                 totals[name] = totals.get(name, 0.0) + value * len(X)
             count += len(X)
         return {name: total / count for name, total in totals.items()} if count else {}
 
-    def _progress_bar(self, first_epoch: int = 1):
+    def _progress_bar(self, first_epoch: int = 1) -> tqdm | None:
         if not self.progress or not self.is_chief:
             return None
         from tqdm.auto import tqdm

@@ -18,6 +18,9 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING, TypeAlias
 
 import torch
 import torch.distributed as dist
@@ -25,6 +28,13 @@ import torch.multiprocessing as mp
 
 from ...core.distributed import block
 from .ops import _loss_and_param_grads, apply_gradients
+
+if TYPE_CHECKING:
+    from ...core.optim import Optimizer
+    from ...core.types import Batch
+
+#: the command line's entry point, ``main(argv) -> exit status`` (``lstm_multi.cli.main``)
+Main: TypeAlias = Callable[[list[str]], int]
 
 LAUNCH_VARS = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 
@@ -35,7 +45,7 @@ class DataParallel:
     Attributes: ``workers``; ``rank``, this process's worker index (0 writes the files).
     """
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int) -> None:
         missing = [name for name in LAUNCH_VARS if name not in os.environ]
         if not dist.is_initialized() and missing:
             raise ValueError(
@@ -50,7 +60,7 @@ class DataParallel:
         self.rank = dist.get_rank() if dist.is_initialized() else int(os.environ["RANK"])
         self.owns_group = False
 
-    def prepare(self, model) -> None:
+    def prepare(self, model: torch.nn.Module) -> None:
         """Join the process group (NCCL for CUDA parameters, else gloo) and start every worker
         from worker 0's parameters, as ``DistributedDataParallel`` does."""
         params = [p for p in model.parameters()]
@@ -61,7 +71,8 @@ class DataParallel:
             for p in params:
                 dist.broadcast(p, src=0)
 
-    def training_step(self, model, batch, optimizer, clip, stop: bool = False) -> tuple[float, bool]:
+    def training_step(self, model: torch.nn.Module, batch: Batch, optimizer: Optimizer, clip: float | None,
+                      stop: bool = False) -> tuple[float, bool]:
         """One step on the global ``batch``: this worker's block, gradients averaged over all workers,
         the same clipped update everywhere. Returns the global batch's mean loss and whether any
         worker asked to stop (so that all stop after the same step)."""
@@ -76,7 +87,7 @@ class DataParallel:
         apply_gradients(model, params, grads, optimizer, clip)
         return flat[-2].item(), bool(flat[-1] > 0)
 
-    def finish(self, model) -> None:
+    def finish(self, model: torch.nn.Module) -> None:
         """Nothing to gather: every process already holds the trained model. The process group
         joined in :meth:`prepare` is closed, so that no gloo thread is left running when the
         process exits (which aborts it: "terminate called without an active exception")."""
@@ -90,7 +101,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(rank: int, workers: int, port: int, main, argv: list[str]) -> None:
+def _worker(rank: int, workers: int, port: int, main: Main, argv: list[str]) -> None:
     """One spawned worker: the variables torchrun would set, then ``main(argv)``, the command line
     with the same arguments."""
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(workers),
@@ -100,7 +111,7 @@ def _worker(rank: int, workers: int, port: int, main, argv: list[str]) -> None:
     sys.exit(main(argv))
 
 
-def launch(main, argv: list[str], workers: int) -> int:
+def launch(main: Main, argv: list[str], workers: int) -> int:
     """Run ``main(argv)`` (the command line's entry point, ``lstm-multi <argv>``) in ``workers``
     processes on this machine (like ``torchrun --nproc-per-node workers``); returns the first
     non-zero exit status, else 0. ``main`` is passed in, not imported, so that this module does
@@ -118,7 +129,12 @@ def launch(main, argv: list[str], workers: int) -> int:
     # The terminal's Ctrl-C reaches the workers too; pass SIGTERM on, then wait for them.
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda *_: [os.kill(p.pid, signal.SIGTERM) for p in context.processes])
+
+    def stop_workers(signum: int, frame: FrameType | None) -> None:
+        for process in context.processes:
+            os.kill(process.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop_workers)
     try:
         while not context.join():
             pass
