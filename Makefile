@@ -6,7 +6,7 @@
 #                  `notebooks` (every notebook executed at quick size).
 # `make test-all`: `make test`, then the tests marked slow (training to a target) in every framework.
 # `make lint`:     ruff check, ruff format --check and mypy only.
-# All bootstrap tox into .venv-tox; tox builds the framework's environment (.tox/$(BACKEND)),
+# All bootstrap tox (with tox-uv: uv installs the environments) into .venv-tox; tox builds the framework's environment (.tox/$(BACKEND)),
 # with the versions pinned in constraints/, and installs this package there.
 #   make train BACKEND=jax ARGS="--impl concise --epochs 10"
 #   make generate ARGS='--prefix "the time machine" --temperature 0.8'
@@ -43,4 +43,4 @@ env: $(TOX)
 
 $(TOX):
 	$(PYTHON) -m venv .venv-tox
-	.venv-tox/bin/pip install -q "tox==4.67.15"
+	.venv-tox/bin/pip install -q "tox==4.67.16" "tox-uv==1.37.1"
