@@ -18,7 +18,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from ...core.checks import check_sequence, check_state
-from ...core.family import LayerConfig, init_layer_params
+from ...core.family import LayerConfig, init_layer_params, resolve_init
 from ...core.params import CanonicalLayer, FusedLayout, fuse_unit, scratch_layout
 from .ops import get_params, jit_method, tensor, to_numpy
 
@@ -116,10 +116,10 @@ class ScratchLayer(Layer):
 
     hoist_input = False
 
-    def __init__(self, config: LayerConfig, sigma: float = 0.01, seed: int = 0):
+    def __init__(self, config: LayerConfig, init: str | None = None, sigma: float | None = None, seed: int = 0):
         super().__init__(config, seed)
-        self.sigma = sigma
-        params = init_layer_params(config, sigma, seed)
+        self.init, self.sigma = resolve_init(config, init, sigma)
+        params = init_layer_params(config, self.sigma, seed, self.init)
         self.units = nnx.List([Unit(fuse_unit(config, params, prefix)) for prefix, *_ in config.units()])
 
     def unit_layout(self, index, prefix, layer, reverse) -> FusedLayout:

@@ -14,10 +14,10 @@ class GRUScratch(ReferenceLayer):
     """The reference GRU (``lstm_multi/reference/gru.py``), stacked and bidirectional."""
 
     def __init__(self, num_inputs, num_hiddens, num_layers=1, bidirectional=False, dropout=0.0,
-                 reset_after=True, seed=0, sigma=0.01):
+                 reset_after=True, seed=0, init=None, sigma=None):
         config = LayerConfig("gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
                              reset_after=reset_after)
-        super().__init__(config, seed=seed, sigma=sigma)
+        super().__init__(config, seed=seed, init=init, sigma=sigma)
 
 
 class GRU(GRUScratch):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.checks import as_numpy, check_sequence, check_state
-from ...core.family import LayerConfig, init_layer_params
+from ...core.family import LayerConfig, init_layer_params, resolve_init
 from ...core.params import CanonicalLayer
 from ...reference import layer_forward
 
@@ -47,10 +47,11 @@ class ReferenceLayer(CanonicalLayer):
     (LSTM ``(H, C)``, GRU/RNN ``H``; ``(B, h)`` or stacked ``(units, B, h)``).
     """
 
-    def __init__(self, config: LayerConfig, seed: int = 0, sigma: float = 0.01):
-        self.config, self.seed, self.sigma = config, seed, sigma
+    def __init__(self, config: LayerConfig, seed: int = 0, init: str | None = None, sigma: float | None = None):
+        self.config, self.seed = config, seed
+        self.init, self.sigma = resolve_init(config, init, sigma)
         self.params = {name: value.astype(np.float64)
-                       for name, value in init_layer_params(config, sigma, seed).items()}
+                       for name, value in init_layer_params(config, self.sigma, seed, self.init).items()}
         # inverted-dropout masks of the training steps, a stream of their own
         self.dropout_rng = np.random.default_rng([seed, 1])
 

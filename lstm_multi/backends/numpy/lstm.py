@@ -14,10 +14,10 @@ class LSTMScratch(ReferenceLayer):
     """The reference LSTM (``lstm_multi/reference/lstm.py``), stacked and bidirectional."""
 
     def __init__(self, num_inputs, num_hiddens, num_layers=1, bidirectional=False, dropout=0.0,
-                 peephole=False, forget_bias=0.0, seed=0, sigma=0.01):
+                 peephole=False, forget_bias=0.0, seed=0, init=None, sigma=None):
         config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
                              peephole=peephole, forget_bias=forget_bias)
-        super().__init__(config, seed=seed, sigma=sigma)
+        super().__init__(config, seed=seed, init=init, sigma=sigma)
 
 
 class LSTM(LSTMScratch):

@@ -15,9 +15,9 @@ class RNNScratch(ReferenceLayer):
     """The reference tanh RNN (``lstm_multi/reference/rnn.py``), stacked and bidirectional."""
 
     def __init__(self, num_inputs, num_hiddens, num_layers=1, bidirectional=False, dropout=0.0,
-                 seed=0, sigma=0.01):
+                 seed=0, init=None, sigma=None):
         config = LayerConfig("rnn", num_inputs, num_hiddens, num_layers, bidirectional, dropout)
-        super().__init__(config, seed=seed, sigma=sigma)
+        super().__init__(config, seed=seed, init=init, sigma=sigma)
 
 
 class RNN(RNNScratch):

@@ -20,7 +20,7 @@ import functools
 import numpy as np
 
 from ...core.checks import check_sequence, check_state
-from ...core.family import LayerConfig, init_layer_params
+from ...core.family import LayerConfig, init_layer_params, resolve_init
 from ...core.params import CanonicalLayer, FusedLayout, fuse_unit, scratch_layout
 from ._imports import keras, tf
 
@@ -178,10 +178,12 @@ class ScratchLayer(Layer):
     h 32, 0.43 vs 0.36 s at h 256. So by default it stays in the step, as in Keras' cells.
     """
 
-    def __init__(self, config: LayerConfig, sigma: float = 0.01, seed: int = 0, hoist_input: bool = False):
+    def __init__(self, config: LayerConfig, init: str | None = None, sigma: float | None = None, seed: int = 0,
+                 hoist_input: bool = False):
         super().__init__(config, seed)
-        self.sigma, self.hoist_input = sigma, hoist_input
-        params = init_layer_params(config, sigma, seed)
+        self.init, self.sigma = resolve_init(config, init, sigma)
+        self.hoist_input = hoist_input
+        params = init_layer_params(config, self.sigma, seed, self.init)
         self.units = [{name: tf.Variable(value, name=name) for name, value in fuse_unit(config, params, prefix).items()}
                       for prefix, _, _, _ in config.units()]
 

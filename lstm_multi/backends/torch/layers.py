@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ...core.checks import check_sequence, check_state
-from ...core.family import LayerConfig, init_layer_params
+from ...core.family import LayerConfig, init_layer_params, resolve_init
 from ...core.params import CanonicalLayer, FusedLayout, fuse_unit, scratch_layout
 
 
@@ -68,10 +68,10 @@ class ScratchLayer(Layer):
     after inverted dropout (training only), the final states stacked.
     """
 
-    def __init__(self, config: LayerConfig, sigma: float = 0.01, seed: int = 0):
+    def __init__(self, config: LayerConfig, init: str | None = None, sigma: float | None = None, seed: int = 0):
         super().__init__(config, seed)
-        self.sigma = sigma
-        params = init_layer_params(config, sigma, seed)
+        self.init, self.sigma = resolve_init(config, init, sigma)
+        params = init_layer_params(config, self.sigma, seed, self.init)
         self.unit_names = []  # per unit: the names of its parameters, unprefixed
         for prefix, _, _, _ in config.units():
             unit = fuse_unit(config, params, prefix)
