@@ -103,8 +103,8 @@ class ScratchLayer(Layer):
     """Any cell of the family from scratch, stacked and bidirectional.
 
     Parameters per unit (``self.units[i]``, native names ``units.{i}.W_x``, ...): see
-    :class:`Unit`. Initialisation is d2l's (N(0, sigma^2) weights, zero biases, ``b_f =
-    forget_bias``) drawn by NumPy from ``seed``
+    :class:`Unit`. Initialisation: ``init`` and ``sigma`` (d2l's N(0, sigma^2) for one layer,
+    orthogonal for a stacked one; biases zero, ``b_f = forget_bias``) drawn by NumPy from ``seed``
     (:func:`~lstm_multi.core.family.init_layer_params`), so every backend starts from the
     same model. A subclass writes one step of its cell, :meth:`step`; the reverse
     direction runs it over the flipped sequence and flips its outputs back.

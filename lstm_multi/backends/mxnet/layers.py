@@ -141,7 +141,8 @@ class ScratchLayer(Layer):
     flipped sequence, its outputs flipped back), concatenates ``[forward, reverse]`` as
     the next layer's input, applies inverted dropout between layers (only in training:
     MXNet's dropout operator reads the mode at run time, so the traced graph serves both)
-    and stacks the final states. Initialisation: d2l's, drawn by NumPy from ``seed``
+    and stacks the final states. Initialisation: ``init`` and ``sigma`` (d2l's for one layer,
+    orthogonal for a stacked one), drawn by NumPy from ``seed``
     (:func:`~lstm_multi.core.family.init_layer_params`), the same on every backend.
     """
 

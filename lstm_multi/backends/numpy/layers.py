@@ -40,8 +40,9 @@ class IdentityLayout:
 
 class ReferenceLayer(CanonicalLayer):
     """A layer of the family on the NumPy reference: ``self.params`` holds every canonical
-    parameter (float64), initialised by :func:`~lstm_multi.core.family.init_layer_params` (d2l's
-    scratch init, the same as every backend's scratch layer for the same ``seed`` and ``sigma``).
+    parameter (float64), initialised by :func:`~lstm_multi.core.family.init_layer_params` (``init``:
+    d2l's for one layer, orthogonal for a stacked one; the same as every backend's scratch layer
+    for the same ``seed``, ``init`` and ``sigma``).
 
     ``outputs, state = layer(X, state=None)``: ``X (T, B, d)`` time-major; state in the API form
     (LSTM ``(H, C)``, GRU/RNN ``H``; ``(B, h)`` or stacked ``(units, B, h)``).

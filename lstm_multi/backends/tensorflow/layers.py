@@ -165,8 +165,9 @@ class ScratchLayer(Layer):
     Each unit ``i`` has its own ``tf.Variable``s ``units.{i}.W_x (d, G h)``,
     ``units.{i}.W_h (h, G h)``, ``units.{i}.b (G h,)`` (the G gates fused side by side in
     d2l's order) and the cell's extras under their canonical names (peepholes, ``b_hh``).
-    Initialisation is d2l's (N(0, sigma^2) weights, zero biases, ``b_f = forget_bias``),
-    drawn by NumPy from ``seed``, so every backend starts from the same model.
+    Initialisation: ``init`` and ``sigma`` (d2l's N(0, sigma^2) for one layer, orthogonal for a
+    stacked one; biases zero, ``b_f = forget_bias``), drawn by NumPy from ``seed``
+    (:func:`~lstm_multi.core.family.init_layer_params`), so every backend starts from the same model.
 
     Each unit's loop is an autograph ``for`` over ``tf.range``: one ``While`` op for all
     steps, its inputs and outputs going through ``TensorArray`` (as in Keras' RNN) and

@@ -57,8 +57,9 @@ class ScratchLayer(Layer):
     (gates in d2l's order) and the cell's extras (peepholes, ``b_hh``), named ``W_x`` ...
     for a single unit, else ``l0_W_x``, ``l0_rev_W_x``, ``l1_W_x`` ... (the canonical
     prefix with "." -> "_": torch's parameter names cannot hold dots).
-    Initialisation: d2l's, drawn by NumPy from ``seed``
-    (:func:`~lstm_multi.core.family.init_layer_params`), the same on every backend.
+    Initialisation: ``init`` and ``sigma`` (d2l's for one layer, orthogonal for a stacked one),
+    drawn by NumPy from ``seed`` (:func:`~lstm_multi.core.family.init_layer_params`), the same
+    on every backend.
 
     A subclass writes one step of its cell, :meth:`step`; :meth:`run_unit` runs it over
     the sequence with the input half ``X W_x + b`` computed for all steps before the
