@@ -68,10 +68,22 @@ plain, _ = lm_curve()
 #
 # A second LSTM reads the first one's hidden states: $H^{(2)}_t = \mathrm{LSTM}(H^{(1)}_t, H^{(2)}_{t-1})$.
 # More capacity, more to train: with the same epochs, does it pay?
+#
+# Only if the signal gets through the stack. d2l's scratch initialisation draws every weight from
+# $N(0, 0.01^2)$: one layer learns from there, but the second layer reads hidden states that start
+# close to zero through weights that are small again, so both its output and the gradient that
+# reaches the first layer start tiny, and the model sits at the single-character level
+# (perplexity about 17). A stacked scratch layer therefore starts, unless told
+# otherwise, from `init="orthogonal"` (Keras' default for recurrent weights): each gate's $W_h$ a
+# random orthogonal matrix, which keeps the size of $H_{t-1}$ as it multiplies it, and $W_x$ Glorot
+# uniform, $U(-a, a)$ with $a = \sqrt{6 / (d + h)}$, which keeps the size of the signal from layer
+# to layer. `init="d2l"` brings the book's draw back; one layer keeps it by default.
 
 # %%
-two_layers, _ = lm_curve(num_layers=2)
-plot({"1 layer": plain, "2 layers": two_layers}, "validation perplexity", "stacked LSTMs")
+two_layers, _ = lm_curve(num_layers=2)  # the stacked default: init="orthogonal"
+two_layers_d2l, _ = lm_curve(num_layers=2, init="d2l")  # d2l's N(0, 0.01^2), as one layer draws
+plot({"1 layer": plain, "2 layers": two_layers, "2 layers, d2l's N(0, 0.01²)": two_layers_d2l},
+     "validation perplexity", "stacked LSTMs: the initialisation decides")
 
 # %% [markdown]
 # ## Reading both directions (d2l 10.4)

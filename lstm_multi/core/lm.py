@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .family import CELLS, LayerConfig
+from .family import CELLS, D2L_SIGMA, LayerConfig
 from .checks import check_batch, check_positive
 from .module import Module
 from .params import init_params
@@ -59,11 +59,12 @@ class LanguageModel(Module):
         return self.rnn.config
 
     def initial_output_params(self):
-        """d2l's initialisation: ``W_hq``, ``b_q`` drawn by NumPy from ``seed + 1``; the embedding
+        """d2l's initialisation: ``W_hq`` ~ N(0, sigma^2) and ``b_q`` = 0 drawn by NumPy from
+        ``seed + 1`` (sigma: the layer's when it draws d2l's init, else d2l's 0.01); the embedding
         ~ N(0, 1) (as ``nn.Embedding``) from ``seed + 2``."""
         h = self.config.num_hiddens
-        params = init_params(h, h, self.vocab_size, sigma=getattr(self.rnn, "sigma", 0.01),
-                             seed=self.seed + 1)
+        sigma = getattr(self.rnn, "sigma", None) or D2L_SIGMA  # None: xavier, orthogonal, native layers
+        params = init_params(h, h, self.vocab_size, sigma=sigma, seed=self.seed + 1)
         output = {"W_hq": params["W_hq"], "b_q": params["b_q"]}
         if self.embedding_dim is None:
             return output
@@ -115,29 +116,47 @@ def layer_class(backend, impl: str, cell: str):
     return getattr(backend, title + ("Scratch" if impl == "scratch" else ""))
 
 
-def build_layer(backend, impl: str, config: LayerConfig, seed: int = 0):
-    """The layer of ``config`` on ``backend``: scratch or the framework's native layer."""
+def build_layer(backend, impl: str, config: LayerConfig, seed: int = 0, init: str | None = None,
+                sigma: float | None = None):
+    """The layer of ``config`` on ``backend``: scratch or the framework's native layer.
+
+    ``init`` and ``sigma`` choose a scratch layer's initialisation
+    (:func:`~lstm_multi.core.family.resolve_init`; None: the default for its depth); a native
+    layer starts from its framework's own, so it refuses them.
+    """
     options = {k: v for k, v in config.to_dict().items() if k not in ("cell", "num_inputs", "num_hiddens")}
     options = {k: v for k, v in options.items() if k in ("num_layers", "bidirectional", "dropout")
                or k in config.spec.options}
+    if impl == "scratch":
+        options.update(init=init, sigma=sigma)
+    elif init is not None or sigma is not None:
+        raise ValueError(f"init and sigma choose the initialisation of the scratch layers; the native "
+                         f"{config.spec.title} (impl {impl!r}) starts from its framework's own. "
+                         "Leave them out (None) or use impl 'scratch'.")
     return layer_class(backend, impl, config.cell)(config.num_inputs, config.num_hiddens, seed=seed,
                                                    **options)
 
 
 def model_from_config(backend, impl: str, config: LayerConfig, vocab_size: int, lr: float, seed: int = 0,
-                      embedding_dim: int | None = None):
-    """The LM whose layer is ``config`` (``config.num_inputs`` is the vocabulary or embedding size)."""
-    layer = build_layer(backend, impl, config, seed=seed)
+                      embedding_dim: int | None = None, init: str | None = None, sigma: float | None = None):
+    """The LM whose layer is ``config`` (``config.num_inputs`` is the vocabulary or embedding size);
+    ``init``, ``sigma``: the scratch layer's initialisation (:func:`build_layer`)."""
+    layer = build_layer(backend, impl, config, seed=seed, init=init, sigma=sigma)
     lm_class = backend.RNNLMScratch if impl == "scratch" else backend.RNNLM
     return lm_class(layer, vocab_size, lr=lr, seed=seed, embedding_dim=embedding_dim)
 
 
 def build_model(backend, impl: str, vocab_size: int, num_hiddens: int, lr: float, seed: int = 0,
-                model: str = "lstm", embedding_dim: int | None = None, **options):
+                model: str = "lstm", embedding_dim: int | None = None, init: str | None = None,
+                sigma: float | None = None, **options):
     """A character LM on ``backend`` (a backend module): ``impl`` is "scratch" or "concise".
 
-    scratch: ``RNNLMScratch(<Model>Scratch(...))``, d2l's initialisation from ``seed``;
-    concise: ``RNNLM(<Model>(...))``, the framework's own layers and initialisation (seeded).
+    scratch: ``RNNLMScratch(<Model>Scratch(...))``, initialised by NumPy from ``seed``:
+    ``init`` "d2l" (N(0, sigma^2), sigma 0.01 unless given), "xavier" or "orthogonal"; None
+    (the default) is d2l's for one layer and the one that trains for a stacked layer
+    (:func:`~lstm_multi.core.family.resolve_init`);
+    concise: ``RNNLM(<Model>(...))``, the framework's own layers and initialisation (seeded;
+    ``init`` and ``sigma`` must be None).
     ``model`` is "lstm", "gru" or "rnn"; ``options`` are the layer's (``num_layers``,
     ``dropout``, ``peephole``, ``forget_bias``, ``reset_after``).
     """
@@ -145,4 +164,4 @@ def build_model(backend, impl: str, vocab_size: int, num_hiddens: int, lr: float
     check_positive("lr", lr)
     num_inputs = vocab_size if embedding_dim is None else embedding_dim
     config = LayerConfig(model, num_inputs, num_hiddens, **options)
-    return model_from_config(backend, impl, config, vocab_size, lr, seed, embedding_dim)
+    return model_from_config(backend, impl, config, vocab_size, lr, seed, embedding_dim, init=init, sigma=sigma)

@@ -32,10 +32,11 @@ class GRUScratch(ScratchLayer):
     """
 
     def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, reset_after: bool = True, seed: int = 0, sigma: float = 0.01):
+                 dropout: float = 0.0, reset_after: bool = True, seed: int = 0, init: str | None = None,
+                 sigma: float | None = None):
         config = LayerConfig("gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
                              reset_after=reset_after)
-        super().__init__(config, sigma=sigma, seed=seed)
+        super().__init__(config, init=init, sigma=sigma, seed=seed)
 
     @staticmethod
     def step(config, p, state, XW_t):

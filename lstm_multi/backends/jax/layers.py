@@ -21,7 +21,7 @@ import numpy as np
 from flax import nnx
 
 from ...core.checks import check_sequence, check_state
-from ...core.family import LayerConfig, init_layer_params
+from ...core.family import LayerConfig, init_layer_params, resolve_init
 from ...core.params import CanonicalLayer, FusedLayout, fuse_unit, scratch_layout
 from .ops import get_params, jit_method, tensor, to_numpy
 
@@ -106,8 +106,8 @@ class ScratchLayer(Layer):
     """Any cell of the family from scratch, stacked and bidirectional.
 
     Parameters per unit (``self.units[i]``, native names ``units.{i}.W_x``, ...): see
-    :class:`Unit`. Initialisation is d2l's (N(0, sigma^2) weights, zero biases, ``b_f =
-    forget_bias``) drawn by NumPy from ``seed``
+    :class:`Unit`. Initialisation: ``init`` and ``sigma`` (d2l's N(0, sigma^2) for one layer,
+    orthogonal for a stacked one; biases zero, ``b_f = forget_bias``) drawn by NumPy from ``seed``
     (:func:`~lstm_multi.core.family.init_layer_params`), so every backend starts from the
     same model. A subclass writes one step of its cell, :meth:`step`; the reverse
     direction runs it over the flipped sequence and flips its outputs back.
@@ -119,10 +119,10 @@ class ScratchLayer(Layer):
 
     hoist_input = False
 
-    def __init__(self, config: LayerConfig, sigma: float = 0.01, seed: int = 0):
+    def __init__(self, config: LayerConfig, init: str | None = None, sigma: float | None = None, seed: int = 0):
         super().__init__(config, seed)
-        self.sigma = sigma
-        params = init_layer_params(config, sigma, seed)
+        self.init, self.sigma = resolve_init(config, init, sigma)
+        params = init_layer_params(config, self.sigma, seed, self.init)
         self.units = nnx.List([Unit(fuse_unit(config, params, prefix)) for prefix, *_ in config.units()])
 
     def unit_layout(self, index, prefix, layer, reverse) -> FusedLayout:

@@ -30,7 +30,7 @@ import mxnet as mx
 from mxnet import gluon, np
 
 from ...core.checks import check_sequence, check_state
-from ...core.family import LayerConfig, init_layer_params
+from ...core.family import LayerConfig, init_layer_params, resolve_init
 from ...core.params import CanonicalLayer, FusedLayout, fuse_unit, scratch_layout
 from .ops import get_params, named_parameters, new_parameter, set_params, tensor, to_numpy
 
@@ -143,14 +143,15 @@ class ScratchLayer(Layer):
     flipped sequence, its outputs flipped back), concatenates ``[forward, reverse]`` as
     the next layer's input, applies inverted dropout between layers (only in training:
     MXNet's dropout operator reads the mode at run time, so the traced graph serves both)
-    and stacks the final states. Initialisation: d2l's, drawn by NumPy from ``seed``
+    and stacks the final states. Initialisation: ``init`` and ``sigma`` (d2l's for one layer,
+    orthogonal for a stacked one), drawn by NumPy from ``seed``
     (:func:`~lstm_multi.core.family.init_layer_params`), the same on every backend.
     """
 
-    def __init__(self, config: LayerConfig, sigma: float = 0.01, seed: int = 0):
+    def __init__(self, config: LayerConfig, init: str | None = None, sigma: float | None = None, seed: int = 0):
         super().__init__(config, seed)
-        self.sigma = sigma
-        params = init_layer_params(config, sigma, seed)
+        self.init, self.sigma = resolve_init(config, init, sigma)
+        params = init_layer_params(config, self.sigma, seed, self.init)
         for prefix, _, _, _ in config.units():
             for name, value in fuse_unit(config, params, prefix).items():
                 name = native_prefix(prefix) + name

@@ -79,10 +79,10 @@ class LSTMScratch(ScratchLayer):
 
     def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
                  dropout: float = 0.0, peephole=False, forget_bias: float = 0.0, seed: int = 0,
-                 sigma: float = 0.01):
+                 init: str | None = None, sigma: float | None = None):
         config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
                              peephole, forget_bias)
-        super().__init__(config, sigma=sigma, seed=seed)
+        super().__init__(config, init=init, sigma=sigma, seed=seed)
 
     step = staticmethod(lstm_step)
 

@@ -14,10 +14,11 @@ class GRUScratch(ReferenceLayer):
     """The reference GRU (``lstm_multi/reference/gru.py``), stacked and bidirectional."""
 
     def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, reset_after: bool = True, seed: int = 0, sigma: float = 0.01) -> None:
+                 dropout: float = 0.0, reset_after: bool = True, seed: int = 0, init: str | None = None,
+                 sigma: float | None = None) -> None:
         config = LayerConfig("gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
                              reset_after=reset_after)
-        super().__init__(config, seed=seed, sigma=sigma)
+        super().__init__(config, seed=seed, init=init, sigma=sigma)
 
 
 class GRU(GRUScratch):

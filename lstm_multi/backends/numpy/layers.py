@@ -18,7 +18,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ...core.checks import as_numpy, check_sequence, check_state
-from ...core.family import LayerConfig, init_layer_params
+from ...core.family import LayerConfig, init_layer_params, resolve_init
 from ...core.params import CanonicalLayer
 from ...core.types import NativeParams, Params, State, Tensor
 from ...reference import layer_forward
@@ -43,17 +43,20 @@ class IdentityLayout:
 
 class ReferenceLayer(CanonicalLayer):
     """A layer of the family on the NumPy reference: ``self.params`` holds every canonical
-    parameter (float64), initialised by :func:`~lstm_multi.core.family.init_layer_params` (d2l's
-    scratch init, the same as every backend's scratch layer for the same ``seed`` and ``sigma``).
+    parameter (float64), initialised by :func:`~lstm_multi.core.family.init_layer_params` (``init``:
+    d2l's for one layer, orthogonal for a stacked one; the same as every backend's scratch layer
+    for the same ``seed``, ``init`` and ``sigma``).
 
     ``outputs, state = layer(X, state=None)``: ``X (T, B, d)`` time-major; state in the API form
     (LSTM ``(H, C)``, GRU/RNN ``H``; ``(B, h)`` or stacked ``(units, B, h)``).
     """
 
-    def __init__(self, config: LayerConfig, seed: int = 0, sigma: float = 0.01) -> None:
-        self.config, self.seed, self.sigma = config, seed, sigma
+    def __init__(self, config: LayerConfig, seed: int = 0, init: str | None = None,
+                 sigma: float | None = None) -> None:
+        self.config, self.seed = config, seed
+        self.init, self.sigma = resolve_init(config, init, sigma)
         self.params = {name: value.astype(np.float64)
-                       for name, value in init_layer_params(config, sigma, seed).items()}
+                       for name, value in init_layer_params(config, self.sigma, seed, self.init).items()}
         # inverted-dropout masks of the training steps, a stream of their own
         self.dropout_rng = np.random.default_rng([seed, 1])
 

@@ -15,10 +15,10 @@ class LSTMScratch(ReferenceLayer):
 
     def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
                  dropout: float = 0.0, peephole: bool | str | None = False, forget_bias: float = 0.0,
-                 seed: int = 0, sigma: float = 0.01) -> None:
+                 seed: int = 0, init: str | None = None, sigma: float | None = None) -> None:
         config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
                              peephole=peephole, forget_bias=forget_bias)  # type: ignore[arg-type]  # (True, False)
-        super().__init__(config, seed=seed, sigma=sigma)
+        super().__init__(config, seed=seed, init=init, sigma=sigma)
 
 
 class LSTM(LSTMScratch):

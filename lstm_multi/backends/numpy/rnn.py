@@ -15,9 +15,9 @@ class RNNScratch(ReferenceLayer):
     """The reference tanh RNN (``lstm_multi/reference/rnn.py``), stacked and bidirectional."""
 
     def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, seed: int = 0, sigma: float = 0.01) -> None:
+                 dropout: float = 0.0, seed: int = 0, init: str | None = None, sigma: float | None = None) -> None:
         config = LayerConfig("rnn", num_inputs, num_hiddens, num_layers, bidirectional, dropout)
-        super().__init__(config, seed=seed, sigma=sigma)
+        super().__init__(config, seed=seed, init=init, sigma=sigma)
 
 
 class RNN(RNNScratch):

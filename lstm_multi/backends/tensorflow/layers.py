@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ...core.checks import check_sequence, check_state
-from ...core.family import LayerConfig, init_layer_params
+from ...core.family import LayerConfig, init_layer_params, resolve_init
 from ...core.params import CanonicalLayer, FusedLayout, fuse_unit, scratch_layout
 from ._imports import keras, tf
 
@@ -169,8 +169,9 @@ class ScratchLayer(Layer):
     Each unit ``i`` has its own ``tf.Variable``s ``units.{i}.W_x (d, G h)``,
     ``units.{i}.W_h (h, G h)``, ``units.{i}.b (G h,)`` (the G gates fused side by side in
     d2l's order) and the cell's extras under their canonical names (peepholes, ``b_hh``).
-    Initialisation is d2l's (N(0, sigma^2) weights, zero biases, ``b_f = forget_bias``),
-    drawn by NumPy from ``seed``, so every backend starts from the same model.
+    Initialisation: ``init`` and ``sigma`` (d2l's N(0, sigma^2) for one layer, orthogonal for a
+    stacked one; biases zero, ``b_f = forget_bias``), drawn by NumPy from ``seed``
+    (:func:`~lstm_multi.core.family.init_layer_params`), so every backend starts from the same model.
 
     Each unit's loop is an autograph ``for`` over ``tf.range``: one ``While`` op for all
     steps, its inputs and outputs going through ``TensorArray`` (as in Keras' RNN) and
@@ -182,10 +183,12 @@ class ScratchLayer(Layer):
     h 32, 0.43 vs 0.36 s at h 256. So by default it stays in the step, as in Keras' cells.
     """
 
-    def __init__(self, config: LayerConfig, sigma: float = 0.01, seed: int = 0, hoist_input: bool = False):
+    def __init__(self, config: LayerConfig, init: str | None = None, sigma: float | None = None, seed: int = 0,
+                 hoist_input: bool = False):
         super().__init__(config, seed)
-        self.sigma, self.hoist_input = sigma, hoist_input
-        params = init_layer_params(config, sigma, seed)
+        self.init, self.sigma = resolve_init(config, init, sigma)
+        self.hoist_input = hoist_input
+        params = init_layer_params(config, self.sigma, seed, self.init)
         self.units = [{name: tf.Variable(value, name=name) for name, value in fuse_unit(config, params, prefix).items()}
                       for prefix, _, _, _ in config.units()]
 

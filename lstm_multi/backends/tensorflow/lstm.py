@@ -55,10 +55,10 @@ class LSTMScratch(ScratchLayer):
 
     def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
                  dropout: float = 0.0, peephole=False, forget_bias: float = 0.0, seed: int = 0,
-                 sigma: float = 0.01, hoist_input: bool = False):
+                 init: str | None = None, sigma: float | None = None, hoist_input: bool = False):
         config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
                              peephole, forget_bias)
-        super().__init__(config, sigma=sigma, seed=seed, hoist_input=hoist_input)
+        super().__init__(config, init=init, sigma=sigma, seed=seed, hoist_input=hoist_input)
 
     step = staticmethod(lstm_step)
 

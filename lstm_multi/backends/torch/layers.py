@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ...core.checks import check_sequence, check_state
-from ...core.family import LayerConfig, init_layer_params
+from ...core.family import LayerConfig, init_layer_params, resolve_init
 from ...core.params import CanonicalLayer, FusedLayout, fuse_unit, scratch_layout
 
 
@@ -67,8 +67,9 @@ class ScratchLayer(Layer):
     (gates in d2l's order) and the cell's extras (peepholes, ``b_hh``), named ``W_x`` ...
     for a single unit, else ``l0_W_x``, ``l0_rev_W_x``, ``l1_W_x`` ... (the canonical
     prefix with "." -> "_": torch's parameter names cannot hold dots).
-    Initialisation: d2l's, drawn by NumPy from ``seed``
-    (:func:`~lstm_multi.core.family.init_layer_params`), the same on every backend.
+    Initialisation: ``init`` and ``sigma`` (d2l's for one layer, orthogonal for a stacked one),
+    drawn by NumPy from ``seed`` (:func:`~lstm_multi.core.family.init_layer_params`), the same
+    on every backend.
 
     A subclass writes one step of its cell, :meth:`step`; :meth:`run_unit` runs it over
     the sequence with the input half ``X W_x + b`` computed for all steps before the
@@ -78,10 +79,10 @@ class ScratchLayer(Layer):
     after inverted dropout (training only), the final states stacked.
     """
 
-    def __init__(self, config: LayerConfig, sigma: float = 0.01, seed: int = 0):
+    def __init__(self, config: LayerConfig, init: str | None = None, sigma: float | None = None, seed: int = 0):
         super().__init__(config, seed)
-        self.sigma = sigma
-        params = init_layer_params(config, sigma, seed)
+        self.init, self.sigma = resolve_init(config, init, sigma)
+        params = init_layer_params(config, self.sigma, seed, self.init)
         self.unit_names = []  # per unit: the names of its parameters, unprefixed
         for prefix, _, _, _ in config.units():
             unit = fuse_unit(config, params, prefix)

@@ -143,7 +143,7 @@ class LSTMScratch(ScratchLayer):
 
     def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
                  dropout: float = 0.0, peephole=False, forget_bias: float = 0.0, seed: int = 0,
-                 sigma: float = 0.01, fused: bool | None = None):
+                 init: str | None = None, sigma: float | None = None, fused: bool | None = None):
         config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
                              peephole, forget_bias)
         if fused not in (None, True, False):
@@ -151,7 +151,7 @@ class LSTMScratch(ScratchLayer):
         if fused and config.peephole:
             raise ValueError("The fused LSTM (LSTMFunction) has no peephole connections; use "
                              "fused=False or None for a peephole LSTM.")
-        super().__init__(config, sigma=sigma, seed=seed)
+        super().__init__(config, init=init, sigma=sigma, seed=seed)
         self.fused = not config.peephole if fused is None else fused
 
     @staticmethod
