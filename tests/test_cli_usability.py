@@ -88,12 +88,39 @@ def test_the_first_line_names_every_model_option(tmp_path, capsys):
                  "--forget-bias", "1", "--out", str(tmp_path / "lm")]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first == ("backend numpy, scratch 2-layer LSTM (dropout 0.1, forget bias 1.0), 8 hidden units, "
-                     "embedding dim 4, 64 training windows of 8 characters")
+                     "embedding dim 4, init orthogonal, 64 training windows of 8 characters")
     assert main(["train", *TINY, "--no-progress", "--task", "parentheses", "--head", "mlp", "--mlp-hiddens", "16",
                  "--model", "gru", "--reset-before", "--bidirectional", "--out", str(tmp_path / "task")]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first == ("backend numpy, task parentheses, scratch bidirectional GRU (reset before), 8 hidden units, "
                      "mlp head, adam lr 0.01 (constant), 64 strings of length 25")
+
+
+@pytest.mark.parametrize("options, named", [
+    ([], ""), (["--num-layers", "2"], ", init orthogonal"), (["--init", "xavier"], ", init xavier"),
+    (["--sigma", "0.1"], ", init d2l (sigma 0.1)"), (["--init", "d2l"], ", init d2l (sigma 0.01)")])
+def test_init_and_sigma_choose_the_scratch_initialisation(tmp_path, capsys, options, named):
+    from lstm_multi import load_checkpoint
+    from lstm_multi.core.family import init_layer_params
+
+    assert main(["train", *TINY, "--no-progress", *options, "--out", str(tmp_path)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    layers = "2-layer LSTM" if "--num-layers" in options else "LSTM"
+    assert first == f"backend numpy, scratch {layers}, 8 hidden units{named}, 64 training windows of 8 characters"
+    ckpt = load_checkpoint(tmp_path / "model.safetensors")
+    init = options[1] if options[:1] == ["--init"] else None
+    sigma = float(options[1]) if options[:1] == ["--sigma"] else None
+    drawn = init_layer_params(ckpt.config, sigma, seed=0, init=init)
+    assert ckpt.hparams["run"]["init"] == init and ckpt.hparams["run"]["sigma"] == sigma
+    assert set(drawn) <= set(ckpt.params)  # trained one epoch from that draw: the same names and shapes
+    assert all(drawn[k].shape == ckpt.params[k].shape for k in drawn)
+
+
+def test_init_is_refused_for_a_native_layer(tmp_path, capsys):
+    assert main(["train", *TINY, "--impl", "concise", "--init", "xavier", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        "lstm-multi train: error: init and sigma choose the initialisation of the scratch layers; the native "
+        "LSTM (impl 'concise') starts from its framework's own. Leave them out (None) or use impl 'scratch'.\n")
 
 
 def test_describe_model_adds_the_forget_bias():

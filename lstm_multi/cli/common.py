@@ -124,6 +124,16 @@ def describe_model(config: LayerConfig) -> str:
     return text
 
 
+def describe_init(layer: Any, args: argparse.Namespace) -> str:
+    """``", init orthogonal"`` for the first line: the scratch layer's initialisation when it was asked
+    for (``--init``, ``--sigma``) or is not d2l's (the stacked default); else ``""`` (a native layer
+    draws its framework's own)."""
+    init = getattr(layer, "init", None)
+    if init is None or (init == "d2l" and args.init is None and args.sigma is None):
+        return ""
+    return f", init {init}" + (f" (sigma {layer.sigma})" if init == "d2l" else "")
+
+
 # --- training: the epoch lines, Ctrl-C / SIGTERM ---
 
 class EpochPrinter(Callback):

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..backend import BACKENDS
+from ..core.family import INITS, STACKED_INIT
 from .common import (PREFIX, DefaultsHelpFormatter, EpochPrinter, StopOnSignals, add_model_arguments, can_draw,
-                     check_output_dir, describe_model, interrupted, model_options, non_negative_int,
+                     check_output_dir, describe_init, describe_model, interrupted, model_options, non_negative_int,
                      positive_float, positive_int)
 from .train_task import fill_task_defaults, train_task
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 RUN_ARGS = ("task", "impl", "hidden", "optimizer", "lr", "lr_schedule", "clip", "batch_size", "num_steps",
             "num_train", "num_val", "seed", "text", "preprocess", "tokens", "min_freq", "length", "tau", "head",
             "mlp_hiddens", "model", "num_layers", "bidirectional", "dropout", "peephole", "forget_bias",
-            "reset_after", "embedding_dim")
+            "reset_after", "embedding_dim", "init", "sigma")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -88,6 +89,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     add_model_arguments(train)
     train.add_argument("--embedding-dim", type=positive_int,
                        help="a learned embedding of this size in front of the layer (default: one-hot)")
+    train.add_argument("--init", choices=INITS,
+                       help="the scratch layer's initialisation: d2l (N(0, sigma^2) weights), xavier (Glorot "
+                            "uniform), orthogonal (orthogonal recurrent matrices, Glorot input ones) "
+                            f"(default: d2l for one layer, {STACKED_INIT} for --num-layers > 1)")
+    train.add_argument("--sigma", type=positive_float,
+                       help="the standard deviation of d2l's init (default 0.01; implies --init d2l)")
     return train
 
 
@@ -124,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
                        text=args.text, seed=args.seed, preprocessing=args.preprocess,
                        tokens=args.tokens, min_freq=args.min_freq)
     model = build_model(bk, args.impl, len(data.vocab), args.hidden, args.lr, seed=args.seed,
-                        model=args.model, embedding_dim=args.embedding_dim, **options)
+                        model=args.model, embedding_dim=args.embedding_dim, init=args.init, sigma=args.sigma,
+                        **options)
     if args.init_from:
         ckpt = load_compatible(args.init_from, model, data)
     elif ckpt is not None:
@@ -136,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
     unit = "characters" if args.tokens == "char" else f"words (vocabulary of {len(data.vocab)})"
     embedding = f", embedding dim {args.embedding_dim}" if args.embedding_dim else ""
     print(f"backend {bk.NAME}, {args.impl} {describe_model(model.config)}, {args.hidden} hidden units"
-          f"{embedding}, {data.num_train} training windows of {args.num_steps} {unit}")
+          f"{embedding}{describe_init(model.rnn, args)}, {data.num_train} training windows of {args.num_steps} "
+          f"{unit}")
     out = Path(args.out)
     hparams = {"backend": bk.NAME, "impl": args.impl, "model": model.config.to_dict(),
                "embedding_dim": args.embedding_dim, "num_hiddens": args.hidden, "lr": args.lr,

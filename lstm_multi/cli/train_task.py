@@ -8,7 +8,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .common import EpochPrinter, StopOnSignals, can_draw, describe_model, interrupted
+from .common import EpochPrinter, StopOnSignals, can_draw, describe_init, describe_model, interrupted
 
 if TYPE_CHECKING:
     from ..core.checkpoint import Checkpoint
@@ -56,7 +56,7 @@ def task_model(bk: ModuleType, args: argparse.Namespace, options: dict[str, Any]
     from ..core.lm import build_layer
 
     config = LayerConfig(args.model, num_inputs, args.hidden, **options)
-    layer = build_layer(bk, args.impl, config, seed=args.seed)
+    layer = build_layer(bk, args.impl, config, seed=args.seed, init=args.init, sigma=args.sigma)
     head = dict(head=args.head, mlp_hiddens=args.mlp_hiddens, lr=args.lr, seed=args.seed,
                 optimizer=args.optimizer)
     if args.task == "parentheses":
@@ -84,7 +84,7 @@ def train_task(args: argparse.Namespace, bk: ModuleType, options: dict[str, Any]
     what = (f"{data.num_train} strings of length {args.length}" if args.task == "parentheses"
             else f"{data.num_train} windows of {args.tau} values")
     print(f"backend {bk.NAME}, task {args.task}, {args.impl} {describe_model(model.config)}, {args.hidden} "
-          f"hidden units, {args.head} head, {args.optimizer} lr {args.lr} ({args.lr_schedule}), {what}")
+          f"hidden units{describe_init(model.rnn, args)}, {args.head} head, {args.optimizer} lr {args.lr} ({args.lr_schedule}), {what}")
     out = Path(args.out)
     hparams = {"backend": bk.NAME, "impl": args.impl, "model": model.config.to_dict(),
                "task": model.task_hparams(args.task), "num_hiddens": args.hidden, "lr": args.lr,
