@@ -212,8 +212,7 @@ def load_compatible(path: str | Path, model: LanguageModel, data: TimeMachine,
     if ckpt.vocab != data.vocab.idx_to_token:
         raise ValueError(f"{path} was trained with another vocabulary "
                          f"({len(ckpt.vocab)} tokens); it cannot continue on this text.")
-    # LanguageModel (core/lm.py) does not declare embedding_dim yet: the backends' save_hyperparameters sets it
-    if (ckpt.config, ckpt.embedding_dim) != (model.config, model.embedding_dim):  # type: ignore[attr-defined]
+    if (ckpt.config, ckpt.embedding_dim) != (model.config, model.embedding_dim):
         raise ValueError(f"{path} holds a {describe_model(ckpt.config)} with {ckpt.config.num_hiddens} hidden "
                          f"units{f', embedding {ckpt.embedding_dim}' if ckpt.embedding_dim else ''}; "
                          "train with the same model options to continue from it.")

@@ -81,7 +81,7 @@ def get_cell(name: str) -> Cell:
     return CELLS[name]
 
 
-def _positive_int(name, value):
+def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     return int(value)
@@ -116,7 +116,7 @@ class LayerConfig:
     forget_bias: float = 0.0
     reset_after: bool = True
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         spec = get_cell(self.cell)
         for name in ("num_inputs", "num_hiddens", "num_layers"):
             object.__setattr__(self, name, _positive_int(name, getattr(self, name)))
@@ -139,7 +139,7 @@ class LayerConfig:
                                  f"{spec.title}.")
 
     @staticmethod
-    def _owner(option):
+    def _owner(option: str) -> str:
         return " and ".join(c.title for c in CELLS.values() if option in c.options)
 
     @property
@@ -173,7 +173,7 @@ class LayerConfig:
     def unit_shapes(self, d: int) -> dict[str, tuple[int, ...]]:
         """One unit's canonical parameters, unprefixed, in canonical order."""
         h = self.num_hiddens
-        shapes = {}
+        shapes: dict[str, tuple[int, ...]] = {}
         for g in self.spec.gates:
             shapes[f"W_x{g}"] = (d, h)
             shapes[f"W_h{g}"] = (h, h)

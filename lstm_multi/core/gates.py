@@ -37,11 +37,11 @@ def trace_text(model: LanguageModel, text: str, vocab: Vocab) -> tuple[list[str]
     """
     ids = encode_prefix(text, vocab)
     tokens = [vocab.idx_to_token[i] for i in ids]
-    if model.embedding_dim is None:  # type: ignore[attr-defined]  # (until core/lm.py declares it)
-        X = np.eye(model.vocab_size, dtype=np.float32)[ids][:, None, :]  # type: ignore[attr-defined]
+    if model.embedding_dim is None:
+        X = np.eye(model.vocab_size, dtype=np.float32)[ids][:, None, :]
     else:
         X = model.ops.get_params(model)["W_e"][ids][:, None, :]
-    traces = model.ops.trace(model.rnn, X)  # type: ignore[attr-defined]
+    traces = model.ops.trace(model.rnn, X)
     return tokens, {name: np.asarray(value)[:, 0, :] for name, value in traces.items()}
 
 

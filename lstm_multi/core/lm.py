@@ -7,15 +7,19 @@ names of its own parameters (the layer's are behind the prefix ``"rnn."``).
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import Any
+
 import numpy as np
 
-from .family import CELLS, D2L_SIGMA, LayerConfig
 from .checks import check_batch, check_positive
+from .family import CELLS, D2L_SIGMA, LayerConfig
 from .module import Module
-from .params import init_params
+from .params import CanonicalLayer, init_params
+from .types import NativeParams, Params, Shapes, Tensor
 
 
-def check_lm_layer(rnn, vocab_size, embedding_dim) -> None:
+def check_lm_layer(rnn: CanonicalLayer, vocab_size: int, embedding_dim: int | None) -> None:
     """The layer must run forward only, and read one-hot characters or the embedding."""
     if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 1:
         raise ValueError(f"vocab_size must be a positive integer, got {vocab_size!r}.")
@@ -37,9 +41,9 @@ def check_lm_layer(rnn, vocab_size, embedding_dim) -> None:
                              f"num_inputs={embedding_dim}.")
 
 
-def lm_shapes(config: LayerConfig, vocab_size: int, embedding_dim: int | None = None):
+def lm_shapes(config: LayerConfig, vocab_size: int, embedding_dim: int | None = None) -> Shapes:
     """A language model's canonical parameters: ``W_e`` (with an embedding), the layer's, the output's."""
-    embedding = {} if embedding_dim is None else {"W_e": (vocab_size, embedding_dim)}
+    embedding: Shapes = {} if embedding_dim is None else {"W_e": (vocab_size, embedding_dim)}
     return {**embedding, **config.shapes(), "W_hq": (config.num_hiddens, vocab_size),
             "b_q": (vocab_size,)}
 
@@ -53,12 +57,17 @@ class LanguageModel(Module):
 
     #: canonical name -> (native name, stored transposed) for the LM's own parameters.
     NATIVE = {"W_e": ("W_e", False), "W_hq": ("W_hq", False), "b_q": ("b_q", False)}
+    # saved by the backend class's save_hyperparameters:
+    rnn: CanonicalLayer
+    vocab_size: int
+    embedding_dim: int | None
+    seed: int
 
     @property
     def config(self) -> LayerConfig:
         return self.rnn.config
 
-    def initial_output_params(self):
+    def initial_output_params(self) -> Params:
         """d2l's initialisation: ``W_hq`` ~ N(0, sigma^2) and ``b_q`` = 0 drawn by NumPy from
         ``seed + 1`` (sigma: the layer's when it draws d2l's init, else d2l's 0.01); the embedding
         ~ N(0, 1) (as ``nn.Embedding``) from ``seed + 2``."""
@@ -71,34 +80,34 @@ class LanguageModel(Module):
         rng = np.random.default_rng(self.seed + 2)
         return {"W_e": rng.standard_normal((self.vocab_size, self.embedding_dim)).astype(np.float32), **output}
 
-    def canonical_shapes(self):
+    def canonical_shapes(self) -> Shapes:
         return lm_shapes(self.config, self.vocab_size, self.embedding_dim)
 
-    def _own_names(self):
+    def _own_names(self) -> list[str]:
         return [name for name in self.NATIVE if name != "W_e" or self.embedding_dim is not None]
 
-    def to_canonical(self, native, grads=False):
+    def to_canonical(self, native: NativeParams, grads: bool = False) -> Params:
         """Native names -> canonical; ``grads=True`` converts gradients (two-bias layers differ)."""
         rnn = {name[len("rnn."):]: value for name, value in native.items() if name.startswith("rnn.")}
-        own = {}
+        own: Params = {}
         for name in self._own_names():
             native_name, transposed = self.NATIVE[name]
             own[name] = native[native_name].T if transposed else native[native_name]
         params = {**own, **self.rnn.to_canonical(rnn, grads)}
         return {name: params[name] for name in self.canonical_shapes()}
 
-    def from_canonical(self, params):
+    def from_canonical(self, params: Params) -> NativeParams:
         native = {f"rnn.{name}": value for name, value in self.rnn.from_canonical(params).items()}
         for name in self._own_names():
             native_name, transposed = self.NATIVE[name]
             native[native_name] = np.ascontiguousarray(params[name].T if transposed else params[name])
         return native
 
-    def frozen(self):
+    def frozen(self) -> Params:
         """Native name -> mask of the entries that training keeps at zero."""
         return {f"rnn.{name}": mask for name, mask in self.rnn.frozen().items()}
 
-    def check_batch(self, tokens, targets):
+    def check_batch(self, tokens: Tensor, targets: Tensor) -> tuple[np.ndarray, np.ndarray]:
         """NumPy ``(batch_size, num_steps)`` token ids from NumPy or backend tensors, checked."""
         return check_batch(tokens, targets, self.vocab_size)
 
@@ -106,7 +115,7 @@ class LanguageModel(Module):
 IMPLEMENTATIONS = ("scratch", "concise")
 
 
-def layer_class(backend, impl: str, cell: str):
+def layer_class(backend: ModuleType, impl: str, cell: str) -> Any:
     """``bk.LSTMScratch`` for ("scratch", "lstm"), ``bk.GRU`` for ("concise", "gru"), ..."""
     if impl not in IMPLEMENTATIONS:
         raise ValueError(f"Unknown implementation {impl!r}. Valid: {', '.join(IMPLEMENTATIONS)}.")
@@ -116,8 +125,8 @@ def layer_class(backend, impl: str, cell: str):
     return getattr(backend, title + ("Scratch" if impl == "scratch" else ""))
 
 
-def build_layer(backend, impl: str, config: LayerConfig, seed: int = 0, init: str | None = None,
-                sigma: float | None = None):
+def build_layer(backend: ModuleType, impl: str, config: LayerConfig, seed: int = 0, init: str | None = None,
+                sigma: float | None = None) -> Any:  # a backend's layer (a CanonicalLayer and a framework module)
     """The layer of ``config`` on ``backend``: scratch or the framework's native layer.
 
     ``init`` and ``sigma`` choose a scratch layer's initialisation
@@ -137,8 +146,9 @@ def build_layer(backend, impl: str, config: LayerConfig, seed: int = 0, init: st
                                                    **options)
 
 
-def model_from_config(backend, impl: str, config: LayerConfig, vocab_size: int, lr: float, seed: int = 0,
-                      embedding_dim: int | None = None, init: str | None = None, sigma: float | None = None):
+def model_from_config(backend: ModuleType, impl: str, config: LayerConfig, vocab_size: int, lr: float,
+                      seed: int = 0, embedding_dim: int | None = None, init: str | None = None,
+                      sigma: float | None = None) -> LanguageModel:
     """The LM whose layer is ``config`` (``config.num_inputs`` is the vocabulary or embedding size);
     ``init``, ``sigma``: the scratch layer's initialisation (:func:`build_layer`)."""
     layer = build_layer(backend, impl, config, seed=seed, init=init, sigma=sigma)
@@ -146,9 +156,9 @@ def model_from_config(backend, impl: str, config: LayerConfig, vocab_size: int, 
     return lm_class(layer, vocab_size, lr=lr, seed=seed, embedding_dim=embedding_dim)
 
 
-def build_model(backend, impl: str, vocab_size: int, num_hiddens: int, lr: float, seed: int = 0,
+def build_model(backend: ModuleType, impl: str, vocab_size: int, num_hiddens: int, lr: float, seed: int = 0,
                 model: str = "lstm", embedding_dim: int | None = None, init: str | None = None,
-                sigma: float | None = None, **options):
+                sigma: float | None = None, **options: Any) -> LanguageModel:
     """A character LM on ``backend`` (a backend module): ``impl`` is "scratch" or "concise".
 
     scratch: ``RNNLMScratch(<Model>Scratch(...))``, initialised by NumPy from ``seed``:
