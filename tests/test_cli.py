@@ -207,7 +207,7 @@ def test_task_options_are_checked(capsys):
 
 def test_gates(bk, tmp_path, capsys):
     out = tmp_path / "lm"
-    assert main(["train", "--backend", bk.NAME, *TINY, "--num-layers", "2", "--out", str(out)]) == 0
+    assert main(["train", "--backend", bk.NAME, *TINY, "--epochs", "1", "--num-layers", "2", "--out", str(out)]) == 0
     capsys.readouterr()
     figure = tmp_path / "gates.png"
     assert main(["gates", "--checkpoint", str(out / "model.safetensors"), "--backend", bk.NAME,

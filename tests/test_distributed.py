@@ -8,6 +8,7 @@ before they start, MXNet uses two contexts.
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -49,6 +50,21 @@ def one_worker(tmp_path_factory):
     return run
 
 
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory):
+    """``two_workers(bk, optimizer)``: ``(out, proc)`` of 2 epochs on 2 workers (run once per backend
+    and optimizer: the tests that check two workers and the one that resumes from them share it)."""
+    runs = {}
+
+    def run(bk, optimizer):
+        if (bk.NAME, optimizer) not in runs:
+            out = tmp_path_factory.mktemp("two")
+            runs[bk.NAME, optimizer] = out, train(bk, out, 2, "--epochs", "2", "--optimizer", optimizer)
+        return runs[bk.NAME, optimizer]
+
+    return run
+
+
 def assert_trains_like_one(out, reference, what):
     """Every epoch's training and validation losses of the run in ``out`` equal ``reference``'s."""
     run = history(out)
@@ -58,11 +74,11 @@ def assert_trains_like_one(out, reference, what):
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_two_workers_train_like_one(bk, tmp_path, one_worker, optimizer):
+def test_two_workers_train_like_one(bk, one_worker, two_workers, optimizer):
     if bk.NAME == "numpy":
         pytest.skip("the NumPy reference trains on one worker")
-    two = train(bk, tmp_path / "two", 2, "--epochs", "2", "--optimizer", optimizer)
-    assert_trains_like_one(tmp_path / "two", one_worker(bk, optimizer), "2 workers")
+    out, two = two_workers(bk, optimizer)
+    assert_trains_like_one(out, one_worker(bk, optimizer), "2 workers")
     assert two.stdout.count("epoch ") == 2  # worker 0 prints, once
     assert "sample: " in two.stdout and two.stderr.count("error") == 0
 
@@ -82,10 +98,10 @@ def test_torchrun_starts_the_workers(bk, tmp_path, one_worker):
     assert_trains_like_one(tmp_path / "two", one_worker(bk), "torchrun's 2 workers")
 
 
-def test_resume_with_another_worker_count(bk, tmp_path, one_worker):
+def test_resume_with_another_worker_count(bk, tmp_path, one_worker, two_workers):
     if bk.NAME == "numpy":
         pytest.skip("the NumPy reference trains on one worker")
-    train(bk, tmp_path / "run", 2, "--epochs", "2", "--optimizer", "adam")
+    shutil.copytree(two_workers(bk, "adam")[0], tmp_path / "run")  # 2 epochs on 2 workers, with Adam
     proc = run_cli("train", "--backend", bk.NAME, "--resume", str(tmp_path / "run"), "--epochs", "3",
                    "--workers", "1", "--no-progress")
     assert proc.returncode == 0, proc.stderr

@@ -21,6 +21,7 @@ from lstm_multi.core.family import LayerConfig
 from lstm_multi.core.lm import build_layer, build_model
 from lstm_multi.core.optim import SGD, Adam
 from lstm_multi.core.params import init_params
+from lstm_multi.core.parity import TOLERANCES
 from lstm_multi.core.trainer import Trainer
 from lstm_multi.reference import lm_loss_and_grads
 
@@ -536,7 +537,7 @@ def test_import_is_quiet_and_leaves_torch_and_jax_alone(tmp_path):
         for name in ["tensorflow"] + {others!r}:
             backend = lstm_multi.get_backend(name)
             model = build_model(backend, "scratch", 5, 4, lr=1.0)
-            print(name, round(backend.train_step(model, tokens, tokens, 1.0, 1.0), 5))
+            print(name, repr(backend.train_step(model, tokens, tokens, 1.0, 1.0)))
         if "jax" in {others!r}:
             import jax, jax.numpy as jnp
             print("jax", float(jax.jit(jax.grad(lambda x: jnp.sum(x ** 2)))(jnp.ones(3))[0]))
@@ -548,7 +549,7 @@ def test_import_is_quiet_and_leaves_torch_and_jax_alone(tmp_path):
     # Every backend starts from the same model: the same first loss, log(5) up to init noise.
     losses = [float(line.split()[1]) for line in lines[1:1 + 1 + len(others)]]
     assert losses == pytest.approx([np.log(5)] * len(losses), abs=1e-3)
-    assert len(set(losses)) == 1
+    assert losses == pytest.approx([losses[0]] * len(losses), rel=TOLERANCES["loss"][1])  # float32 round-off
     if "jax" in others:
         assert lines[-1] == "jax 2.0"
     assert result.stderr == ""  # no start-up log (absl, CPU features, oneDNN), no warnings
