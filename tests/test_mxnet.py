@@ -65,7 +65,9 @@ def test_foreach_takes_numpy_interface_arrays():
 
 @pytest.mark.parametrize("impl", ["scratch", "concise"])
 def test_hybridized_equals_op_by_op(impl):
-    """The cached graph computes exactly what the same code computes op by op."""
+    """The cached graph computes what the same code computes op by op: the same operators, but run by
+    another engine (a static graph, memory planned once), which may pick other oneDNN kernels, so
+    within float32 round-off rather than bit for bit."""
     tokens, targets = random_batch(28, 16, 9)
     X = onp.random.default_rng(3).standard_normal((9, 16, 28)).astype(onp.float32)
     results = []
@@ -76,11 +78,13 @@ def test_hybridized_equals_op_by_op(impl):
         loss, grads = bk.loss_and_grads(model, tokens, targets)
         results.append(([bk.to_numpy(t) for t in (outputs, H, C)], loss, grads))
     (arrays, loss, grads), (arrays_eager, loss_eager, grads_eager) = results
-    for a, b in zip(arrays, arrays_eager):
-        onp.testing.assert_array_equal(a, b)
-    assert loss == loss_eager
+    for a, b, name in zip(arrays, arrays_eager, ("outputs", "H", "C")):
+        assert_close(a, b, *TOLERANCES["forward"], what=name)
+    assert loss == pytest.approx(loss_eager, rel=TOLERANCES["loss"][1])
     for name in grads:
-        onp.testing.assert_array_equal(grads[name], grads_eager[name], err_msg=name)
+        scale = onp.abs(grads_eager[name]).max()
+        assert_close(grads[name], grads_eager[name], TOLERANCES["grad"][0] + TOLERANCES["grad"][1] * scale,
+                     what=f"d loss / d {name}")
 
 
 @pytest.mark.parametrize("impl", ["scratch", "concise"])
