@@ -19,13 +19,37 @@ import tempfile
 from pathlib import Path
 
 
-def tokens_per_second(backend: str, impl: str, workers: int, hidden: int, batch_size: int, num_steps: int,
-                      num_train: int, epochs: int) -> float:
+def tokens_per_second(
+    backend: str, impl: str, workers: int, hidden: int, batch_size: int, num_steps: int, num_train: int, epochs: int
+) -> float:
     with tempfile.TemporaryDirectory() as out:
-        cmd = [sys.executable, "-m", "lstm_multi.cli", "train", "--backend", backend, "--impl", impl,
-               "--workers", str(workers), "--hidden", str(hidden), "--batch-size", str(batch_size),
-               "--num-steps", str(num_steps), "--num-train", str(num_train), "--num-val", str(batch_size),
-               "--epochs", str(epochs), "--no-progress", "--out", out]
+        cmd = [
+            sys.executable,
+            "-m",
+            "lstm_multi.cli",
+            "train",
+            "--backend",
+            backend,
+            "--impl",
+            impl,
+            "--workers",
+            str(workers),
+            "--hidden",
+            str(hidden),
+            "--batch-size",
+            str(batch_size),
+            "--num-steps",
+            str(num_steps),
+            "--num-train",
+            str(num_train),
+            "--num-val",
+            str(batch_size),
+            "--epochs",
+            str(epochs),
+            "--no-progress",
+            "--out",
+            out,
+        ]
         subprocess.run(cmd, check=True, capture_output=True, text=True)
         last = json.loads((Path(out) / "history.json").read_text())[-1]
     return num_train * num_steps / last["seconds"]  # the epoch's seconds include its validation
@@ -48,20 +72,34 @@ def main() -> int:
     rows = [r for r in rows if r["backend"] != args.backend]
     for impl in args.impls:
         for workers in args.workers:
-            rate = tokens_per_second(args.backend, impl, workers, args.hidden, args.batch_size, args.num_steps,
-                                     args.num_train, args.epochs)
-            rows.append({"backend": args.backend, "impl": impl, "workers": workers, "hidden": args.hidden,
-                         "batch_size": args.batch_size, "tokens_per_s": round(rate), "cpus": os.cpu_count()})
+            rate = tokens_per_second(
+                args.backend, impl, workers, args.hidden, args.batch_size, args.num_steps, args.num_train, args.epochs
+            )
+            rows.append(
+                {
+                    "backend": args.backend,
+                    "impl": impl,
+                    "workers": workers,
+                    "hidden": args.hidden,
+                    "batch_size": args.batch_size,
+                    "tokens_per_s": round(rate),
+                    "cpus": os.cpu_count(),
+                }
+            )
     out.write_text(json.dumps(rows, indent=1))
-    print("| backend | impl | " + " | ".join(f"{w} worker{'s' * (w > 1)} (tokens/s)" for w in args.workers)
-          + " | ratio |")
+    print(
+        "| backend | impl | " + " | ".join(f"{w} worker{'s' * (w > 1)} (tokens/s)" for w in args.workers) + " | ratio |"
+    )
     print("|---|---|" + "---|" * (len(args.workers) + 1))
     for backend in dict.fromkeys(r["backend"] for r in rows):
         for impl in dict.fromkeys(r["impl"] for r in rows if r["backend"] == backend):
             rates = {r["workers"]: r["tokens_per_s"] for r in rows if (r["backend"], r["impl"]) == (backend, impl)}
             ratio = rates[max(rates)] / rates[min(rates)]
-            print(f"| {backend} | {impl} | " + " | ".join(f"{rates.get(w, '-'):,}" for w in args.workers)
-                  + f" | {ratio:.2f} |")
+            print(
+                f"| {backend} | {impl} | "
+                + " | ".join(f"{rates.get(w, '-'):,}" for w in args.workers)
+                + f" | {ratio:.2f} |"
+            )
     return 0
 
 

@@ -52,25 +52,44 @@ def main(argv=None) -> int:
                     ok = value <= bound if op == "<=" else value >= bound
                 except RuntimeError as err:
                     value, error, ok = None, str(err), False
-                rows.append({"target": target, "backend": backend, "impl": impl, "metric": name,
-                             "value": value, "bound": f"{op} {bound}", "ok": ok, "error": error,
-                             "seconds": round(time.perf_counter() - start, 1)})
+                rows.append(
+                    {
+                        "target": target,
+                        "backend": backend,
+                        "impl": impl,
+                        "metric": name,
+                        "value": value,
+                        "bound": f"{op} {bound}",
+                        "ok": ok,
+                        "error": error,
+                        "seconds": round(time.perf_counter() - start, 1),
+                    }
+                )
                 row = rows[-1]
                 shown = "failed: " + error if error else f"{value:.4f}"
-                print(f"{target:12s} {backend:10s} {impl:8s} {name} {shown} ({row['bound']}, "
-                      f"{'ok' if ok else 'MISSED'}, {row['seconds']} s)", flush=True)
+                print(
+                    f"{target:12s} {backend:10s} {impl:8s} {name} {shown} ({row['bound']}, "
+                    f"{'ok' if ok else 'MISSED'}, {row['seconds']} s)",
+                    flush=True,
+                )
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "targets.json").write_text(json.dumps(rows, indent=1) + "\n")
         from lstm_multi.bench import machine
 
         m = machine()
-        lines = [f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores); seconds are wall-clock.", "",
-                 "| target | backend | impl | metric | value | target | ok | seconds |", "|---" * 8 + "|"]
+        lines = [
+            f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores); seconds are wall-clock.",
+            "",
+            "| target | backend | impl | metric | value | target | ok | seconds |",
+            "|---" * 8 + "|",
+        ]
         for r in rows:
             value = "failed" if r["error"] else f"{r['value']:.4f}"
-            lines.append(f"| {r['target']} | {r['backend']} | {r['impl']} | {r['metric']} | {value} | "
-                         f"{r['bound']} | {'yes' if r['ok'] else 'no'} | {r['seconds']} |")
+            lines.append(
+                f"| {r['target']} | {r['backend']} | {r['impl']} | {r['metric']} | {value} | "
+                f"{r['bound']} | {'yes' if r['ok'] else 'no'} | {r['seconds']} |"
+            )
         (args.out / "targets.md").write_text("\n".join(lines) + "\n")
     return 0 if all(r["ok"] for r in rows) else 1
 

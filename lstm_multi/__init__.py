@@ -6,13 +6,21 @@ chosen (argument, :func:`set_backend`, ``LSTM_MULTI_BACKEND``, or the first inst
 
 from typing import Any
 
-from .backend import (BACKENDS, BackendError, BackendNotInstalledError, UnknownBackendError,
-                      available_backends, backend_name, get_backend, set_backend)
+from .backend import (
+    BACKENDS,
+    BackendError,
+    BackendNotInstalledError,
+    UnknownBackendError,
+    available_backends,
+    backend_name,
+    get_backend,
+    set_backend,
+)
 from .core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .core.data import CorpusError, TimeMachine, Vocab
 from .core.distributed import request_host_devices
-from .core.module import DataModule, HyperParameters, Module
 from .core.gates import gate_table, plot_gates, trace_text
+from .core.module import DataModule, HyperParameters, Module
 from .core.optim import SGD, Adam, make_optimizer
 from .core.params import ParameterError, init_params
 from .core.plot import plot_history
@@ -23,12 +31,41 @@ from .core.trainer import Callback, EpochRecord, Trainer
 __version__ = "0.1.0"
 
 __all__ = [
-    "Adam", "BACKENDS", "BackendError", "BackendNotInstalledError", "Callback", "Checkpoint",
-    "CheckpointError", "CorpusError", "DataModule", "EpochRecord", "HyperParameters", "Module",
-    "NOISE_FLOOR", "Parentheses", "ParameterError", "SGD", "TimeMachine", "TimeSeries", "Trainer",
-    "UnknownBackendError", "Vocab", "available_backends", "backend_name", "gate_table", "get_backend",
-    "init_params", "load_checkpoint", "make_optimizer", "plot_gates", "plot_history", "predict",
-    "request_host_devices", "save_checkpoint", "set_backend", "trace_text",
+    "Adam",
+    "BACKENDS",
+    "BackendError",
+    "BackendNotInstalledError",
+    "Callback",
+    "Checkpoint",
+    "CheckpointError",
+    "CorpusError",
+    "DataModule",
+    "EpochRecord",
+    "HyperParameters",
+    "Module",
+    "NOISE_FLOOR",
+    "Parentheses",
+    "ParameterError",
+    "SGD",
+    "TimeMachine",
+    "TimeSeries",
+    "Trainer",
+    "UnknownBackendError",
+    "Vocab",
+    "available_backends",
+    "backend_name",
+    "gate_table",
+    "get_backend",
+    "init_params",
+    "load_checkpoint",
+    "make_optimizer",
+    "plot_gates",
+    "plot_history",
+    "predict",
+    "request_host_devices",
+    "save_checkpoint",
+    "set_backend",
+    "trace_text",
 ]
 
 

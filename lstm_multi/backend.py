@@ -54,9 +54,7 @@ def install_command(name: str) -> str:
 def validate_name(name: str, source: str = "backend") -> str:
     """Return ``name`` if it is a backend, else raise :class:`UnknownBackendError`."""
     if name not in REQUIREMENTS:
-        raise UnknownBackendError(
-            f"Unknown {source} {name!r}. Valid backends: {', '.join(BACKENDS)}."
-        )
+        raise UnknownBackendError(f"Unknown {source} {name!r}. Valid backends: {', '.join(BACKENDS)}.")
     return name
 
 

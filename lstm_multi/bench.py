@@ -61,10 +61,10 @@ def flops_per_token(hidden: int, vocab: int, model: str = "lstm") -> int:
 #: the incoming gradients and the outgoing ``dA`` and state gradients backward).
 ELEMENTWISE_FLOATS = {
     "lstm": 25,  # forward: read A 4h, C h; write gates 4h, C h, H h. Backward: read gates 4h,
-                 # C_prev h, C h, dH 2h (output and recurrent), dC h; write dA 4h, dC h.
-    "gru": 25,   # forward: read A_x 3h, A_h 3h, H h; write gates 3h, H h. Backward: read gates
-                 # 3h, H h, A_hn h, dH 2h; write dA_x 3h, dA_h 3h, dH h.
-    "rnn": 6,    # forward: read A h, write H h. Backward: read H h, dH 2h; write dA h.
+    # C_prev h, C h, dH 2h (output and recurrent), dC h; write dA 4h, dC h.
+    "gru": 25,  # forward: read A_x 3h, A_h 3h, H h; write gates 3h, H h. Backward: read gates
+    # 3h, H h, A_hn h, dH 2h; write dA_x 3h, dA_h 3h, dH h.
+    "rnn": 6,  # forward: read A h, write H h. Backward: read H h, dH 2h; write dA h.
 }
 
 
@@ -84,8 +84,9 @@ def build(bk: ModuleType, impl: str, vocab: int, hidden: int, lr: float = 1.0, m
     return build_model(bk, impl, vocab, hidden, lr, model=model)
 
 
-def matmul_gflops(bk: ModuleType, hidden: int, batch_size: int, vocab: int, num_steps: int = 32,
-                  reps: int = 20) -> float:
+def matmul_gflops(
+    bk: ModuleType, hidden: int, batch_size: int, vocab: int, num_steps: int = 32, reps: int = 20
+) -> float:
     """The best FLOP/s (in G) this framework reaches on the LSTM's matmuls: ``(rows, h + V) @
     (h + V, 4h)`` with ``rows`` one step's batch and all steps' ``num_steps * batch`` (the hoisted
     input projection, the weight gradients), so that it bounds both the per-step and the
@@ -149,8 +150,17 @@ def copy_bandwidth() -> float:
     return 5 * 2 * a.nbytes / (time.perf_counter() - start) / 1e9  # read + write
 
 
-def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: int = 32,
-            steps: int = 10, gen_tokens: int = 100, min_seconds: float = 1.0, model: str = "lstm") -> dict[str, Any]:
+def measure(
+    backend: str,
+    impl: str,
+    hidden: int,
+    batch_size: int,
+    num_steps: int = 32,
+    steps: int = 10,
+    gen_tokens: int = 100,
+    min_seconds: float = 1.0,
+    model: str = "lstm",
+) -> dict[str, Any]:
     """One configuration in this process; returns a flat dict of results.
 
     At least ``steps`` training steps are timed, and more until ``min_seconds`` have
@@ -182,12 +192,23 @@ def measure(backend: str, impl: str, hidden: int, batch_size: int, num_steps: in
     lm.predict(PREFIX, gen_tokens, data.vocab)
     gen_s = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the model's, before the ceiling's buffers
-    result = {"backend": backend, "model": model, "impl": impl, "hidden": hidden, "batch_size": batch_size,
-              "num_steps": num_steps, "train_tokens_per_s": batch_size * num_steps / step_s, "step_s": step_s,
-              "timed_steps": len(times), "compile_s": max(first - step_s, 0.0),
-              "gen_tokens_per_s": gen_tokens / gen_s, "peak_rss_mb": peak_mb, "malloc": allocator.status,
-              "flops_per_token": flops_per_token(hidden, vocab, model),
-              "elementwise_bytes_per_token": elementwise_bytes_per_token(hidden, vocab, model)}
+    result = {
+        "backend": backend,
+        "model": model,
+        "impl": impl,
+        "hidden": hidden,
+        "batch_size": batch_size,
+        "num_steps": num_steps,
+        "train_tokens_per_s": batch_size * num_steps / step_s,
+        "step_s": step_s,
+        "timed_steps": len(times),
+        "compile_s": max(first - step_s, 0.0),
+        "gen_tokens_per_s": gen_tokens / gen_s,
+        "peak_rss_mb": peak_mb,
+        "malloc": allocator.status,
+        "flops_per_token": flops_per_token(hidden, vocab, model),
+        "elementwise_bytes_per_token": elementwise_bytes_per_token(hidden, vocab, model),
+    }
     set_rates(result, matmul_gflops(bk, hidden, batch_size, vocab, num_steps), copy_bandwidth())
     return result
 
@@ -199,9 +220,15 @@ def set_rates(r: dict[str, Any], gflops: float, bandwidth: float) -> None:
     tokens = r["batch_size"] * r["num_steps"]
     ceiling = gflops * 1e9 / r["flops_per_token"]
     matmul_s, elementwise_s = tokens / ceiling, tokens * r["elementwise_bytes_per_token"] / (bandwidth * 1e9)
-    r.update(matmul_gflops=gflops, copy_gb_per_s=bandwidth, ceiling_tokens_per_s=ceiling,
-             ceiling_fraction=r["train_tokens_per_s"] / ceiling, matmul_bound_s=matmul_s,
-             elementwise_bound_s=elementwise_s, bound_fraction=(matmul_s + elementwise_s) / r["step_s"])
+    r.update(
+        matmul_gflops=gflops,
+        copy_gb_per_s=bandwidth,
+        ceiling_tokens_per_s=ceiling,
+        ceiling_fraction=r["train_tokens_per_s"] / ceiling,
+        matmul_bound_s=matmul_s,
+        elementwise_bound_s=elementwise_s,
+        bound_fraction=(matmul_s + elementwise_s) / r["step_s"],
+    )
 
 
 def machine() -> dict[str, Any]:
@@ -223,23 +250,44 @@ def machine() -> dict[str, Any]:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             pass
-    return {"cpu": cpu, "cores": os.cpu_count(),
-            "vector_extensions": sorted(f for f in flags if f.startswith(("avx", "fma", "amx"))),
-            "python": platform.python_version(), "versions_here": versions,
-            "malloc": allocator.tune_malloc(), **peak_gflops(),  # what the measuring processes do too
-            "date": datetime.date.today().isoformat()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "vector_extensions": sorted(f for f in flags if f.startswith(("avx", "fma", "amx"))),
+        "python": platform.python_version(),
+        "versions_here": versions,
+        "malloc": allocator.tune_malloc(),
+        **peak_gflops(),  # what the measuring processes do too
+        "date": datetime.date.today().isoformat(),
+    }
 
 
-def run(backends: Sequence[str], impls: Sequence[str] = IMPLS, hiddens: Sequence[int] = (32, 256),
-        batch_sizes: Sequence[int] = (1024, 32), num_steps: int = 32, steps: int = 10, gen_tokens: int = 100,
-        min_seconds: float = 1.0, progress: bool = True, models: Sequence[str] = ("lstm",)) -> list[dict[str, Any]]:
+def run(
+    backends: Sequence[str],
+    impls: Sequence[str] = IMPLS,
+    hiddens: Sequence[int] = (32, 256),
+    batch_sizes: Sequence[int] = (1024, 32),
+    num_steps: int = 32,
+    steps: int = 10,
+    gen_tokens: int = 100,
+    min_seconds: float = 1.0,
+    progress: bool = True,
+    models: Sequence[str] = ("lstm",),
+) -> list[dict[str, Any]]:
     """Every configuration, each in a fresh process of the backend's environment (the book's
     ``d2l`` loop exists for the LSTM only)."""
     from . import backend as registry
     from .core.parity import interpreter_for, subprocess_env
 
-    configs = [(b, m, i, h, n) for b in backends for m in models for h in hiddens for n in batch_sizes
-               for i in impls if m == "lstm" or i != "d2l"]
+    configs = [
+        (b, m, i, h, n)
+        for b in backends
+        for m in models
+        for h in hiddens
+        for n in batch_sizes
+        for i in impls
+        if m == "lstm" or i != "d2l"
+    ]
     results = []
     bar = None
     if progress:
@@ -249,13 +297,34 @@ def run(backends: Sequence[str], impls: Sequence[str] = IMPLS, hiddens: Sequence
     for backend, model, impl, hidden, batch_size in configs:
         python = sys.executable if registry.is_available(backend) else interpreter_for(backend)
         if python is None:
-            results.append({"backend": backend, "model": model, "impl": impl, "hidden": hidden,
-                            "batch_size": batch_size, "error": "not installed here"})
+            results.append(
+                {
+                    "backend": backend,
+                    "model": model,
+                    "impl": impl,
+                    "hidden": hidden,
+                    "batch_size": batch_size,
+                    "error": "not installed here",
+                }
+            )
         else:
-            args = dict(backend=backend, model=model, impl=impl, hidden=hidden, batch_size=batch_size,
-                        num_steps=num_steps, steps=steps, gen_tokens=gen_tokens, min_seconds=min_seconds)
-            proc = subprocess.run([python, "-m", "lstm_multi.bench", json.dumps(args)],
-                                  capture_output=True, text=True, env=subprocess_env(PYTHONWARNINGS="ignore"))
+            args = dict(
+                backend=backend,
+                model=model,
+                impl=impl,
+                hidden=hidden,
+                batch_size=batch_size,
+                num_steps=num_steps,
+                steps=steps,
+                gen_tokens=gen_tokens,
+                min_seconds=min_seconds,
+            )
+            proc = subprocess.run(
+                [python, "-m", "lstm_multi.bench", json.dumps(args)],
+                capture_output=True,
+                text=True,
+                env=subprocess_env(PYTHONWARNINGS="ignore"),
+            )
             if proc.returncode == 0:
                 results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
             else:
@@ -287,9 +356,12 @@ def share_best_rates(results: list[dict[str, Any]]) -> None:
 def add_ratios(results: list[dict[str, Any]]) -> None:
     """``vs_native`` and ``vs_d2l``: tokens/s over the same backend, model and shape's concise
     and d2l."""
-    index = {(r["backend"], r.get("model", "lstm"), r["impl"], r["hidden"], r["batch_size"]): r
-             for r in results if "error" not in r}
-    for (backend, model, impl, hidden, batch_size), r in index.items():
+    index = {
+        (r["backend"], r.get("model", "lstm"), r["impl"], r["hidden"], r["batch_size"]): r
+        for r in results
+        if "error" not in r
+    }
+    for (backend, model, _, hidden, batch_size), r in index.items():
         for other, key in (("concise", "vs_native"), ("d2l", "vs_d2l")):
             base = index.get((backend, model, other, hidden, batch_size))
             if base is not None:
@@ -302,22 +374,41 @@ def bound_ms(r: dict[str, Any]) -> str:
 
 
 def to_markdown(results: list[dict[str, Any]]) -> str:
-    lines = ["| backend | model | impl | h | batch | train tok/s | vs native | vs d2l | of ceiling "
-             "| step ms | bound ms: matmul + element-wise | of bound | compile s | generate tok/s | peak MB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| backend | model | impl | h | batch | train tok/s | vs native | vs d2l | of ceiling "
+        "| step ms | bound ms: matmul + element-wise | of bound | compile s | generate tok/s | peak MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     fmt = lambda r, k, f: f.format(r[k]) if k in r else "-"
     for r in results:
         model = r.get("model", "lstm")
         if "error" in r:
-            lines.append(f"| {r['backend']} | {model} | {r['impl']} | {r['hidden']} | {r['batch_size']} "
-                         f"| error: {r['error']} | | | | | | | | | |")
+            lines.append(
+                f"| {r['backend']} | {model} | {r['impl']} | {r['hidden']} | {r['batch_size']} "
+                f"| error: {r['error']} | | | | | | | | | |"
+            )
             continue
-        lines.append(" | ".join([
-            f"| {r['backend']}", model, r["impl"], str(r["hidden"]), str(r["batch_size"]),
-            f"{r['train_tokens_per_s']:,.0f}", fmt(r, "vs_native", "{:.2f}"), fmt(r, "vs_d2l", "{:.2f}"),
-            f"{100 * r['ceiling_fraction']:.0f}%", f"{1e3 * r['step_s']:.1f}", bound_ms(r),
-            f"{r['bound_fraction']:.0%}", f"{r['compile_s']:.2f}",
-            f"{r['gen_tokens_per_s']:,.0f}", f"{r['peak_rss_mb']:.0f} |"]))
+        lines.append(
+            " | ".join(
+                [
+                    f"| {r['backend']}",
+                    model,
+                    r["impl"],
+                    str(r["hidden"]),
+                    str(r["batch_size"]),
+                    f"{r['train_tokens_per_s']:,.0f}",
+                    fmt(r, "vs_native", "{:.2f}"),
+                    fmt(r, "vs_d2l", "{:.2f}"),
+                    f"{100 * r['ceiling_fraction']:.0f}%",
+                    f"{1e3 * r['step_s']:.1f}",
+                    bound_ms(r),
+                    f"{r['bound_fraction']:.0%}",
+                    f"{r['compile_s']:.2f}",
+                    f"{r['gen_tokens_per_s']:,.0f}",
+                    f"{r['peak_rss_mb']:.0f} |",
+                ]
+            )
+        )
     return "\n".join(lines)
 
 

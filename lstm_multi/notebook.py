@@ -49,15 +49,14 @@ def source(backend: str, qualname: str, file: str | None = None) -> str:
         text = path.read_text()
         nodes = ast.parse(text).body
         for part in parts:
-            found = next((n for n in nodes if isinstance(n, (ast.ClassDef, ast.FunctionDef))
-                          and n.name == part), None)
+            found = next((n for n in nodes if isinstance(n, (ast.ClassDef, ast.FunctionDef)) and n.name == part), None)
             if found is None:
                 break
             node, nodes = found, found.body
         else:
             lines = text.splitlines()
             start = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
-            return "\n".join(lines[start:node.end_lineno])
+            return "\n".join(lines[start : node.end_lineno])
     raise ValueError(f"No {qualname!r} in lstm_multi/{folder.relative_to(PACKAGE)}.")
 
 
@@ -72,8 +71,10 @@ def python_for(backend: str) -> str:
         return sys.executable
     python = interpreter_for(backend)
     if python is None:
-        raise RuntimeError(f"Backend {backend!r} is not installed here and has no environment: set "
-                           f"LSTM_MULTI_PYTHON_{backend.upper()} or create .tox/{backend} (tox -e {backend}).")
+        raise RuntimeError(
+            f"Backend {backend!r} is not installed here and has no environment: set "
+            f"LSTM_MULTI_PYTHON_{backend.upper()} or create .tox/{backend} (tox -e {backend})."
+        )
     return python
 
 
@@ -81,9 +82,23 @@ def train_on(backend: str, args: list[str]) -> list[EpochRecord]:
     """Run ``lstm-multi train --backend <backend> <args>`` where that backend is installed, with
     this package's code; returns the run's history (raises with the run's last error line)."""
     with tempfile.TemporaryDirectory() as out:
-        proc = subprocess.run([python_for(backend), "-m", "lstm_multi.cli", "train", "--backend", backend,
-                               "--no-progress", "--out", out, *args], capture_output=True, text=True,
-                              env=subprocess_env())
+        proc = subprocess.run(
+            [
+                python_for(backend),
+                "-m",
+                "lstm_multi.cli",
+                "train",
+                "--backend",
+                backend,
+                "--no-progress",
+                "--out",
+                out,
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            env=subprocess_env(),
+        )
         if proc.returncode != 0:
             tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
             raise RuntimeError(f"training on {backend} failed: {tail}")
@@ -97,9 +112,11 @@ def native_layout(backend: str, cell: str = "lstm", impl: str = "concise") -> di
     from .core.family import CELLS
 
     name = CELLS[cell].title + ("Scratch" if impl == "scratch" else "")
-    code = ("import dataclasses, json; from lstm_multi import get_backend; "
-            f"layer = getattr(get_backend({backend!r}), {name!r})(3, 2); prefix, k, _, reverse = layer.config.units()[0]; "
-            "print(json.dumps(dataclasses.asdict(layer.unit_layout(0, prefix, k, reverse))))")
+    code = (
+        "import dataclasses, json; from lstm_multi import get_backend; "
+        f"layer = getattr(get_backend({backend!r}), {name!r})(3, 2); prefix, k, _, reverse = layer.config.units()[0]; "
+        "print(json.dumps(dataclasses.asdict(layer.unit_layout(0, prefix, k, reverse))))"
+    )
     proc = subprocess.run([python_for(backend), "-c", code], capture_output=True, text=True, env=subprocess_env())
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]

@@ -13,8 +13,9 @@ def backend_params(names=BACKENDS):
     params = []
     for name in names:
         missing = missing_modules(name)
-        reason = (f"backend {name!r} needs {', '.join(missing)}, not installed in this environment "
-                  f"({install_command(name)})")
+        reason = (
+            f"backend {name!r} needs {', '.join(missing)}, not installed in this environment ({install_command(name)})"
+        )
         params.append(pytest.param(name, id=name, marks=pytest.mark.skipif(bool(missing), reason=reason)))
     return params
 
@@ -37,15 +38,16 @@ def assert_close(actual, expected, atol, rtol=0.0, what="value"):
     err = np.abs(actual - expected)
     bound = atol + rtol * np.abs(expected)
     worst = np.unravel_index(np.argmax(err - bound), err.shape) if err.size else ()
-    assert np.all(err <= bound), (f"{what}: max abs error {err.max():.3g} (bound {atol} + {rtol}*|x|); "
-                                  f"at {worst}: {actual[worst]!r} vs {expected[worst]!r}")
+    assert np.all(err <= bound), (
+        f"{what}: max abs error {err.max():.3g} (bound {atol} + {rtol}*|x|); "
+        f"at {worst}: {actual[worst]!r} vs {expected[worst]!r}"
+    )
 
 
 def random_params(d, h, vocab=None, seed=0, scale=0.4):
     """Canonical float32 parameters ~ N(0, scale^2), the LM's output layer when ``vocab``."""
     rng = np.random.default_rng(seed)
-    return {k: (rng.standard_normal(v.shape) * scale).astype(np.float32)
-            for k, v in init_params(d, h, vocab).items()}
+    return {k: (rng.standard_normal(v.shape) * scale).astype(np.float32) for k, v in init_params(d, h, vocab).items()}
 
 
 def assert_scratch_lm_matches_reference(bk, lstm, T=6, B=4, seed=3):

@@ -85,8 +85,7 @@ def test_params_round_trip_in_canonical_names(bk, impl):
     model = make_lm(bk, impl, 5, 4)
     lm_params = random_params(5, 4, 5, seed=3)
     bk.set_params(model, lm_params)
-    assert {k: v.tolist() for k, v in bk.get_params(model).items()} == \
-        {k: v.tolist() for k, v in lm_params.items()}
+    assert {k: v.tolist() for k, v in bk.get_params(model).items()} == {k: v.tolist() for k, v in lm_params.items()}
 
 
 def test_set_params_names_every_problem(bk, impl):
@@ -98,19 +97,23 @@ def test_set_params_names_every_problem(bk, impl):
     cls = type(model).__name__
     with pytest.raises(ParameterError) as err:
         bk.set_params(model, params)
-    assert str(err.value) == (f"Parameters do not fit this {cls}: missing b_f; unexpected W_zz; "
-                              "W_hq has shape (4, 6), expected (4, 5).")
+    assert str(err.value) == (
+        f"Parameters do not fit this {cls}: missing b_f; unexpected W_zz; W_hq has shape (4, 6), expected (4, 5)."
+    )
 
 
 def test_bad_input_shapes_are_clear_errors(bk, impl):
     lstm = make_lstm(bk, impl, 3, 4)
     with pytest.raises(ValueError) as err:
         lstm(bk.tensor(np.zeros((2, 5, 7), np.float32)))
-    assert str(err.value) == ("LSTM input must have shape (num_steps, batch_size, 3) "
-                              "(time-major, num_inputs=3), got (2, 5, 7).")
+    assert str(err.value) == (
+        "LSTM input must have shape (num_steps, batch_size, 3) (time-major, num_inputs=3), got (2, 5, 7)."
+    )
     with pytest.raises(ValueError) as err:
-        lstm(bk.tensor(np.zeros((2, 5, 3), np.float32)),
-             (bk.tensor(np.zeros((5, 4), np.float32)), bk.tensor(np.zeros((4, 4), np.float32))))
+        lstm(
+            bk.tensor(np.zeros((2, 5, 3), np.float32)),
+            (bk.tensor(np.zeros((5, 4), np.float32)), bk.tensor(np.zeros((4, 4), np.float32))),
+        )
     assert str(err.value) == "LSTM state must be a pair (H, C) of shape (5, 4) each, got [(5, 4), (4, 4)]."
     model = make_lm(bk, impl, 5, 4)
     with pytest.raises(ValueError) as err:
@@ -126,8 +129,9 @@ def test_lm_needs_one_hot_sized_lstm(bk, impl):
     cls = bk.RNNLMScratch if impl == "scratch" else bk.RNNLM
     with pytest.raises(ValueError) as err:
         cls(lstm, 5, lr=1.0)
-    assert str(err.value) == ("The LSTM takes 3 inputs but the one-hot characters have vocab_size=5: "
-                              "build it with num_inputs=5.")
+    assert str(err.value) == (
+        "The LSTM takes 3 inputs but the one-hot characters have vocab_size=5: build it with num_inputs=5."
+    )
 
 
 def test_train_step_is_clipped_sgd(bk, impl):
@@ -139,7 +143,7 @@ def test_train_step_is_clipped_sgd(bk, impl):
     rng = np.random.default_rng(2)
     tokens, targets = rng.integers(0, vocab, (4, 6)), rng.integers(0, vocab, (4, 6))
     ref_loss, ref_grads = lm_loss_and_grads(params, tokens, targets)
-    norm = np.sqrt(sum((g ** 2).sum() for g in ref_grads.values()))
+    norm = np.sqrt(sum((g**2).sum() for g in ref_grads.values()))
     assert norm > clip  # so clipping is exercised
     loss = bk.train_step(model, tokens, targets, lr, clip)
     assert loss == pytest.approx(ref_loss, rel=2e-6)

@@ -63,8 +63,9 @@ def test_foreign_safetensors_file(tmp_path):
     save_file({"w": np.zeros(2, np.float32)}, str(path))
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(path)
-    assert str(err.value) == (f"{path} is a safetensors file but not an lstm-multi checkpoint "
-                              "(no 'format: lstm-multi' in its metadata).")
+    assert str(err.value) == (
+        f"{path} is a safetensors file but not an lstm-multi checkpoint (no 'format: lstm-multi' in its metadata)."
+    )
 
 
 def test_truncated_file(tmp_path):
@@ -82,34 +83,40 @@ def test_missing_extra_and_misshaped_tensors(tmp_path):
     path = save_checkpoint(tmp_path / "m.safetensors", bad, VOCAB)
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(path)
-    assert str(err.value) == (f"{path}: Parameters do not fit this checkpoint (LSTM, vocabulary of 4): "
-                              "missing W_hc; unexpected extra; b_q has shape (5,), expected (4,).")
+    assert str(err.value) == (
+        f"{path}: Parameters do not fit this checkpoint (LSTM, vocabulary of 4): "
+        "missing W_hc; unexpected extra; b_q has shape (5,), expected (4,)."
+    )
 
 
 def test_other_version(tmp_path):
     path = save_checkpoint(tmp_path / "m.safetensors", params(), VOCAB)
     raw = path.read_bytes()
     (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
+    header = json.loads(raw[8 : 8 + n])
     header["__metadata__"]["version"] = "99"
     new = json.dumps(header, separators=(",", ":")).encode()
     new += b" " * (n - len(new)) if len(new) <= n else b""
     assert len(new) == n
-    path.write_bytes(raw[:8] + new + raw[8 + n:])
+    path.write_bytes(raw[:8] + new + raw[8 + n :])
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(path)
     assert str(err.value) == f"{path} has checkpoint version '99'; this lstm-multi reads version 1."
 
 
 def test_family_checkpoint_records_its_model(tmp_path):
-    from lstm_multi.core.family import LayerConfig, init_layer_params
+    from lstm_multi.core.family import LayerConfig
     from lstm_multi.core.lm import lm_shapes
 
     config = LayerConfig("gru", 3, 4, num_layers=2, reset_after=False)
     rng = np.random.default_rng(0)
     params = {k: rng.standard_normal(s).astype(np.float32) for k, s in lm_shapes(config, 5, 3).items()}
-    path = save_checkpoint(tmp_path / "m.safetensors", params, ["<unk>", "a", "b", "c", " "],
-                           {"model": config.to_dict(), "embedding_dim": 3})
+    path = save_checkpoint(
+        tmp_path / "m.safetensors",
+        params,
+        ["<unk>", "a", "b", "c", " "],
+        {"model": config.to_dict(), "embedding_dim": 3},
+    )
     ckpt = load_checkpoint(path)
     assert ckpt.config == config and ckpt.embedding_dim == 3
     assert list(ckpt.params) == list(lm_shapes(config, 5, 3))
@@ -120,19 +127,22 @@ def test_non_finite_parameters_are_never_saved_nor_loaded(tmp_path):
     bad["W_hq"][0, 0] = np.nan
     with pytest.raises(CheckpointError) as err:
         save_checkpoint(tmp_path / "bad.safetensors", bad, VOCAB)
-    assert str(err.value) == (f"Refusing to save {tmp_path / 'bad.safetensors'}: W_hq hold NaN or "
-                              "infinity (training diverged).")
+    assert str(err.value) == (
+        f"Refusing to save {tmp_path / 'bad.safetensors'}: W_hq hold NaN or infinity (training diverged)."
+    )
     assert not (tmp_path / "bad.safetensors").exists()
     from safetensors.numpy import save_file
 
     bad["W_hq"][0, 0] = np.inf
     path = tmp_path / "forged.safetensors"
-    save_file(bad, str(path), metadata={"format": "lstm-multi", "version": "1",
-                                           "vocab": json.dumps(VOCAB), "hparams": "{}"})
+    save_file(
+        bad, str(path), metadata={"format": "lstm-multi", "version": "1", "vocab": json.dumps(VOCAB), "hparams": "{}"}
+    )
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(path)
-    assert str(err.value) == (f"{path} holds NaN or infinity in W_hq: the model it saved had diverged. "
-                              "Use an earlier checkpoint.")
+    assert str(err.value) == (
+        f"{path} holds NaN or infinity in W_hq: the model it saved had diverged. Use an earlier checkpoint."
+    )
 
 
 def test_checkpoint_follows_the_umask(tmp_path):

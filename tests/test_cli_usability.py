@@ -16,8 +16,22 @@ from lstm_multi.core.family import LayerConfig
 from lstm_multi.core.trainer import EpochRecord
 
 #: A tiny run on the NumPy backend: about a second.
-TINY = ["--backend", "numpy", "--epochs", "1", "--num-train", "64", "--num-val", "64", "--batch-size", "32",
-        "--hidden", "8", "--num-steps", "8"]
+TINY = [
+    "--backend",
+    "numpy",
+    "--epochs",
+    "1",
+    "--num-train",
+    "64",
+    "--num-val",
+    "64",
+    "--batch-size",
+    "32",
+    "--hidden",
+    "8",
+    "--num-steps",
+    "8",
+]
 HINT = 'pip install "lstm-multi[plot]" (or pip install matplotlib)'
 CLI = Path(__file__).resolve().parents[1] / "lstm_multi" / "cli"
 
@@ -30,12 +44,17 @@ def checkpoint(tmp_path_factory):
 
 
 def generated(capsys, checkpoint, *options) -> str:
-    assert main(["generate", "--checkpoint", checkpoint, "--backend", "numpy", "--num-preds", "30",
-                 "--seed", "3", *options]) == 0
+    assert (
+        main(
+            ["generate", "--checkpoint", checkpoint, "--backend", "numpy", "--num-preds", "30", "--seed", "3", *options]
+        )
+        == 0
+    )
     return capsys.readouterr().out.rstrip("\n")
 
 
 # --- generate: --top-k or --top-p alone samples at temperature 1 ---
+
 
 @pytest.mark.parametrize("option", [["--top-k", "5"], ["--top-p", "0.9"]], ids=["top-k", "top-p"])
 def test_top_k_or_top_p_alone_samples_at_temperature_one(capsys, checkpoint, option):
@@ -47,11 +66,13 @@ def test_top_k_or_top_p_alone_samples_at_temperature_one(capsys, checkpoint, opt
 
 
 def test_top_k_with_temperature_zero_is_still_refused(capsys, checkpoint):
-    assert main(["generate", "--checkpoint", checkpoint, "--backend", "numpy", "--temperature", "0",
-                 "--top-k", "5"]) == 2
+    assert (
+        main(["generate", "--checkpoint", checkpoint, "--backend", "numpy", "--temperature", "0", "--top-k", "5"]) == 2
+    )
     assert capsys.readouterr().err == (
         "lstm-multi generate: error: top_k and top_p choose among sampled characters: give a temperature > 0 "
-        "(greedy decoding, temperature 0, always takes the most likely one).\n")
+        "(greedy decoding, temperature 0, always takes the most likely one).\n"
+    )
 
 
 def test_predict_samples_at_temperature_one_when_top_k_is_given(checkpoint):
@@ -68,8 +89,9 @@ def test_predict_samples_at_temperature_one_when_top_k_is_given(checkpoint):
         backend, impl = "numpy", None
 
     model, vocab = language_model(ckpt, Args), vocab_of(ckpt)
-    assert (model.predict("time", 20, vocab, top_k=5, seed=1)
-            == model.predict("time", 20, vocab, temperature=1.0, top_k=5, seed=1))
+    assert model.predict("time", 20, vocab, top_k=5, seed=1) == model.predict(
+        "time", 20, vocab, temperature=1.0, top_k=5, seed=1
+    )
     assert model.predict("time", 20, vocab) == model.predict("time", 20, vocab, temperature=0)
 
 
@@ -77,28 +99,80 @@ def test_generate_help_says_what_the_default_temperature_is(capsys):
     with pytest.raises(SystemExit):
         main(["generate", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert ("--temperature TEMPERATURE 0: greedy (d2l); > 0: sample from softmax(logits / T) "
-            "(default: greedy, or 1 with --top-k or --top-p)") in help_text
+    assert (
+        "--temperature TEMPERATURE 0: greedy (d2l); > 0: sample from softmax(logits / T) "
+        "(default: greedy, or 1 with --top-k or --top-p)"
+    ) in help_text
 
 
 # --- train's first line names every model option set ---
 
+
 def test_the_first_line_names_every_model_option(tmp_path, capsys):
-    assert main(["train", *TINY, "--no-progress", "--embedding-dim", "4", "--num-layers", "2", "--dropout", "0.1",
-                 "--forget-bias", "1", "--out", str(tmp_path / "lm")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                *TINY,
+                "--no-progress",
+                "--embedding-dim",
+                "4",
+                "--num-layers",
+                "2",
+                "--dropout",
+                "0.1",
+                "--forget-bias",
+                "1",
+                "--out",
+                str(tmp_path / "lm"),
+            ]
+        )
+        == 0
+    )
     first = capsys.readouterr().out.splitlines()[0]
-    assert first == ("backend numpy, scratch 2-layer LSTM (dropout 0.1, forget bias 1.0), 8 hidden units, "
-                     "embedding dim 4, init orthogonal, 64 training windows of 8 characters")
-    assert main(["train", *TINY, "--no-progress", "--task", "parentheses", "--head", "mlp", "--mlp-hiddens", "16",
-                 "--model", "gru", "--reset-before", "--bidirectional", "--out", str(tmp_path / "task")]) == 0
+    assert first == (
+        "backend numpy, scratch 2-layer LSTM (dropout 0.1, forget bias 1.0), 8 hidden units, "
+        "embedding dim 4, init orthogonal, 64 training windows of 8 characters"
+    )
+    assert (
+        main(
+            [
+                "train",
+                *TINY,
+                "--no-progress",
+                "--task",
+                "parentheses",
+                "--head",
+                "mlp",
+                "--mlp-hiddens",
+                "16",
+                "--model",
+                "gru",
+                "--reset-before",
+                "--bidirectional",
+                "--out",
+                str(tmp_path / "task"),
+            ]
+        )
+        == 0
+    )
     first = capsys.readouterr().out.splitlines()[0]
-    assert first == ("backend numpy, task parentheses, scratch bidirectional GRU (reset before), 8 hidden units, "
-                     "mlp head, adam lr 0.01 (constant), 64 strings of length 25")
+    assert first == (
+        "backend numpy, task parentheses, scratch bidirectional GRU (reset before), 8 hidden units, "
+        "mlp head, adam lr 0.01 (constant), 64 strings of length 25"
+    )
 
 
-@pytest.mark.parametrize("options, named", [
-    ([], ""), (["--num-layers", "2"], ", init orthogonal"), (["--init", "xavier"], ", init xavier"),
-    (["--sigma", "0.1"], ", init d2l (sigma 0.1)"), (["--init", "d2l"], ", init d2l (sigma 0.01)")])
+@pytest.mark.parametrize(
+    "options, named",
+    [
+        ([], ""),
+        (["--num-layers", "2"], ", init orthogonal"),
+        (["--init", "xavier"], ", init xavier"),
+        (["--sigma", "0.1"], ", init d2l (sigma 0.1)"),
+        (["--init", "d2l"], ", init d2l (sigma 0.01)"),
+    ],
+)
 def test_init_and_sigma_choose_the_scratch_initialisation(tmp_path, capsys, options, named):
     from lstm_multi import load_checkpoint
     from lstm_multi.core.family import init_layer_params
@@ -120,7 +194,8 @@ def test_init_is_refused_for_a_native_layer(tmp_path, capsys):
     assert main(["train", *TINY, "--impl", "concise", "--init", "xavier", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (
         "lstm-multi train: error: init and sigma choose the initialisation of the scratch layers; the native "
-        "LSTM (impl 'concise') starts from its framework's own. Leave them out (None) or use impl 'scratch'.\n")
+        "LSTM (impl 'concise') starts from its framework's own. Leave them out (None) or use impl 'scratch'.\n"
+    )
 
 
 def test_describe_model_adds_the_forget_bias():
@@ -128,12 +203,15 @@ def test_describe_model_adds_the_forget_bias():
 
     assert describe_model(LayerConfig("lstm", 3, 4)) == "LSTM"
     assert describe_model(LayerConfig("lstm", 3, 4, forget_bias=1.0)) == "LSTM (forget bias 1.0)"
-    assert (describe_model(LayerConfig("lstm", 3, 4, num_layers=2, peephole="full", forget_bias=0.5))
-            == "2-layer LSTM (peephole: full, forget bias 0.5)")
+    assert (
+        describe_model(LayerConfig("lstm", 3, 4, num_layers=2, peephole="full", forget_bias=0.5))
+        == "2-layer LSTM (peephole: full, forget bias 0.5)"
+    )
     assert describe_model(LayerConfig("gru", 3, 4)) == "GRU (reset after)"
 
 
 # --- the progress bar reads like the epoch line ---
+
 
 def test_the_progress_bar_postfix_reads_like_the_epoch_line():
     record = EpochRecord(3, math.log(6.86), math.log(7.36), 1.0)
@@ -153,9 +231,13 @@ def test_the_progress_bar_shows_the_epoch_summary(tmp_path, capsys, task):
     err = capsys.readouterr().err
     bar = re.findall(r"training: +100%[^\r\n]*", err)[-1]  # the bar's last state
     record = EpochRecord.from_dict(json.loads((tmp_path / "history.json").read_text())[0])
-    expected = ("train ppl {:.2f}, val ppl {:.2f}".format(record.train_ppl, record.val_ppl) if task == "lm" else
-                "train loss {:.4f}, val loss {:.4f}, val_accuracy {:.4f}".format(
-                    record.train_loss, record.val_loss, record.metrics["val_accuracy"]))
+    expected = (
+        f"train ppl {record.train_ppl:.2f}, val ppl {record.val_ppl:.2f}"
+        if task == "lm"
+        else "train loss {:.4f}, val loss {:.4f}, val_accuracy {:.4f}".format(
+            record.train_loss, record.val_loss, record.metrics["val_accuracy"]
+        )
+    )
     assert bar.rstrip().endswith(f", {expected}]"), bar
     assert ", ," not in err
 
@@ -180,34 +262,48 @@ sys.exit(main(sys.argv[1:]))
 def run_without_matplotlib(*args):
     root = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-c", WITHOUT_MATPLOTLIB, *args], capture_output=True, text=True,
-                          env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_MATPLOTLIB, *args], capture_output=True, text=True, env=env, timeout=600
+    )
 
 
 def test_train_without_matplotlib_skips_the_figures(tmp_path):
     out = tmp_path / "lm"
     proc = run_without_matplotlib("train", *TINY, "--no-progress", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ("lstm-multi train: curve.png not drawn: it needs matplotlib, which is not installed: "
-                           f"{HINT}.\n")
+    assert proc.stderr == (
+        f"lstm-multi train: curve.png not drawn: it needs matplotlib, which is not installed: {HINT}.\n"
+    )
     assert (out / "model.safetensors").is_file() and (out / "history.json").is_file()
     assert not (out / "curve.png").exists()
     wrote = next(line for line in proc.stdout.splitlines() if line.startswith("wrote "))
-    assert wrote == (f"wrote {out / 'model.safetensors'} (last epoch), {out / 'best.safetensors'} "
-                     f"(best validation), {out / 'history.json'}")
+    assert wrote == (
+        f"wrote {out / 'model.safetensors'} (last epoch), {out / 'best.safetensors'} "
+        f"(best validation), {out / 'history.json'}"
+    )
 
     task = tmp_path / "timeseries"
     proc = run_without_matplotlib("train", *TINY, "--no-progress", "--task", "timeseries", "--out", str(task))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ("lstm-multi train: curve.png and forecasts.png not drawn: it needs matplotlib, which "
-                           f"is not installed: {HINT}.\n")
+    assert proc.stderr == (
+        "lstm-multi train: curve.png and forecasts.png not drawn: it needs matplotlib, which "
+        f"is not installed: {HINT}.\n"
+    )
     assert (task / "model.safetensors").is_file() and not list(task.glob("*.png"))
 
-    proc = run_without_matplotlib("gates", "--checkpoint", str(out / "model.safetensors"), "--backend", "numpy",
-                                  "--out", str(tmp_path / "gates.png"))
+    proc = run_without_matplotlib(
+        "gates",
+        "--checkpoint",
+        str(out / "model.safetensors"),
+        "--backend",
+        "numpy",
+        "--out",
+        str(tmp_path / "gates.png"),
+    )
     assert proc.returncode == 2
-    assert proc.stderr == ("lstm-multi gates: error: gates draws its heatmaps with matplotlib, which is not "
-                           f"installed: {HINT}.\n")
+    assert proc.stderr == (
+        f"lstm-multi gates: error: gates draws its heatmaps with matplotlib, which is not installed: {HINT}.\n"
+    )
 
 
 def test_plotting_without_matplotlib_says_how_to_get_it(monkeypatch, tmp_path):
@@ -220,6 +316,7 @@ def test_plotting_without_matplotlib_says_how_to_get_it(monkeypatch, tmp_path):
 
 
 # --- the package: one module per command, none importing another ---
+
 
 def imported_modules(path: Path) -> set[str]:
     """The modules of lstm_multi.cli that ``path`` imports (anywhere in it, functions included)."""
@@ -240,11 +337,16 @@ def test_commands_import_common_never_each_other():
         assert modules[name] <= {"common", "train_task"}, f"cli/{name}.py imports {modules[name]}"
     assert modules["train_task"] == {"common"}
     distributed = (CLI.parent / "backends" / "torch" / "distributed.py").read_text()
-    assert "cli" not in {n for node in ast.walk(ast.parse(distributed)) if isinstance(node, ast.ImportFrom)
-                         for n in (node.module or "").split(".")}
+    assert "cli" not in {
+        n
+        for node in ast.walk(ast.parse(distributed))
+        if isinstance(node, ast.ImportFrom)
+        for n in (node.module or "").split(".")
+    }
 
 
 def test_python_dash_m_runs_the_command_line():
-    proc = subprocess.run([sys.executable, "-m", "lstm_multi.cli", "--version"], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lstm_multi.cli", "--version"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0 and proc.stdout.startswith("lstm-multi ")

@@ -5,8 +5,15 @@ import hashlib
 import numpy as np
 import pytest
 
-from lstm_multi.core.data import (TIME_MACHINE_SHA1, CorpusError, TimeMachine, Vocab, build_corpus,
-                                  preprocess, read_time_machine)
+from lstm_multi.core.data import (
+    TIME_MACHINE_SHA1,
+    CorpusError,
+    TimeMachine,
+    Vocab,
+    build_corpus,
+    preprocess,
+    read_time_machine,
+)
 
 
 def test_bundled_corpus_is_d2ls_file():
@@ -70,19 +77,24 @@ def test_text_errors(tmp_path):
     short.write_text("abc def")
     with pytest.raises(CorpusError) as err:
         TimeMachine(batch_size=4, num_steps=5, num_train=10, num_val=5, text=short)
-    assert str(err.value) == (f"{str(short)!r} gives 2 windows of 5 steps, fewer than num_train + "
-                              "num_val = 15. Use a longer text or smaller num_train / num_val / num_steps.")
+    assert str(err.value) == (
+        f"{str(short)!r} gives 2 windows of 5 steps, fewer than num_train + "
+        "num_val = 15. Use a longer text or smaller num_train / num_val / num_steps."
+    )
     binary = tmp_path / "bin.txt"
     binary.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(CorpusError, match="is not UTF-8 text"):
         TimeMachine(batch_size=4, num_steps=5, text=binary)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(batch_size=0, num_steps=5), "batch_size must be a positive integer, got 0."),
-    (dict(batch_size=2, num_steps=2.5), "num_steps must be a positive integer, got 2.5."),
-    (dict(batch_size=2, num_steps=5, num_val=-1), "num_val must be a non-negative integer, got -1."),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(batch_size=0, num_steps=5), "batch_size must be a positive integer, got 0."),
+        (dict(batch_size=2, num_steps=2.5), "num_steps must be a positive integer, got 2.5."),
+        (dict(batch_size=2, num_steps=5, num_val=-1), "num_val must be a non-negative integer, got -1."),
+    ],
+)
 def test_bad_hyperparameters(kwargs, message):
     with pytest.raises(ValueError) as err:
         TimeMachine(**kwargs)
@@ -102,9 +114,11 @@ def test_text_without_latin_letters_says_what_to_do(tmp_path):
     path.write_text("吾輩は猫である。名前はまだ無い。" * 400, encoding="utf-8")
     with pytest.raises(CorpusError) as err:
         TimeMachine(batch_size=8, num_steps=4, num_train=100, num_val=10, text=path)
-    assert str(err.value) == (f"{str(path)!r} has 0 letters a-z among 6400 characters: d2l's preprocessing "
-                              "keeps only a-z and spaces. To keep the text's own characters (any language), "
-                              "use preprocessing='none' (lstm-multi train --preprocess none).")
+    assert str(err.value) == (
+        f"{str(path)!r} has 0 letters a-z among 6400 characters: d2l's preprocessing "
+        "keeps only a-z and spaces. To keep the text's own characters (any language), "
+        "use preprocessing='none' (lstm-multi train --preprocess none)."
+    )
     data = TimeMachine(batch_size=8, num_steps=4, num_train=100, num_val=10, text=path, preprocessing="none")
     assert "猫" in data.vocab.token_to_idx and len(data.vocab) == 15  # 14 characters and <unk>
     assert data.vocab.preprocessing == "none"
@@ -120,6 +134,9 @@ def test_prefix_is_prepared_like_the_corpus():
         warnings.simplefilter("error")
         assert encode_prefix("Time Traveller!", vocab) == vocab[list("time traveller ")]
     vocab.preprocessing = "none"
-    with pytest.warns(UserWarning, match=r"^The prefix has characters outside the vocabulary, read as "
-                                         r"<unk>: '!T'\.$"):
+    with pytest.warns(
+        UserWarning,
+        match=r"^The prefix has characters outside the vocabulary, read as "
+        r"<unk>: '!T'\.$",
+    ):
         assert encode_prefix("Time!", vocab) == [vocab.unk] + vocab[list("ime")] + [vocab.unk]

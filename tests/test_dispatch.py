@@ -8,8 +8,13 @@ import pytest
 
 import lstm_multi
 from lstm_multi import backend as registry
-from lstm_multi.backend import (BackendNotInstalledError, UnknownBackendError, available_backends,
-                                get_backend, set_backend)
+from lstm_multi.backend import (
+    BackendNotInstalledError,
+    UnknownBackendError,
+    available_backends,
+    get_backend,
+    set_backend,
+)
 
 MISSING = [name for name in registry.BACKENDS if not registry.is_available(name)]
 
@@ -23,9 +28,11 @@ def clean_choice(monkeypatch):
 
 
 def test_import_loads_no_framework():
-    code = ("import sys, lstm_multi; "
-            "print(sorted(m for m in ('torch', 'tensorflow', 'jax', 'flax', 'mxnet', 'keras') "
-            "if m in sys.modules))")
+    code = (
+        "import sys, lstm_multi; "
+        "print(sorted(m for m in ('torch', 'tensorflow', 'jax', 'flax', 'mxnet', 'keras') "
+        "if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -43,38 +50,47 @@ def test_unknown_name_from_environment(monkeypatch):
     monkeypatch.setenv("LSTM_MULTI_BACKEND", "caffe")
     with pytest.raises(UnknownBackendError) as err:
         get_backend()
-    assert str(err.value) == ("Unknown LSTM_MULTI_BACKEND value 'caffe'. "
-                              "Valid backends: torch, tensorflow, jax, mxnet, numpy.")
+    assert str(err.value) == (
+        "Unknown LSTM_MULTI_BACKEND value 'caffe'. Valid backends: torch, tensorflow, jax, mxnet, numpy."
+    )
 
 
-@pytest.mark.parametrize("name", MISSING or [pytest.param("none", marks=pytest.mark.skip(
-    reason="every framework is installed in this environment"))])
+@pytest.mark.parametrize(
+    "name",
+    MISSING
+    or [pytest.param("none", marks=pytest.mark.skip(reason="every framework is installed in this environment"))],
+)
 def test_framework_not_installed(name):
     with pytest.raises(BackendNotInstalledError) as err:
         get_backend(name)
     needs = ", ".join(registry.missing_modules(name))
-    assert str(err.value) == (f"Backend {name!r} needs {needs}, which is not installed. "
-                              f'Install it with: pip install "lstm-multi[{name}]"')
+    assert str(err.value) == (
+        f'Backend {name!r} needs {needs}, which is not installed. Install it with: pip install "lstm-multi[{name}]"'
+    )
     assert isinstance(err.value, ImportError)
 
 
 def test_hidden_framework_message(monkeypatch):
     """The message names exactly the missing modules (find_spec answers as if jax were absent)."""
-    monkeypatch.setattr(registry.importlib.util, "find_spec",
-                        lambda name: None if name in ("jax", "optax") else object())
+    monkeypatch.setattr(
+        registry.importlib.util, "find_spec", lambda name: None if name in ("jax", "optax") else object()
+    )
     with pytest.raises(BackendNotInstalledError) as err:
         get_backend("jax")
-    assert str(err.value) == ('Backend \'jax\' needs jax, optax, which is not installed. '
-                              'Install it with: pip install "lstm-multi[jax]"')
+    assert str(err.value) == (
+        "Backend 'jax' needs jax, optax, which is not installed. Install it with: pip install \"lstm-multi[jax]\""
+    )
 
 
 def test_no_framework_at_all(monkeypatch):
     monkeypatch.setattr(registry, "available_backends", lambda: [])
     with pytest.raises(BackendNotInstalledError) as err:
         get_backend()
-    assert str(err.value) == ("No backend framework is installed. Install one of torch, jax, "
-                              'tensorflow, mxnet, for example: pip install "lstm-multi[torch]"; or choose '
-                              "the NumPy reference backend (LSTM_MULTI_BACKEND=numpy: exact, float64, slow)")
+    assert str(err.value) == (
+        "No backend framework is installed. Install one of torch, jax, "
+        'tensorflow, mxnet, for example: pip install "lstm-multi[torch]"; or choose '
+        "the NumPy reference backend (LSTM_MULTI_BACKEND=numpy: exact, float64, slow)"
+    )
 
 
 def test_resolution_order(monkeypatch):
@@ -93,10 +109,11 @@ def test_resolution_order(monkeypatch):
 
 
 def _malloc_status(**env):
-    code = ("import ctypes, lstm_multi; from lstm_multi.core import allocator; "
-            "lstm_multi.get_backend('numpy'); print(allocator.status)")
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, **env})
+    code = (
+        "import ctypes, lstm_multi; from lstm_multi.core import allocator; "
+        "lstm_multi.get_backend('numpy'); print(allocator.status)"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env})
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc is tuned on Linux only")
@@ -133,9 +150,14 @@ mapped = libc.mallinfo2().hblkhd - before
 del a
 print(mapped, libc.mallinfo2().fordblks >= 64 << 20)
 """
-    tuned = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           env={**os.environ, "LSTM_MULTI_MALLOC": "tuned", "LD_PRELOAD": ""})
-    default = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             env={**os.environ, "LSTM_MULTI_MALLOC": "default"})
+    tuned = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LSTM_MULTI_MALLOC": "tuned", "LD_PRELOAD": ""},
+    )
+    default = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "LSTM_MULTI_MALLOC": "default"}
+    )
     assert tuned.stdout.split() == ["0", "True"]  # in the heap, and kept there once freed
     assert int(default.stdout.split()[0]) >= 64 << 20  # glibc's default: its own mapping

@@ -11,17 +11,27 @@ import json
 import shutil
 
 import pytest
+from conftest import assert_close
+from test_cli import run_cli
 
 from lstm_multi.core.distributed import block, check_divisible
 from lstm_multi.core.tasks import Parentheses
 from lstm_multi.core.trainer import Trainer
 
-from conftest import assert_close
-from test_cli import run_cli
-
 # Dropout off: two workers draw other masks than one. Batches of 64 and a last one of 32.
-RUN = ["--hidden", "16", "--batch-size", "64", "--num-steps", "8", "--num-train", "352", "--num-val", "64",
-       "--no-progress"]
+RUN = [
+    "--hidden",
+    "16",
+    "--batch-size",
+    "64",
+    "--num-steps",
+    "8",
+    "--num-train",
+    "352",
+    "--num-val",
+    "64",
+    "--no-progress",
+]
 
 
 def history(out):
@@ -68,9 +78,14 @@ def two_workers(tmp_path_factory):
 def assert_trains_like_one(out, reference, what):
     """Every epoch's training and validation losses of the run in ``out`` equal ``reference``'s."""
     run = history(out)
-    for a, b in zip(reference[:len(run)], run, strict=True):
-        assert_close([b["train_loss"], b["val_loss"]], [a["train_loss"], a["val_loss"]], atol=0, rtol=1e-5,
-                     what=f"epoch {a['epoch']} losses, {what} vs 1 worker")
+    for a, b in zip(reference[: len(run)], run, strict=True):
+        assert_close(
+            [b["train_loss"], b["val_loss"]],
+            [a["train_loss"], a["val_loss"]],
+            atol=0,
+            rtol=1e-5,
+            what=f"epoch {a['epoch']} losses, {what} vs 1 worker",
+        )
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
@@ -90,10 +105,36 @@ def test_torchrun_starts_the_workers(bk, tmp_path, one_worker):
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
-                           "--rdzv-backend", "c10d", "--rdzv-endpoint", "127.0.0.1:0", "-m", "lstm_multi.cli",
-                           "train", "--backend", "torch", *RUN, "--workers", "2", "--epochs", "1",
-                           "--out", str(tmp_path / "two")], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nnodes",
+            "1",
+            "--nproc-per-node",
+            "2",
+            "--rdzv-backend",
+            "c10d",
+            "--rdzv-endpoint",
+            "127.0.0.1:0",
+            "-m",
+            "lstm_multi.cli",
+            "train",
+            "--backend",
+            "torch",
+            *RUN,
+            "--workers",
+            "2",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "two"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     assert_trains_like_one(tmp_path / "two", one_worker(bk), "torchrun's 2 workers")
 
@@ -102,8 +143,18 @@ def test_resume_with_another_worker_count(bk, tmp_path, one_worker, two_workers)
     if bk.NAME == "numpy":
         pytest.skip("the NumPy reference trains on one worker")
     shutil.copytree(two_workers(bk, "adam")[0], tmp_path / "run")  # 2 epochs on 2 workers, with Adam
-    proc = run_cli("train", "--backend", bk.NAME, "--resume", str(tmp_path / "run"), "--epochs", "3",
-                   "--workers", "1", "--no-progress")
+    proc = run_cli(
+        "train",
+        "--backend",
+        bk.NAME,
+        "--resume",
+        str(tmp_path / "run"),
+        "--epochs",
+        "3",
+        "--workers",
+        "1",
+        "--no-progress",
+    )
     assert proc.returncode == 0, proc.stderr
     assert [r["epoch"] for r in history(tmp_path / "run")] == [1, 2, 3]
     assert_trains_like_one(tmp_path / "run", one_worker(bk, "adam"), "2 workers then 1")
@@ -112,13 +163,15 @@ def test_resume_with_another_worker_count(bk, tmp_path, one_worker, two_workers)
 def test_uneven_batches_are_a_clear_error(bk, tmp_path):
     if bk.NAME == "numpy":
         pytest.skip("the NumPy reference trains on one worker")
-    proc = run_cli("train", "--backend", bk.NAME, *RUN, "--workers", "3", "--epochs", "1",
-                   "--out", str(tmp_path / "run"))
+    proc = run_cli(
+        "train", "--backend", bk.NAME, *RUN, "--workers", "3", "--epochs", "1", "--out", str(tmp_path / "run")
+    )
     assert proc.returncode == 2
     assert proc.stderr == (
         "lstm-multi train: error: 3 workers split every training batch into 3 equal parts, but batch_size "
         "64 and the last batch of an epoch (352 % 64 = 32) is not a multiple of 3. Choose a batch size "
-        "(and number of training examples) divisible by the number of workers.\n")
+        "(and number of training examples) divisible by the number of workers.\n"
+    )
 
 
 def test_the_reference_backend_trains_on_one_worker():
@@ -127,8 +180,11 @@ def test_the_reference_backend_trains_on_one_worker():
     bk = get_backend("numpy")
     data = Parentheses(batch_size=10, length=6, num_train=40, num_val=10)
     model = bk.Classifier(bk.LSTMScratch(4, 8), num_classes=2, lr=0.1)
-    with pytest.raises(ValueError, match="^The numpy backend trains on one worker; data-parallel training "
-                                         r"\(workers > 1\) runs on torch, tensorflow, jax and mxnet.$"):
+    with pytest.raises(
+        ValueError,
+        match="^The numpy backend trains on one worker; data-parallel training "
+        r"\(workers > 1\) runs on torch, tensorflow, jax and mxnet.$",
+    ):
         Trainer(1, workers=2).fit(model, data)
 
 
@@ -156,9 +212,27 @@ def test_a_signal_stops_every_worker_after_the_same_step(bk, tmp_path, signum):
     import time
 
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "lstm_multi.cli", "train", "--backend", "torch", *RUN,
-                             "--workers", "2", "--epochs", "100000", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lstm_multi.cli",
+            "train",
+            "--backend",
+            "torch",
+            *RUN,
+            "--workers",
+            "2",
+            "--epochs",
+            "100000",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.time() + 300
     while not (out / "history.json").exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
@@ -186,14 +260,26 @@ def cluster_envs(backend: str) -> list[dict]:
     """What each process of a 2-worker multi-machine run is given, here over localhost."""
     ports = [free_port(), free_port()]
     if backend == "jax":
-        return [{"JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{ports[0]}", "JAX_NUM_PROCESSES": "2",
-                 "JAX_PROCESS_ID": str(rank)} for rank in (0, 1)]
+        return [
+            {"JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{ports[0]}", "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": str(rank)}
+            for rank in (0, 1)
+        ]
     if backend == "mxnet":  # the parameter server: a scheduler, a server and the 2 workers
-        cluster = {"DMLC_PS_ROOT_URI": "127.0.0.1", "DMLC_PS_ROOT_PORT": str(ports[0]), "DMLC_NUM_SERVER": "1",
-                   "DMLC_NUM_WORKER": "2"}
+        cluster = {
+            "DMLC_PS_ROOT_URI": "127.0.0.1",
+            "DMLC_PS_ROOT_PORT": str(ports[0]),
+            "DMLC_NUM_SERVER": "1",
+            "DMLC_NUM_WORKER": "2",
+        }
         return [{**cluster, "DMLC_ROLE": role} for role in ("scheduler", "server", "worker", "worker")]
-    return [{"TF_CONFIG": json.dumps({"cluster": {"worker": [f"localhost:{p}" for p in ports]},
-                                      "task": {"type": "worker", "index": rank}})} for rank in (0, 1)]
+    return [
+        {
+            "TF_CONFIG": json.dumps(
+                {"cluster": {"worker": [f"localhost:{p}" for p in ports]}, "task": {"type": "worker", "index": rank}}
+            )
+        }
+        for rank in (0, 1)
+    ]
 
 
 @pytest.mark.parametrize("impl", ["scratch", "concise"])
@@ -211,10 +297,27 @@ def test_processes_over_localhost(bk, tmp_path, one_worker, impl):
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "lstm_multi.cli", "train", "--backend", bk.NAME, *RUN, "--workers", "2",
-               "--epochs", "2", "--impl", impl, "--out", str(tmp_path / "two")]
-    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, **env}) for env in cluster_envs(bk.NAME)]
+    command = [
+        sys.executable,
+        "-m",
+        "lstm_multi.cli",
+        "train",
+        "--backend",
+        bk.NAME,
+        *RUN,
+        "--workers",
+        "2",
+        "--epochs",
+        "2",
+        "--impl",
+        impl,
+        "--out",
+        str(tmp_path / "two"),
+    ]
+    procs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+        for env in cluster_envs(bk.NAME)
+    ]
     try:
         for proc in procs:
             _, err = proc.communicate(timeout=600)
@@ -225,19 +328,32 @@ def test_processes_over_localhost(bk, tmp_path, one_worker, impl):
     assert_trains_like_one(tmp_path / "two", one_worker(bk, impl=impl), "2 processes")
 
 
-@pytest.mark.parametrize("variables, message", [
-    ({"DMLC_ROLE": "boss"}, "DMLC_ROLE must be scheduler, server or worker, got 'boss'."),
-    ({"DMLC_ROLE": "worker"}, "a multi-machine MXNet run needs all of DMLC_ROLE, DMLC_PS_ROOT_URI, "
-     "DMLC_PS_ROOT_PORT, DMLC_NUM_SERVER, DMLC_NUM_WORKER; DMLC_PS_ROOT_URI, DMLC_PS_ROOT_PORT, "
-     "DMLC_NUM_SERVER, DMLC_NUM_WORKER not set."),
-    ({"DMLC_ROLE": "worker", "DMLC_PS_ROOT_URI": "127.0.0.1", "DMLC_PS_ROOT_PORT": "9091",
-      "DMLC_NUM_SERVER": "1", "DMLC_NUM_WORKER": "2"},
-     "workers=1, but this MXNet run has DMLC_NUM_WORKER=2 worker processes; ask for as many workers as processes."),
-])
+@pytest.mark.parametrize(
+    "variables, message",
+    [
+        ({"DMLC_ROLE": "boss"}, "DMLC_ROLE must be scheduler, server or worker, got 'boss'."),
+        (
+            {"DMLC_ROLE": "worker"},
+            "a multi-machine MXNet run needs all of DMLC_ROLE, DMLC_PS_ROOT_URI, "
+            "DMLC_PS_ROOT_PORT, DMLC_NUM_SERVER, DMLC_NUM_WORKER; DMLC_PS_ROOT_URI, DMLC_PS_ROOT_PORT, "
+            "DMLC_NUM_SERVER, DMLC_NUM_WORKER not set.",
+        ),
+        (
+            {
+                "DMLC_ROLE": "worker",
+                "DMLC_PS_ROOT_URI": "127.0.0.1",
+                "DMLC_PS_ROOT_PORT": "9091",
+                "DMLC_NUM_SERVER": "1",
+                "DMLC_NUM_WORKER": "2",
+            },
+            "workers=1, but this MXNet run has DMLC_NUM_WORKER=2 worker processes; ask for as many workers as "
+            "processes.",
+        ),
+    ],
+)
 def test_a_parameter_server_run_is_checked_before_it_waits(bk, tmp_path, variables, message):
     """A wrong role or worker count would leave MXNet's processes waiting for each other for ever."""
     if bk.NAME != "mxnet":
         pytest.skip("the DMLC_* variables are MXNet's")
-    proc = run_cli("train", "--backend", "mxnet", *RUN, "--epochs", "1", "--out", str(tmp_path / "run"),
-                   env=variables)
+    proc = run_cli("train", "--backend", "mxnet", *RUN, "--epochs", "1", "--out", str(tmp_path / "run"), env=variables)
     assert (proc.returncode, proc.stderr) == (2, f"lstm-multi train: error: {message}\n")

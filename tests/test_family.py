@@ -54,8 +54,11 @@ def canonical_random(config, seed, scale=0.4, vocab=None, embedding_dim=None):
     rng = np.random.default_rng(seed)
     shapes = {k: v.shape for k, v in init_layer_params(config).items()}
     if vocab is not None:
-        shapes = ({"W_e": (vocab, embedding_dim)} if embedding_dim else {}) | shapes | {
-            "W_hq": (config.num_hiddens, vocab), "b_q": (vocab,)}
+        shapes = (
+            ({"W_e": (vocab, embedding_dim)} if embedding_dim else {})
+            | shapes
+            | {"W_hq": (config.num_hiddens, vocab), "b_q": (vocab,)}
+        )
     return {k: (rng.standard_normal(s) * scale).astype(np.float32) for k, s in shapes.items()}
 
 
@@ -82,13 +85,13 @@ def test_layer_forward_matches_reference(bk, impl, options):
     bk.set_params(layer, params)
     rng = np.random.default_rng(2)
     X = rng.standard_normal((T, B, d)).astype(np.float32)
-    parts = [(rng.standard_normal(config.state_shape(B)) * 0.5).astype(np.float32)
-             for _ in config.spec.state]
+    parts = [(rng.standard_normal(config.state_shape(B)) * 0.5).astype(np.float32) for _ in config.spec.state]
     for state in (None, parts):
         given = None if state is None else api_state(config, [bk.tensor(s) for s in state])
         outputs, final = layer(bk.tensor(X), given)
-        ref_outputs, ref_final, _ = layer_forward(config, params, X,
-                                                  None if state is None else api_state(config, state))
+        ref_outputs, ref_final, _ = layer_forward(
+            config, params, X, None if state is None else api_state(config, state)
+        )
         assert_close(bk.to_numpy(outputs), ref_outputs, atol=2e-6, what="outputs")
         for name, got, ref in zip(config.spec.state, as_tuple(config, final), as_tuple(config, ref_final)):
             assert_close(bk.to_numpy(got), ref, atol=2e-6, what=f"final {name}")
@@ -115,8 +118,7 @@ def test_lm_loss_and_gradients_match_reference(bk, impl, options, embedding_dim)
     if _native_lacks(bk, impl, options):
         pytest.skip("native layer lacks this option")
     vocab, h, B, T = 7, 5, 3, 6
-    model = build_model(bk, impl, vocab, h, lr=1.0, model=options.pop("cell"),
-                        embedding_dim=embedding_dim, **options)
+    model = build_model(bk, impl, vocab, h, lr=1.0, model=options.pop("cell"), embedding_dim=embedding_dim, **options)
     config = model.rnn.config
     params = canonical_random(config, seed=3, vocab=vocab, embedding_dim=embedding_dim)
     bk.set_params(model, params)
@@ -128,23 +130,30 @@ def test_lm_loss_and_gradients_match_reference(bk, impl, options, embedding_dim)
     assert loss == pytest.approx(ref_loss, rel=2e-6)
     assert list(grads) == list(ref_grads)
     for name, ref in ref_grads.items():
-        assert_close(grads[name], ref, atol=2e-6 * max(np.abs(ref).max(), 1e-3) + 1e-8, rtol=2e-5,
-                     what=f"d loss / d {name}")
+        assert_close(
+            grads[name], ref, atol=2e-6 * max(np.abs(ref).max(), 1e-3) + 1e-8, rtol=2e-5, what=f"d loss / d {name}"
+        )
 
 
 def _native_lacks(bk, impl, options):
     if impl == "scratch":
         return False
     cell = options.get("cell", "lstm")
-    return bool((options.get("peephole") and bk.NAME in NATIVE_LACKS["peephole"])
-                or (cell == "gru" and options.get("reset_after") is False
-                    and bk.NAME in NATIVE_LACKS["reset_before"]))
+    return bool(
+        (options.get("peephole") and bk.NAME in NATIVE_LACKS["peephole"])
+        or (cell == "gru" and options.get("reset_after") is False and bk.NAME in NATIVE_LACKS["reset_before"])
+    )
 
 
-@pytest.mark.parametrize("model_name,options", [
-    ("lstm", dict(num_layers=2)), ("gru", dict()), ("rnn", dict(num_layers=2)),
-    ("lstm", dict(peephole="full")),
-])
+@pytest.mark.parametrize(
+    "model_name,options",
+    [
+        ("lstm", dict(num_layers=2)),
+        ("gru", dict()),
+        ("rnn", dict(num_layers=2)),
+        ("lstm", dict(peephole="full")),
+    ],
+)
 def test_train_step_is_clipped_sgd(bk, impl, model_name, options):
     """One step equals the reference update p - lr * g * min(1, clip / ||g||), frozen entries included."""
     if _native_lacks(bk, impl, dict(options, cell=model_name)):
@@ -157,7 +166,7 @@ def test_train_step_is_clipped_sgd(bk, impl, model_name, options):
     rng = np.random.default_rng(2)
     tokens, targets = rng.integers(0, vocab, (4, 6)), rng.integers(0, vocab, (4, 6))
     ref_loss, ref_grads = lm_loss_and_grads(params, tokens, targets, config=config)
-    norm = np.sqrt(sum((g ** 2).sum() for g in ref_grads.values()))
+    norm = np.sqrt(sum((g**2).sum() for g in ref_grads.values()))
     assert norm > clip  # so clipping is exercised
     for _ in range(2):  # a second step: frozen duplicate biases must still be zero
         loss = bk.train_step(model, tokens, targets, lr, clip)
@@ -168,7 +177,7 @@ def test_train_step_is_clipped_sgd(bk, impl, model_name, options):
                 assert_close(new[name], value - lr * ref_grads[name] * (clip / norm), atol=1e-6, what=name)
         params = new
     ref_loss, ref_grads = lm_loss_and_grads(new, tokens, targets, config=config)
-    norm = np.sqrt(sum((g ** 2).sum() for g in ref_grads.values()))
+    norm = np.sqrt(sum((g**2).sum() for g in ref_grads.values()))
     newer = bk.get_params(model)
     for name, value in new.items():
         assert_close(newer[name], value - lr * ref_grads[name] * min(1, clip / norm), atol=2e-6, what=name)
@@ -188,9 +197,11 @@ def test_bidirectional_layer_cannot_drive_a_language_model(bk, impl):
     layer = build_layer(bk, impl, LayerConfig("gru", 5, 4, bidirectional=True))
     with pytest.raises(ValueError) as err:
         cls(layer, 5)
-    assert str(err.value) == ("A bidirectional GRU cannot drive a next-character language model: its "
-                              "reverse direction reads the characters it should predict. "
-                              "Use bidirectional=False.")
+    assert str(err.value) == (
+        "A bidirectional GRU cannot drive a next-character language model: its "
+        "reverse direction reads the characters it should predict. "
+        "Use bidirectional=False."
+    )
 
 
 def test_state_shapes_are_clear_errors(bk, impl):
@@ -202,8 +213,9 @@ def test_state_shapes_are_clear_errors(bk, impl):
     layer = build_layer(bk, impl, LayerConfig("rnn", 3, 4))
     with pytest.raises(ValueError) as err:
         layer(bk.tensor(np.zeros((2, 5, 7), np.float32)))
-    assert str(err.value) == ("RNN input must have shape (num_steps, batch_size, 3) (time-major, "
-                              "num_inputs=3), got (2, 5, 7).")
+    assert str(err.value) == (
+        "RNN input must have shape (num_steps, batch_size, 3) (time-major, num_inputs=3), got (2, 5, 7)."
+    )
 
 
 def test_dropout_acts_in_training_only(bk, impl):

@@ -26,8 +26,13 @@ def imported_modules(path: Path, modules: set[str]) -> set[str]:
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
     tree = ast.parse(path.read_text())
-    type_only = {id(n) for block in ast.walk(tree) if is_type_checking_block(block)
-                 for stmt in block.body for n in ast.walk(stmt)}
+    type_only = {
+        id(n)
+        for block in ast.walk(tree)
+        if is_type_checking_block(block)
+        for stmt in block.body
+        for n in ast.walk(stmt)
+    }
     for node in ast.walk(tree):
         if id(node) in type_only:
             continue
@@ -49,7 +54,8 @@ def is_type_checking_block(node: ast.AST) -> bool:
         return False
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -67,7 +73,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for child in sorted(graph[node]):
             if state.get(child) == "open":
-                return stack[stack.index(child):] + [child]
+                return stack[stack.index(child) :] + [child]
             if child not in state and (cycle := visit(child)):
                 return cycle
         state[node] = "done"
@@ -97,8 +103,10 @@ def test_a_cycle_is_found():
 
 
 def test_importing_the_package_imports_no_framework():
-    code = ("import sys, lstm_multi; "
-            "print(sorted(m for m in ('torch', 'tensorflow', 'jax', 'mxnet', 'keras', 'matplotlib') "
-            "if m in sys.modules))")
+    code = (
+        "import sys, lstm_multi; "
+        "print(sorted(m for m in ('torch', 'tensorflow', 'jax', 'mxnet', 'keras', 'matplotlib') "
+        "if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -20,8 +20,10 @@ CONFIGS = [  # every cell, stacked and bidirectional, both peephole forms, the G
     LayerConfig("rnn", 5, 4, num_layers=3, bidirectional=True),
 ]
 
-BAD_INIT = ("Unknown init 'he'. Valid inits: 'd2l', 'xavier', 'orthogonal' (or None: d2l's for one "
-            f"layer, {STACKED_INIT!r} for num_layers > 1).")
+BAD_INIT = (
+    "Unknown init 'he'. Valid inits: 'd2l', 'xavier', 'orthogonal' (or None: d2l's for one "
+    f"layer, {STACKED_INIT!r} for num_layers > 1)."
+)
 
 
 def config_id(config):
@@ -33,8 +35,9 @@ def scratch_layer(bk, config, **kwargs):
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=config_id)
-@pytest.mark.parametrize("init,sigma", [("d2l", None), ("d2l", 0.3), ("xavier", None), ("orthogonal", None),
-                                        (None, None)])
+@pytest.mark.parametrize(
+    "init,sigma", [("d2l", None), ("d2l", 0.3), ("xavier", None), ("orthogonal", None), (None, None)]
+)
 def test_every_backend_stores_the_same_draw(bk, config, init, sigma):
     layer = scratch_layer(bk, config, init=init, sigma=sigma, seed=3)
     expected = init_layer_params(config, sigma, seed=3, init=init)
@@ -138,8 +141,10 @@ def test_sigma_must_be_positive(bk, sigma):
 def test_sigma_belongs_to_d2l(bk, init):
     with pytest.raises(ValueError) as err:
         bk.RNNScratch(3, 4, init=init, sigma=0.1)
-    assert str(err.value) == (f"sigma is the standard deviation of d2l's init; the {init!r} init takes its "
-                              "scale from the shapes of the weights. Leave sigma out (None) or use init='d2l'.")
+    assert str(err.value) == (
+        f"sigma is the standard deviation of d2l's init; the {init!r} init takes its "
+        "scale from the shapes of the weights. Leave sigma out (None) or use init='d2l'."
+    )
 
 
 def test_build_model_passes_init_and_sigma(bk):
@@ -159,6 +164,8 @@ def test_build_model_passes_init_and_sigma(bk):
 def test_native_layers_refuse_init(bk):
     with pytest.raises(ValueError) as err:
         build_model(bk, "concise", 7, 5, lr=1.0, num_layers=2, init="orthogonal")
-    assert str(err.value) == ("init and sigma choose the initialisation of the scratch layers; the native LSTM "
-                              "(impl 'concise') starts from its framework's own. Leave them out (None) or use "
-                              "impl 'scratch'.")
+    assert str(err.value) == (
+        "init and sigma choose the initialisation of the scratch layers; the native LSTM "
+        "(impl 'concise') starts from its framework's own. Leave them out (None) or use "
+        "impl 'scratch'."
+    )

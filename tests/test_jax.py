@@ -11,8 +11,11 @@ from conftest import assert_close, assert_scratch_lm_matches_reference
 from lstm_multi.backend import install_command, missing_modules
 
 if missing_modules("jax"):
-    pytest.skip(f"backend 'jax' needs {', '.join(missing_modules('jax'))}, not installed in this "
-                f"environment ({install_command('jax')})", allow_module_level=True)
+    pytest.skip(
+        f"backend 'jax' needs {', '.join(missing_modules('jax'))}, not installed in this "
+        f"environment ({install_command('jax')})",
+        allow_module_level=True,
+    )
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -61,8 +64,9 @@ def test_lr_is_an_argument_and_clip_none_is_plain_sgd(fresh_traces, impl):
     vocab, h = 6, 5
     model = build_model(bk, impl, vocab, h, lr=1.0)
     rng = np.random.default_rng(0)
-    params = {name: (rng.standard_normal(shape) * 0.4).astype(np.float32)
-              for name, shape in model.canonical_shapes().items()}
+    params = {
+        name: (rng.standard_normal(shape) * 0.4).astype(np.float32) for name, shape in model.canonical_shapes().items()
+    }
     bk.set_params(model, params)
     tokens, targets = rng.integers(0, vocab, (4, 6)), rng.integers(0, vocab, (4, 6))
     bk.train_step(model, tokens, targets, 0.5, 1.0)
@@ -129,8 +133,11 @@ def test_concise_lstm_is_a_scan_over_flax_optimized_lstm_cell():
     assert [eqn.params["length"] for eqn in scans] == [6]
     # The layout the canonical conversion relies on: one bias, in dense_h; 4h columns.
     native = {name: value.shape for name, value in ops._native(nnx.state(lstm, nnx.Param)).items()}
-    assert native == {"units.0.cell.dense_h.bias": (16,), "units.0.cell.dense_h.kernel": (4, 16),
-                      "units.0.cell.dense_i.kernel": (3, 16)}
+    assert native == {
+        "units.0.cell.dense_h.bias": (16,),
+        "units.0.cell.dense_h.kernel": (4, 16),
+        "units.0.cell.dense_i.kernel": (3, 16),
+    }
 
 
 def test_everything_is_float32():
@@ -158,8 +165,7 @@ def test_models_hold_their_parameters_and_take_state(impl):
     bad_state = (np.zeros((2, 4), np.float32), np.zeros((3, 4), np.float32))
     with pytest.raises(ValueError) as err:  # checked before jit: no JAX traceback note
         model.forward_with_state(tokens, bad_state)
-    assert str(err.value) == ("LSTM state must be a pair (H, C) of shape (2, 4) each, "
-                              "got [(2, 4), (3, 4)].")
+    assert str(err.value) == ("LSTM state must be a pair (H, C) of shape (2, 4) each, got [(2, 4), (3, 4)].")
     assert not getattr(err.value, "__notes__", None)
 
 

@@ -10,15 +10,16 @@ import numpy as onp
 import pytest
 from conftest import assert_close
 
-mx = pytest.importorskip("mxnet", reason="MXNet is not installed in this environment "
-                         '(pip install "lstm-multi[mxnet]", beside numpy<1.24)')
+mx = pytest.importorskip(
+    "mxnet", reason='MXNet is not installed in this environment (pip install "lstm-multi[mxnet]", beside numpy<1.24)'
+)
 
 from mxnet import np, npx  # noqa: E402
 
 from lstm_multi import TimeMachine, Trainer, get_backend  # noqa: E402
 from lstm_multi.core.lm import build_model  # noqa: E402
-from lstm_multi.core.parity import TOLERANCES  # noqa: E402
 from lstm_multi.core.params import init_params  # noqa: E402
+from lstm_multi.core.parity import TOLERANCES  # noqa: E402
 
 bk = get_backend("mxnet")
 from lstm_multi.backends.mxnet.ops import named_parameters  # noqa: E402
@@ -30,6 +31,7 @@ def random_batch(vocab, batch_size, num_steps, seed=0):
 
 
 # --- the environment -------------------------------------------------------------------------
+
 
 def test_mxnet_1_9_1_needs_numpy_before_1_24():
     """mxnet/numpy/utils.py reads ``numpy.bool`` at import, an alias NumPy 1.24 removed."""
@@ -52,16 +54,20 @@ def test_importing_the_backend_turns_on_mxnets_numpy_interface():
     assert all(type(v) is onp.ndarray and v.dtype == onp.float32 for v in params.values())
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="MXNet 1.9.1: contrib.foreach takes only legacy NDArrays; with NumPy-interface "
-                          "arrays it fails stacking the outputs ('stack' is a legacy operator), which "
-                          "is why layers.scan converts them")
+@pytest.mark.xfail(
+    strict=True,
+    raises=TypeError,
+    reason="MXNet 1.9.1: contrib.foreach takes only legacy NDArrays; with NumPy-interface "
+    "arrays it fails stacking the outputs ('stack' is a legacy operator), which "
+    "is why layers.scan converts them",
+)
 def test_foreach_takes_numpy_interface_arrays():
     outputs, _ = mx.nd.contrib.foreach(lambda x, state: (x * 2, state), np.ones((3, 2)), [np.zeros(2)])
     assert outputs.shape == (3, 2)
 
 
 # --- hybridization -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("impl", ["scratch", "concise"])
 def test_hybridized_equals_op_by_op(impl):
@@ -83,8 +89,12 @@ def test_hybridized_equals_op_by_op(impl):
     assert loss == pytest.approx(loss_eager, rel=TOLERANCES["loss"][1])
     for name in grads:
         scale = onp.abs(grads_eager[name]).max()
-        assert_close(grads[name], grads_eager[name], TOLERANCES["grad"][0] + TOLERANCES["grad"][1] * scale,
-                     what=f"d loss / d {name}")
+        assert_close(
+            grads[name],
+            grads_eager[name],
+            TOLERANCES["grad"][0] + TOLERANCES["grad"][1] * scale,
+            what=f"d loss / d {name}",
+        )
 
 
 @pytest.mark.parametrize("impl", ["scratch", "concise"])
@@ -143,13 +153,17 @@ def test_scan_matches_a_python_loop():
 
 # --- gluon.rnn.LSTM: names, layout, initialisation, the frozen bias -------------------------------
 
+
 def test_concise_native_parameters():
     """Gluon's names and shapes: gates stacked as rows, two biases (the second frozen at zero)."""
     lstm = bk.LSTM(3, 4)
     native = {name: p for name, p in named_parameters(lstm).items()}
     assert {name: p.shape for name, p in native.items()} == {
-        "rnn.l0_i2h_weight": (16, 3), "rnn.l0_h2h_weight": (16, 4),
-        "rnn.l0_i2h_bias": (16,), "rnn.l0_h2h_bias": (16,)}
+        "rnn.l0_i2h_weight": (16, 3),
+        "rnn.l0_h2h_weight": (16, 4),
+        "rnn.l0_i2h_bias": (16,),
+        "rnn.l0_h2h_bias": (16,),
+    }
     assert [name for name, p in native.items() if p.grad_req == "null"] == ["rnn.l0_h2h_bias"]
     assert not native["rnn.l0_h2h_bias"].data().asnumpy().any()
 
@@ -229,6 +243,7 @@ def test_short_training_with_hybridized_and_eager_scratch_agree():
 
 
 # --- task models, Adam, traces ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_trace_runs_the_scratch_cells_own_step(cell):

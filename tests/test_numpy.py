@@ -16,7 +16,7 @@ from lstm_multi.core.family import LayerConfig, init_layer_params
 from lstm_multi.core.lm import build_layer, build_model
 from lstm_multi.core.params import ParameterError
 from lstm_multi.core.trainer import Trainer, perplexity
-from lstm_multi.reference import layer_backward, layer_forward, lm_loss_and_grads, sgd_train
+from lstm_multi.reference import layer_forward, lm_loss_and_grads, sgd_train
 
 bk = get_backend("numpy")
 
@@ -110,9 +110,15 @@ def test_forward_is_the_reference(impl, config):
 
 
 @pytest.mark.parametrize("embedding_dim", [None, 3])
-@pytest.mark.parametrize("options", [dict(model="lstm", num_layers=2, peephole="full"),
-                                     dict(model="gru", reset_after=False), dict(model="rnn", num_layers=3)],
-                         ids=lambda o: layer_id(o))
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(model="lstm", num_layers=2, peephole="full"),
+        dict(model="gru", reset_after=False),
+        dict(model="rnn", num_layers=3),
+    ],
+    ids=lambda o: layer_id(o),
+)
 def test_loss_and_grads_are_the_reference(impl, options, embedding_dim):
     vocab, B, T = 7, 3, 6
     model = build_model(bk, impl, vocab, 5, lr=1.0, embedding_dim=embedding_dim, **options)
@@ -132,8 +138,9 @@ def test_loss_and_grads_are_the_reference(impl, options, embedding_dim):
     assert bk.cross_entropy(logits, targets) == pytest.approx(ref_loss, rel=1e-14)
 
 
-@pytest.mark.parametrize("model_name,options", [("lstm", dict(num_layers=2)), ("gru", dict()),
-                                                ("lstm", dict(peephole="diagonal"))])
+@pytest.mark.parametrize(
+    "model_name,options", [("lstm", dict(num_layers=2)), ("gru", dict()), ("lstm", dict(peephole="diagonal"))]
+)
 def test_train_step_is_clipped_sgd(model_name, options):
     vocab, lr, clip = 6, 0.7, 0.05
     model = build_model(bk, "scratch", vocab, 5, lr=lr, model=model_name, **options)
@@ -143,13 +150,12 @@ def test_train_step_is_clipped_sgd(model_name, options):
     batches = [(rng.integers(0, vocab, (4, 6)), rng.integers(0, vocab, (4, 6))) for _ in range(3)]
     # the first step by hand: p - lr * g * min(1, clip / ||g||)
     ref_loss, ref_grads = lm_loss_and_grads(params, *batches[0], config=model.config)
-    norm = math.sqrt(sum(float((g ** 2).sum()) for g in ref_grads.values()))
+    norm = math.sqrt(sum(float((g**2).sum()) for g in ref_grads.values()))
     assert norm > clip  # clipping is exercised
     assert bk.train_step(model, *batches[0], lr, clip) == ref_loss
     for name, value in params.items():
         expected = value.astype(np.float64) - lr * ref_grads[name] * (clip / norm)
-        np.testing.assert_allclose(model.reference_params()[name], expected, rtol=1e-13, atol=1e-15,
-                                   err_msg=name)
+        np.testing.assert_allclose(model.reference_params()[name], expected, rtol=1e-13, atol=1e-15, err_msg=name)
     # two more steps: exactly the reference training loop
     losses = [bk.train_step(model, x, y, lr, clip) for x, y in batches[1:]]
     ref_losses, ref_params = sgd_train(params, batches, lr, clip, config=model.config)
@@ -192,7 +198,7 @@ def test_predict_carries_the_state():
     logits, state = model.forward_with_state(bk.tensor(tokens))
     step_state = None
     for t in range(4):
-        step_logits, step_state = model.forward_with_state(tokens[:, t:t + 1], step_state)
+        step_logits, step_state = model.forward_with_state(tokens[:, t : t + 1], step_state)
     np.testing.assert_allclose(step_logits[0, -1], logits[0, -1], rtol=1e-13)
     for got, ref in zip(step_state, state):
         np.testing.assert_allclose(got, ref, rtol=1e-13)
@@ -247,8 +253,9 @@ def test_bad_shapes_are_clear_errors():
     assert str(err.value) == "GRU state must be H of shape (2, 5, 4), got (5, 4)."
     with pytest.raises(ValueError) as err:
         bk.RNN(3, 4)(np.zeros((2, 5, 7)))
-    assert str(err.value) == ("RNN input must have shape (num_steps, batch_size, 3) (time-major, "
-                              "num_inputs=3), got (2, 5, 7).")
+    assert str(err.value) == (
+        "RNN input must have shape (num_steps, batch_size, 3) (time-major, num_inputs=3), got (2, 5, 7)."
+    )
     with pytest.raises(ValueError, match=r"LSTM state must be a pair \(H, C\)"):
         bk.LSTM(3, 4)(np.zeros((2, 5, 3)), np.zeros((5, 4)))
     with pytest.raises(ParameterError, match="missing W_xi.*unexpected W_xh"):

@@ -8,8 +8,17 @@ import pytest
 from lstm_multi.backend import BACKENDS, is_available
 from lstm_multi.cli import main
 from lstm_multi.core import parity as parity_mod
-from lstm_multi.core.parity import (TOLERANCES, tolerance, compare, interpreter_for, make_case, parity,
-                                    run_backend, run_backend_elsewhere, run_reference)
+from lstm_multi.core.parity import (
+    TOLERANCES,
+    compare,
+    interpreter_for,
+    make_case,
+    parity,
+    run_backend,
+    run_backend_elsewhere,
+    run_reference,
+    tolerance,
+)
 
 SMALL = dict(hidden=8, num_steps=6, batch_size=3, steps=20)
 
@@ -48,8 +57,10 @@ def test_backends_in_other_environments():
     """Backends not importable here run through their own interpreter (tox env or variable)."""
     elsewhere = [n for n in BACKENDS if not is_available(n) and interpreter_for(n)]
     if not elsewhere:
-        pytest.skip("no backend of another environment has an interpreter here "
-                    "(set LSTM_MULTI_PYTHON_<BACKEND> or build .tox/<backend>)")
+        pytest.skip(
+            "no backend of another environment has an interpreter here "
+            "(set LSTM_MULTI_PYTHON_<BACKEND> or build .tox/<backend>)"
+        )
     report = parity(elsewhere, **SMALL)
     assert {r.backend for r in report.rows} == set(elsewhere)
     assert report.ok, report.to_markdown(full=True)
@@ -61,43 +72,58 @@ def test_unavailable_backend_is_reported(monkeypatch, tmp_path):
     monkeypatch.delenv("LSTM_MULTI_PYTHON_MXNET", raising=False)
     report = parity(["mxnet"], **SMALL)
     assert report.rows == []
-    assert report.skipped == {"mxnet": "not installed here and no interpreter for it: set "
-                                       "LSTM_MULTI_PYTHON_MXNET or create .tox/mxnet (tox -e mxnet)"}
+    assert report.skipped == {
+        "mxnet": "not installed here and no interpreter for it: set "
+        "LSTM_MULTI_PYTHON_MXNET or create .tox/mxnet (tox -e mxnet)"
+    }
 
 
 def test_compare_flags_differences():
     reference = {"loss": np.array(2.0), "grad/W_hq": np.array([1.0, -4.0])}
-    rows = compare("x", {"a/loss": np.array(2.0 + 1e-5), "a/grad/W_hq": np.array([1.0, -4.0 + 1e-5])},
-                   reference)
+    rows = compare("x", {"a/loss": np.array(2.0 + 1e-5), "a/grad/W_hq": np.array([1.0, -4.0 + 1e-5])}, reference)
     assert [(r.quantity, r.ok) for r in rows] == [("loss", False), ("grad/W_hq", True)]
     assert rows[1].bound == pytest.approx(1e-8 + 5e-6 * 4)
 
 
 def test_cli_exit_status(bk, capsys, monkeypatch):
-    assert main(["parity", "--backends", bk.NAME, "--hidden", "4", "--num-steps", "3",
-                 "--batch-size", "2", "--steps", "3"]) == 0
+    assert (
+        main(
+            ["parity", "--backends", bk.NAME, "--hidden", "4", "--num-steps", "3", "--batch-size", "2", "--steps", "3"]
+        )
+        == 0
+    )
     assert "all 2 implementations agree with the reference" in capsys.readouterr().out
     if bk.NAME == "numpy":
         return  # the reference against itself: no tolerance can fail
     monkeypatch.setitem(parity_mod.TOLERANCES, "loss", (0.0, 0.0))
     monkeypatch.setitem(parity_mod.TOLERANCES, "forward", (0.0, 1e-12))
-    assert main(["parity", "--backends", bk.NAME, "--hidden", "4", "--num-steps", "3",
-                 "--batch-size", "2", "--steps", "3"]) == 1
+    assert (
+        main(
+            ["parity", "--backends", bk.NAME, "--hidden", "4", "--num-steps", "3", "--batch-size", "2", "--steps", "3"]
+        )
+        == 1
+    )
     assert "SOME IMPLEMENTATIONS DIFFER FROM THE REFERENCE" in capsys.readouterr().out
 
 
 def test_gradient_tolerance_grows_with_the_terms_summed():
     """sqrt(T * B / 128) above the default case, never tighter; other kinds unchanged."""
     assert tolerance("grad") == TOLERANCES["grad"] == (1e-8, 5e-6)
-    assert tolerance("grad", 32 * 32) == pytest.approx((1e-8, 5e-6 * 8 ** 0.5))
+    assert tolerance("grad", 32 * 32) == pytest.approx((1e-8, 5e-6 * 8**0.5))
     assert tolerance("grad", 1) == TOLERANCES["grad"]
     assert tolerance("loss", 32 * 32) == TOLERANCES["loss"]
 
 
-@pytest.mark.parametrize("model,options", [
-    ("gru", dict(num_layers=2)), ("rnn", dict()), ("lstm", dict(peephole="full")),
-    ("lstm", dict(num_layers=2, bidirectional=True)), ("gru", dict(reset_after=False)),
-])
+@pytest.mark.parametrize(
+    "model,options",
+    [
+        ("gru", dict(num_layers=2)),
+        ("rnn", dict()),
+        ("lstm", dict(peephole="full")),
+        ("lstm", dict(num_layers=2, bidirectional=True)),
+        ("gru", dict(reset_after=False)),
+    ],
+)
 def test_the_family_agrees_with_reference(bk, model, options):
     report = parity([bk.NAME], hidden=6, num_steps=5, batch_size=3, steps=3, model=model, **options)
     assert report.ok, report.to_markdown(full=True)
@@ -117,11 +143,33 @@ def test_skipped_and_failed_backends_are_listed_and_exit_non_zero(monkeypatch, t
     monkeypatch.setattr(parity_mod.registry, "is_available", lambda name: name == "numpy")
     monkeypatch.setenv("LSTM_MULTI_PYTHON_MXNET", str(tmp_path / "no-python"))
     monkeypatch.delenv("LSTM_MULTI_PYTHON_JAX", raising=False)
-    assert main(["parity", "--backends", "numpy", "mxnet", "jax", "--hidden", "4", "--num-steps", "3",
-                 "--batch-size", "2", "--steps", "2"]) == 1
+    assert (
+        main(
+            [
+                "parity",
+                "--backends",
+                "numpy",
+                "mxnet",
+                "jax",
+                "--hidden",
+                "4",
+                "--num-steps",
+                "3",
+                "--batch-size",
+                "2",
+                "--steps",
+                "2",
+            ]
+        )
+        == 1
+    )
     out = capsys.readouterr().out
-    assert (f"mxnet: NOT RUN (the interpreter {tmp_path / 'no-python'} for backend 'mxnet' does not exist "
-            "(LSTM_MULTI_PYTHON_MXNET or .tox/mxnet))") in out
+    assert (
+        f"mxnet: NOT RUN (the interpreter {tmp_path / 'no-python'} for backend 'mxnet' does not exist "
+        "(LSTM_MULTI_PYTHON_MXNET or .tox/mxnet))"
+    ) in out
     assert "jax: NOT RUN (not installed here" in out
-    assert ("the 2 implementations that ran agree with the reference, but 2 requested did not run "
-            "(listed above). To compare only what is installed here: lstm-multi parity --backends") in out
+    assert (
+        "the 2 implementations that ran agree with the reference, but 2 requested did not run "
+        "(listed above). To compare only what is installed here: lstm-multi parity --backends"
+    ) in out

@@ -47,8 +47,7 @@ def trained_checkpoint(name, impl, data, path):
     bk = get_backend(name)
     model = build_model(bk, impl, len(data.vocab), HIDDEN, lr=2.0, seed=4)
     Trainer(max_epochs=1, gradient_clip_val=1.0).fit(model, data)
-    save_checkpoint(path, bk.get_params(model), data.vocab.idx_to_token,
-                    {"backend": name, "impl": impl, "lr": 2.0})
+    save_checkpoint(path, bk.get_params(model), data.vocab.idx_to_token, {"backend": name, "impl": impl, "lr": 2.0})
     return bk, model
 
 
@@ -61,8 +60,11 @@ def load_on(name, impl, path):
 
 
 #: seeded sampling happens once, in NumPy, over each backend's logits: the same text everywhere
-SAMPLINGS = [dict(temperature=1.0, seed=3), dict(temperature=0.8, top_k=5, seed=4),
-             dict(temperature=1.0, top_p=0.9, seed=5)]
+SAMPLINGS = [
+    dict(temperature=1.0, seed=3),
+    dict(temperature=0.8, top_k=5, seed=4),
+    dict(temperature=1.0, top_p=0.9, seed=5),
+]
 
 
 @pytest.mark.skipif(not PAIRS, reason="no backend installed in this environment")
@@ -74,13 +76,19 @@ def test_checkpoint_moves_between_backends(source, target, impl_a, impl_b, data,
     bk_b, model_b, vocab = load_on(target, impl_b, path)
     X, Y = next(iter(data.val_dataloader()))
     # the same function
-    assert_close(bk_b.to_numpy(model_b(bk_b.tensor(X))), bk_a.to_numpy(model_a(bk_a.tensor(X))),
-                 atol=5e-6, rtol=5e-6, what="logits")
+    assert_close(
+        bk_b.to_numpy(model_b(bk_b.tensor(X))),
+        bk_a.to_numpy(model_a(bk_a.tensor(X))),
+        atol=5e-6,
+        rtol=5e-6,
+        what="logits",
+    )
     # the same greedy text, and the same sampled text for the same seed
     assert model_b.predict("time traveller", 30, vocab) == model_a.predict("time traveller", 30, data.vocab)
     for sampling in SAMPLINGS:
-        assert model_b.predict("time traveller", 30, vocab, **sampling) == \
-            model_a.predict("time traveller", 30, data.vocab, **sampling), sampling
+        assert model_b.predict("time traveller", 30, vocab, **sampling) == model_a.predict(
+            "time traveller", 30, data.vocab, **sampling
+        ), sampling
     # and it trains on: the next SGD step gives the same loss and the same parameters
     loss_a = bk_a.train_step(model_a, X, Y, 2.0, 1.0)
     loss_b = bk_b.train_step(model_b, X, Y, 2.0, 1.0)
@@ -112,9 +120,10 @@ np.save(out + ".logits.npy", logits)
 OTHER_ENVS = [n for n in BACKENDS if not is_available(n) and interpreter_for(n)]
 
 
-@pytest.mark.skipif(not (OTHER_ENVS and available_backends()),
-                    reason="needs a backend here and another environment's interpreter "
-                           "(LSTM_MULTI_PYTHON_<BACKEND> or .tox/<backend>)")
+@pytest.mark.skipif(
+    not (OTHER_ENVS and available_backends()),
+    reason="needs a backend here and another environment's interpreter (LSTM_MULTI_PYTHON_<BACKEND> or .tox/<backend>)",
+)
 @pytest.mark.parametrize("other", OTHER_ENVS or ["none"])
 def test_checkpoint_moves_across_environments(other, data, tmp_path):
     here = available_backends()[0]
@@ -123,14 +132,23 @@ def test_checkpoint_moves_across_environments(other, data, tmp_path):
     X = next(iter(data.val_dataloader()))[0]
     np.save(tmp_path / "X.npy", X)
     out = tmp_path / "there.safetensors"
-    proc = subprocess.run([interpreter_for(other), "-c", WORKER, other, "concise", str(path),
-                           str(tmp_path / "X.npy"), str(out)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [interpreter_for(other), "-c", WORKER, other, "concise", str(path), str(tmp_path / "X.npy"), str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
-    assert_close(np.load(str(out) + ".logits.npy"), bk.to_numpy(model(bk.tensor(X))),
-                 atol=5e-6, rtol=5e-6, what=f"{other} logits")
+    assert_close(
+        np.load(str(out) + ".logits.npy"),
+        bk.to_numpy(model(bk.tensor(X))),
+        atol=5e-6,
+        rtol=5e-6,
+        what=f"{other} logits",
+    )
     there = load_checkpoint(out)
     assert there.hparams["text"] == model.predict("time traveller", 30, data.vocab) + "|" + model.predict(
-        "time traveller", 30, data.vocab, temperature=1.0, top_p=0.9, seed=3)
+        "time traveller", 30, data.vocab, temperature=1.0, top_p=0.9, seed=3
+    )
     # the step taken there equals the step taken here
     bk.train_step(model, X[:, :-1], X[:, 1:], 2.0, 1.0)
     for name, value in bk.get_params(model).items():

@@ -44,7 +44,9 @@ def test_the_python_example_runs(bk, monkeypatch, tmp_path):
     code = re.search(r"```python\n(import lstm_multi as lm.*?)```", README, flags=re.S).group(1)
     # quick size: the example as written, with one epoch on a tenth of the windows
     code = code.replace("max_epochs=50", "max_epochs=1").replace(
-        "TimeMachine(batch_size=1024, num_steps=32)", "TimeMachine(batch_size=1024, num_steps=32, num_train=1024, num_val=1024)")
+        "TimeMachine(batch_size=1024, num_steps=32)",
+        "TimeMachine(batch_size=1024, num_steps=32, num_train=1024, num_val=1024)",
+    )
     assert "max_epochs=1" in code and "num_train=1024" in code
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LSTM_MULTI_BACKEND", bk.NAME)

@@ -55,11 +55,9 @@ def test_lstm_backward_with_state_and_input_gradients():
     grads, dX, (dH0, dC0) = lstm_backward(cache, R, (RH, RC))
     assert list(grads) == list(lstm_shapes(d, h))
     for name, value in params.items():
-        np.testing.assert_allclose(grads[name], numerical_grad(objective, value), atol=1e-8, rtol=1e-6,
-                                   err_msg=name)
+        np.testing.assert_allclose(grads[name], numerical_grad(objective, value), atol=1e-8, rtol=1e-6, err_msg=name)
     for name, grad, value in (("X", dX, X), ("H0", dH0, H0), ("C0", dC0, C0)):
-        np.testing.assert_allclose(grad, numerical_grad(objective, value), atol=1e-8, rtol=1e-6,
-                                   err_msg=name)
+        np.testing.assert_allclose(grad, numerical_grad(objective, value), atol=1e-8, rtol=1e-6, err_msg=name)
 
 
 def test_forward_carries_state_across_calls():
@@ -126,25 +124,21 @@ def test_family_layer_backward_matches_finite_differences(options):
     grads, dX, d_state = layer_backward(cache, R, api(R_state))
     assert list(grads) == list(config.shapes())
     for name, value in params.items():
-        np.testing.assert_allclose(grads[name], numerical_grad(objective, value), atol=1e-8, rtol=1e-6,
-                                   err_msg=name)
+        np.testing.assert_allclose(grads[name], numerical_grad(objective, value), atol=1e-8, rtol=1e-6, err_msg=name)
     np.testing.assert_allclose(dX, numerical_grad(objective, X), atol=1e-8, rtol=1e-6, err_msg="X")
     d_state = d_state if n_state > 1 else (d_state,)
     for i, (grad, value) in enumerate(zip(d_state, state)):
-        np.testing.assert_allclose(grad, numerical_grad(objective, value), atol=1e-8, rtol=1e-6,
-                                   err_msg=f"state {i}")
+        np.testing.assert_allclose(grad, numerical_grad(objective, value), atol=1e-8, rtol=1e-6, err_msg=f"state {i}")
 
 
-@pytest.mark.parametrize("options", [dict(cell="gru", num_layers=2), dict(cell="lstm", peephole="full")],
-                         ids=family_id)
+@pytest.mark.parametrize("options", [dict(cell="gru", num_layers=2), dict(cell="lstm", peephole="full")], ids=family_id)
 def test_family_lm_with_embedding_matches_finite_differences(options):
     from lstm_multi.core.family import LayerConfig, init_layer_params
 
     V, e, h = 5, 3, 2
     config = LayerConfig(num_inputs=e, num_hiddens=h, **options)
     rng = np.random.default_rng(8)
-    shapes = {"W_e": (V, e), **{k: v.shape for k, v in init_layer_params(config).items()},
-              "W_hq": (h, V), "b_q": (V,)}
+    shapes = {"W_e": (V, e), **{k: v.shape for k, v in init_layer_params(config).items()}, "W_hq": (h, V), "b_q": (V,)}
     params = {k: rng.standard_normal(s) * 0.6 for k, s in shapes.items()}
     tokens, targets = rng.integers(0, V, (2, 4)), rng.integers(0, V, (2, 4))
     _, grads = lm_loss_and_grads(params, tokens, targets, config=config)
@@ -164,17 +158,20 @@ def test_reverse_direction_reads_the_reversed_sequence():
     X = np.random.default_rng(2).standard_normal((5, 2, 3))
     outputs, H, _ = layer_forward(bi, params, X)
     one = LayerConfig("gru", 3, 2)
-    rev = {k[len("l0.rev."):]: v for k, v in params.items() if k.startswith("l0.rev.")}
+    rev = {k[len("l0.rev.") :]: v for k, v in params.items() if k.startswith("l0.rev.")}
     rev_out, rev_H, _ = layer_forward(one, rev, X[::-1])
     np.testing.assert_allclose(outputs[:, :, 2:], rev_out[::-1], atol=1e-12)
     np.testing.assert_allclose(H[1], rev_H, atol=1e-12)
 
 
-@pytest.mark.parametrize("kind,options,head", [
-    ("classification", dict(cell="lstm"), "linear"),
-    ("classification", dict(cell="gru", bidirectional=True), "mlp"),
-    ("regression", dict(cell="rnn", num_layers=2), "linear"),
-])
+@pytest.mark.parametrize(
+    "kind,options,head",
+    [
+        ("classification", dict(cell="lstm"), "linear"),
+        ("classification", dict(cell="gru", bidirectional=True), "mlp"),
+        ("regression", dict(cell="rnn", num_layers=2), "linear"),
+    ],
+)
 def test_task_heads_match_finite_differences(kind, options, head):
     from lstm_multi.core.family import LayerConfig, init_layer_params
     from lstm_multi.reference.heads import task_loss_and_grads
@@ -214,5 +211,6 @@ def test_dropout_masks_match_finite_differences():
     assert loss != pytest.approx(lm_loss_and_grads(params, tokens, targets, config=config)[0])
     for name, value in params.items():
         numeric = numerical_grad(
-            lambda: lm_loss_and_grads(params, tokens, targets, config=config, masks=masks)[0], value)
+            lambda: lm_loss_and_grads(params, tokens, targets, config=config, masks=masks)[0], value
+        )
         np.testing.assert_allclose(grads[name], numeric, atol=1e-8, rtol=1e-6, err_msg=name)

@@ -29,21 +29,26 @@ def test_top_p_keeps_the_smallest_nucleus():
 
 
 def test_seeded_draws_repeat_and_follow_the_distribution():
-    draws = lambda seed: [choose_next(LOGITS, 1.0, rng) for rng in [np.random.default_rng(seed)]
-                          for _ in range(4000)]
+    draws = lambda seed: [choose_next(LOGITS, 1.0, rng) for rng in [np.random.default_rng(seed)] for _ in range(4000)]
     a, b, c = draws(0), draws(0), draws(1)
     assert a == b and a != c
     np.testing.assert_allclose(np.bincount(a, minlength=4) / 4000, [0.1, 0.4, 0.2, 0.3], atol=0.03)
     assert choose_next(LOGITS, 0.0, None) == 1  # greedy
 
 
-@pytest.mark.parametrize("args,message", [
-    ((-1, None, None), "temperature must be a number >= 0 (0: greedy), got -1."),
-    ((1.0, 0, None), "top_k must be a positive integer, got 0."),
-    ((1.0, None, 1.5), "top_p must be a number in (0, 1], got 1.5."),
-    ((0, 3, None), "top_k and top_p choose among sampled characters: give a temperature > 0 "
-                   "(greedy decoding, temperature 0, always takes the most likely one)."),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ((-1, None, None), "temperature must be a number >= 0 (0: greedy), got -1."),
+        ((1.0, 0, None), "top_k must be a positive integer, got 0."),
+        ((1.0, None, 1.5), "top_p must be a number in (0, 1], got 1.5."),
+        (
+            (0, 3, None),
+            "top_k and top_p choose among sampled characters: give a temperature > 0 "
+            "(greedy decoding, temperature 0, always takes the most likely one).",
+        ),
+    ],
+)
 def test_bad_sampling_arguments(args, message):
     with pytest.raises(ValueError) as err:
         check_sampling(*args)

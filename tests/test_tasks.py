@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import assert_close
 
-from lstm_multi.core.family import LayerConfig, init_layer_params
+from lstm_multi.core.family import LayerConfig
 from lstm_multi.core.lm import build_layer, build_model
 from lstm_multi.core.optim import SGD, Adam
 from lstm_multi.core.tasks import Parentheses, TimeSeries
@@ -35,7 +35,8 @@ def layer_id(options):
 def native_lacks(bk, impl, config):
     return impl == "concise" and bool(
         (config.peephole and bk.NAME in NATIVE_LACKS["peephole"])
-        or (config.cell == "gru" and not config.reset_after and bk.NAME in NATIVE_LACKS["reset_before"]))
+        or (config.cell == "gru" and not config.reset_after and bk.NAME in NATIVE_LACKS["reset_before"])
+    )
 
 
 def make_layer(bk, impl, options, d, h):
@@ -56,8 +57,10 @@ def test_classifier_matches_reference(bk, impl, options, head):
     B, T, d, h = 4, 5, 6, 3
     config, layer = make_layer(bk, impl, options, d, h)
     model = bk.Classifier(layer, num_classes=2, head=head, mlp_hiddens=5)
-    assert list(model.canonical_shapes()) == list(config.shapes()) + (
-        ["W_mlp", "b_mlp"] if head == "mlp" else []) + ["W_out", "b_out"]
+    assert list(model.canonical_shapes()) == list(config.shapes()) + (["W_mlp", "b_mlp"] if head == "mlp" else []) + [
+        "W_out",
+        "b_out",
+    ]
     params = random_canonical(model, seed=1)
     bk.set_params(model, params)
     rng = np.random.default_rng(2)
@@ -68,8 +71,9 @@ def test_classifier_matches_reference(bk, impl, options, head):
         assert loss == pytest.approx(ref_loss, rel=2e-6)
         assert list(grads) == list(ref_grads)
         for name, ref in ref_grads.items():
-            assert_close(grads[name], ref, atol=2e-6 * max(np.abs(ref).max(), 1e-3) + 1e-8, rtol=2e-5,
-                         what=f"d loss / d {name}")
+            assert_close(
+                grads[name], ref, atol=2e-6 * max(np.abs(ref).max(), 1e-3) + 1e-8, rtol=2e-5, what=f"d loss / d {name}"
+            )
     loss, logits = bk.evaluate(model, inputs, labels)
     assert isinstance(logits, np.ndarray) and logits.shape == (B, 2)
     assert_close(logits, task_forward(config, params, inputs)[0], atol=2e-6, what="logits")
@@ -89,8 +93,9 @@ def test_regressor_matches_reference(bk, impl, options):
     ref_loss, ref_grads = task_loss_and_grads(config, params, inputs, targets, "regression")
     assert loss == pytest.approx(ref_loss, rel=2e-6)
     for name, ref in ref_grads.items():
-        assert_close(grads[name], ref, atol=2e-6 * max(np.abs(ref).max(), 1e-3) + 1e-8, rtol=2e-5,
-                     what=f"d loss / d {name}")
+        assert_close(
+            grads[name], ref, atol=2e-6 * max(np.abs(ref).max(), 1e-3) + 1e-8, rtol=2e-5, what=f"d loss / d {name}"
+        )
     loss, predictions = bk.evaluate(model, inputs, targets)
     assert predictions.shape == (B, 1)
     assert_close(predictions, task_forward(config, params, inputs)[0], atol=2e-6, what="predictions")

@@ -26,9 +26,11 @@ from lstm_multi.core.trainer import Trainer
 from lstm_multi.reference import lm_loss_and_grads
 
 if missing_modules("tensorflow"):
-    pytest.skip(f"backend 'tensorflow' needs {', '.join(missing_modules('tensorflow'))}, not "
-                f"installed in this environment ({install_command('tensorflow')})",
-                allow_module_level=True)
+    pytest.skip(
+        f"backend 'tensorflow' needs {', '.join(missing_modules('tensorflow'))}, not "
+        f"installed in this environment ({install_command('tensorflow')})",
+        allow_module_level=True,
+    )
 
 bk = get_backend("tensorflow")
 ops = bk.ops
@@ -37,8 +39,7 @@ tf = ops.tf
 
 def random_params(d, h, vocab=None, seed=0, scale=0.4):
     rng = np.random.default_rng(seed)
-    return {k: (rng.standard_normal(v.shape) * scale).astype(np.float32)
-            for k, v in init_params(d, h, vocab).items()}
+    return {k: (rng.standard_normal(v.shape) * scale).astype(np.float32) for k, v in init_params(d, h, vocab).items()}
 
 
 @pytest.mark.parametrize("impl", ["scratch", "concise"])
@@ -101,7 +102,7 @@ def test_clip_none_is_plain_sgd():
     rng = np.random.default_rng(2)
     tokens, targets = rng.integers(0, vocab, (4, 6)), rng.integers(0, vocab, (4, 6))
     ref_loss, ref_grads = lm_loss_and_grads(params, tokens, targets)
-    assert np.sqrt(sum((g ** 2).sum() for g in ref_grads.values())) > 0.05
+    assert np.sqrt(sum((g**2).sum() for g in ref_grads.values())) > 0.05
     loss = bk.train_step(model, tokens, targets, lr, None)
     assert loss == pytest.approx(ref_loss, rel=2e-6)
     new = bk.get_params(model)
@@ -146,10 +147,11 @@ def canonical_layer_grads(layer, X, state, weights):
         tape.watch([X, *state])
         outputs, final = layer(X, layer.api_state(state))
         loss = tf.reduce_sum(outputs * weights[0]) + sum(
-            tf.reduce_sum(f * w) for f, w in zip(state_parts(final), weights[1:]))
+            tf.reduce_sum(f * w) for f, w in zip(state_parts(final), weights[1:])
+        )
     grads = tape.gradient(loss, [*variables.values(), X, *state])
     native = {name: bk.to_numpy(g) for name, g in zip(variables, grads)}
-    return layer.to_canonical(native, grads=True), [bk.to_numpy(g) for g in grads[len(variables):]]
+    return layer.to_canonical(native, grads=True), [bk.to_numpy(g) for g in grads[len(variables) :]]
 
 
 @pytest.mark.parametrize("hoist_input", [False, True])
@@ -172,17 +174,21 @@ def test_scratch_and_native_agree(case, hoist_input):
     for state in (None, given):
         results = []
         for layer in (scratch, native):
-            outputs, final = layer(bk.tensor(X), None if state is None else layer.api_state(
-                [bk.tensor(s) for s in state]))
+            outputs, final = layer(
+                bk.tensor(X), None if state is None else layer.api_state([bk.tensor(s) for s in state])
+            )
             results.append([bk.to_numpy(outputs), *map(bk.to_numpy, state_parts(final))])
         assert results[0][0].shape == (T, B, h * config.directions)
         for what, a, b in zip(("outputs",) + config.spec.state, *results):
             assert a.shape == ((T, B, h * config.directions) if what == "outputs" else config.state_shape(B))
             assert_close(a, b, atol=1e-6, what=what)
-    weights = [rng.standard_normal(s).astype(np.float32)
-               for s in [(T, B, h * config.directions)] + [config.state_shape(B)] * len(given)]
+    weights = [
+        rng.standard_normal(s).astype(np.float32)
+        for s in [(T, B, h * config.directions)] + [config.state_shape(B)] * len(given)
+    ]
     (g_scratch, inputs_scratch), (g_native, inputs_native) = (
-        canonical_layer_grads(layer, X, given, weights) for layer in (scratch, native))
+        canonical_layer_grads(layer, X, given, weights) for layer in (scratch, native)
+    )
     assert sorted(g_scratch) == sorted(g_native) == sorted(config.shapes())
     for key in g_scratch:
         ref = g_scratch[key]
@@ -384,8 +390,7 @@ def test_dropout_between_layers_in_training_only(impl, cell):
     np.testing.assert_array_equal(bk.to_numpy(layers[0](X)[0]), expected)
     assert layers[0].recurrence.experimental_get_tracing_count() == 1
     single = build_layer(bk, impl, LayerConfig(cell, 4, 6, dropout=0.5))  # nothing between layers
-    np.testing.assert_array_equal(bk.to_numpy(single.forward(X, training=True)[0]),
-                                  bk.to_numpy(single(X)[0]))
+    np.testing.assert_array_equal(bk.to_numpy(single.forward(X, training=True)[0]), bk.to_numpy(single(X)[0]))
 
 
 @pytest.mark.parametrize("impl", ["scratch", "concise"])
@@ -406,8 +411,7 @@ def test_native_layers_say_what_they_lack():
     for peephole in (True, "diagonal", "full"):
         with pytest.raises(ValueError) as err:
             bk.LSTM(3, 4, peephole=peephole)
-        assert str(err.value) == ("No framework's native LSTM has peephole connections; use "
-                                  "LSTMScratch(peephole=...).")
+        assert str(err.value) == ("No framework's native LSTM has peephole connections; use LSTMScratch(peephole=...).")
     bk.GRU(3, 4, reset_after=False)  # Keras has d2l's form too
 
 
@@ -416,8 +420,7 @@ def test_bad_inputs_are_clear_errors():
     X = bk.tensor(np.zeros((2, 5, 3), np.float32))
     with pytest.raises(ValueError) as err:
         lstm(X, bk.tensor(np.zeros((5, 4), np.float32)))
-    assert str(err.value) == ("LSTM state must be a pair (H, C) of shape (2, 5, 4) each, got "
-                              "EagerTensor.")
+    assert str(err.value) == ("LSTM state must be a pair (H, C) of shape (2, 5, 4) each, got EagerTensor.")
     with pytest.raises(ValueError, match="num_layers must be a positive integer, got 0"):
         bk.GRUScratch(3, 4, num_layers=0)
     with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\), got 1.0"):
@@ -448,8 +451,10 @@ def test_lm_native_names():
     (concise), stored as the canonical arrays are."""
     scratch = bk.RNNLMScratch(bk.GRUScratch(3, 4), 6, embedding_dim=3)
     concise = bk.RNNLM(bk.GRU(3, 4), 6, embedding_dim=3)
-    for model, names in ((scratch, ["W_e", "W_hq", "b_q"]),
-                         (concise, ["embedding.embeddings", "dense.kernel", "dense.bias"])):
+    for model, names in (
+        (scratch, ["W_e", "W_hq", "b_q"]),
+        (concise, ["embedding.embeddings", "dense.kernel", "dense.bias"]),
+    ):
         params = canonical_random(model, seed=2)
         bk.set_params(model, params)
         variables = model.named_variables()
@@ -470,13 +475,21 @@ def _run(code, env_changes, tmp_path):
             env.pop(name, None)
         else:
             env[name] = value
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
-HOW = ("Keras chooses its backend once per process, at its first import. Unset KERAS_BACKEND or set "
-       "KERAS_BACKEND=tensorflow before Python starts, or choose another lstm-multi backend "
-       "(LSTM_MULTI_BACKEND=torch, jax or mxnet).")
+HOW = (
+    "Keras chooses its backend once per process, at its first import. Unset KERAS_BACKEND or set "
+    "KERAS_BACKEND=tensorflow before Python starts, or choose another lstm-multi backend "
+    "(LSTM_MULTI_BACKEND=torch, jax or mxnet)."
+)
 
 
 def test_keras_backend_set_to_another_framework_is_a_clear_error(tmp_path):
@@ -498,8 +511,9 @@ def test_keras_backend_set_to_another_framework_is_a_clear_error(tmp_path):
     ]
 
 
-@pytest.mark.skipif(bool(missing_modules("jax")),
-                    reason="Keras' other backends need jax (the tox env 'cross' runs this test)")
+@pytest.mark.skipif(
+    bool(missing_modules("jax")), reason="Keras' other backends need jax (the tox env 'cross' runs this test)"
+)
 def test_keras_already_imported_on_another_framework_is_a_clear_error(tmp_path):
     code = """
         import os
@@ -514,8 +528,7 @@ def test_keras_already_imported_on_another_framework_is_a_clear_error(tmp_path):
     result = _run(code, {"KERAS_BACKEND": "jax", "KERAS_HOME": str(tmp_path)}, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        f"The tensorflow backend needs Keras on TensorFlow, but Keras is already imported on "
-        f"'jax'. {HOW}",
+        f"The tensorflow backend needs Keras on TensorFlow, but Keras is already imported on 'jax'. {HOW}",
     ]
 
 
@@ -547,7 +560,7 @@ def test_import_is_quiet_and_leaves_torch_and_jax_alone(tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0] == "tensorflow None 2"
     # Every backend starts from the same model: the same first loss, log(5) up to init noise.
-    losses = [float(line.split()[1]) for line in lines[1:1 + 1 + len(others)]]
+    losses = [float(line.split()[1]) for line in lines[1 : 1 + 1 + len(others)]]
     assert losses == pytest.approx([np.log(5)] * len(losses), abs=1e-3)
     assert losses == pytest.approx([losses[0]] * len(losses), rel=TOLERANCES["loss"][1])  # float32 round-off
     if "jax" in others:

@@ -30,12 +30,15 @@ def random_batch(vocab, batch_size, num_steps, seed=0):
 
 # --- the fused scratch LSTM: hand-written backward, and the autograd cell beside it ------------
 
+
 @pytest.mark.parametrize("T,B,d,h", [(1, 1, 3, 2), (4, 3, 2, 5)])
 def test_lstm_backward_passes_gradcheck(T, B, d, h):
     """Every input's gradient (X, W_x, b, W_h, H0, C0), against finite differences in float64."""
     g = torch.Generator().manual_seed(T * 10 + B)
-    args = [torch.randn(shape, generator=g, dtype=torch.float64, requires_grad=True)
-            for shape in ((T, B, d), (d, 4 * h), (4 * h,), (h, 4 * h), (B, h), (B, h))]
+    args = [
+        torch.randn(shape, generator=g, dtype=torch.float64, requires_grad=True)
+        for shape in ((T, B, d), (d, 4 * h), (4 * h,), (h, 4 * h), (B, h), (B, h))
+    ]
     assert torch.autograd.gradcheck(LSTMFunction.apply, args, eps=1e-6, atol=1e-8, rtol=1e-6)
 
 
@@ -58,8 +61,11 @@ def test_fused_path_is_the_one_that_runs(monkeypatch):
     assert len(calls) == 4
 
 
-@pytest.mark.parametrize("options", [dict(), dict(num_layers=2, bidirectional=True), dict(forget_bias=1.0)],
-                         ids=["plain", "2-layer-bidirectional", "forget-bias"])
+@pytest.mark.parametrize(
+    "options",
+    [dict(), dict(num_layers=2, bidirectional=True), dict(forget_bias=1.0)],
+    ids=["plain", "2-layer-bidirectional", "forget-bias"],
+)
 def test_fused_and_autograd_cells_agree_with_the_reference_and_each_other(options):
     """The same layer, fused (LSTMFunction) and fused=False (the step function under autograd):
     outputs and final states against the reference, and each other; then in an LM: loss and
@@ -95,17 +101,29 @@ def test_fused_and_autograd_cells_agree_with_the_reference_and_each_other(option
         loss, grads[fused] = bk.loss_and_grads(model, tokens, targets)
         assert loss == pytest.approx(ref_loss, rel=2e-6)
         for name, ref in ref_grads.items():
-            assert_close(grads[fused][name], ref, atol=2e-6 * np.abs(ref).max() + 1e-8, rtol=2e-5,
-                         what=f"fused={fused} d loss / d {name}")
+            assert_close(
+                grads[fused][name],
+                ref,
+                atol=2e-6 * np.abs(ref).max() + 1e-8,
+                rtol=2e-5,
+                what=f"fused={fused} d loss / d {name}",
+            )
     for name in ref_grads:
-        assert_close(grads[True][name], grads[False][name], atol=1e-6 * np.abs(ref_grads[name]).max() + 1e-8,
-                     what=f"d loss / d {name}")
+        assert_close(
+            grads[True][name],
+            grads[False][name],
+            atol=1e-6 * np.abs(ref_grads[name]).max() + 1e-8,
+            what=f"d loss / d {name}",
+        )
 
 
 def test_scratch_parameters_are_named_per_unit():
     """One unit: d2l's W_x, W_h, b (as before the family); stacked: l{k}_ and l{k}_rev_ prefixes."""
     assert {n: tuple(p.shape) for n, p in named_parameters(bk.LSTMScratch(3, 4)).items()} == {
-        "W_x": (3, 16), "W_h": (4, 16), "b": (16,)}
+        "W_x": (3, 16),
+        "W_h": (4, 16),
+        "b": (16,),
+    }
     names = list(named_parameters(bk.GRUScratch(3, 4, num_layers=2, bidirectional=True)))
     assert names == [f"{p}{n}" for p in ("l0_", "l0_rev_", "l1_", "l1_rev_") for n in ("W_x", "W_h", "b", "b_hh")]
     assert tuple(bk.GRUScratch(3, 4, num_layers=2, bidirectional=True).l1_W_x.shape) == (8, 12)
@@ -126,6 +144,7 @@ def test_d2l_baseline_computes_what_the_fused_cell_computes():
 
 
 # --- nn.LSTM / nn.GRU / nn.RNN: layouts, the frozen second biases -------------------------------
+
 
 def test_concise_layer_keeps_one_bias_per_gate():
     model = bk.RNNLM(bk.LSTM(5, 3, seed=1), 5, lr=1.0)
@@ -158,8 +177,9 @@ def test_gru_frozen_blocks_stay_zero_and_b_hh_trains():
     model = build_model(bk, "concise", 6, 5, lr=1.0, model="gru", num_layers=2)
     params = random_canonical(model.canonical_shapes(), seed=0)
     bk.set_params(model, params)
-    assert model.frozen() == {f"rnn.rnn.bias_hh_l{k}": pytest.approx(np.repeat([True, True, False], 5))
-                              for k in range(2)}
+    assert model.frozen() == {
+        f"rnn.rnn.bias_hh_l{k}": pytest.approx(np.repeat([True, True, False], 5)) for k in range(2)
+    }
     tokens, targets = random_batch(6, 4, 7)
     for _ in range(3):
         bk.train_step(model, tokens, targets, 1.0, None)
@@ -192,6 +212,7 @@ def test_native_layers_refuse_what_torch_lacks():
 
 
 # --- initialisation, seeding, dropout, modes ---------------------------------------------------
+
 
 @pytest.mark.parametrize("impl", ["scratch", "concise"])
 def test_seeded_initialisation_leaves_the_global_rng_alone(impl):

@@ -57,12 +57,15 @@ def test_divergence_is_reported(bk, data):
         Trainer(max_epochs=3).fit(model, data)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(max_epochs=0), "max_epochs must be a positive integer, got 0."),
-    (dict(max_epochs=2.5), "max_epochs must be a positive integer, got 2.5."),
-    (dict(max_epochs=1, gradient_clip_val=-1), "gradient_clip_val must be a positive number, got -1."),
-    (dict(max_epochs=1, gradient_clip_val=float("nan")), "gradient_clip_val must be a positive number, got nan."),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(max_epochs=0), "max_epochs must be a positive integer, got 0."),
+        (dict(max_epochs=2.5), "max_epochs must be a positive integer, got 2.5."),
+        (dict(max_epochs=1, gradient_clip_val=-1), "gradient_clip_val must be a positive number, got -1."),
+        (dict(max_epochs=1, gradient_clip_val=float("nan")), "gradient_clip_val must be a positive number, got nan."),
+    ],
+)
 def test_bad_trainer_arguments(kwargs, message):
     with pytest.raises(ValueError) as err:
         Trainer(**kwargs)

@@ -77,12 +77,33 @@ def test_the_wheel_installs_and_trains_in_a_fresh_environment(dist, tmp_path):
     work = tmp_path / "work"  # not this checkout: the installed package is the one that runs
     work.mkdir()
     assert run(bin_dir / "lstm-multi", "--version", cwd=work, env=clean).strip() == (
-        f"lstm-multi {lstm_multi.__version__}")
+        f"lstm-multi {lstm_multi.__version__}"
+    )
     where = run(bin_dir / "python", "-c", "import lstm_multi; print(lstm_multi.__file__)", cwd=work, env=clean)
     assert Path(where.strip()).is_relative_to(env_dir)
-    out = run(bin_dir / "lstm-multi", "train", "--backend", "numpy", "--epochs", "1", "--num-train", "64",
-              "--num-val", "32", "--batch-size", "32", "--num-steps", "8", "--hidden", "8", "--no-progress",
-              "--out", "run", cwd=work, env=clean)
+    out = run(
+        bin_dir / "lstm-multi",
+        "train",
+        "--backend",
+        "numpy",
+        "--epochs",
+        "1",
+        "--num-train",
+        "64",
+        "--num-val",
+        "32",
+        "--batch-size",
+        "32",
+        "--num-steps",
+        "8",
+        "--hidden",
+        "8",
+        "--no-progress",
+        "--out",
+        "run",
+        cwd=work,
+        env=clean,
+    )
     assert "validation perplexity" in out
     assert (work / "run" / "model.safetensors").is_file() and (work / "run" / "history.json").is_file()
     assert not (work / "run" / "curve.png").exists()  # no matplotlib in a plain install

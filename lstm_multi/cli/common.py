@@ -29,6 +29,7 @@ PREFIX = "time traveller"
 
 # --- argument types: argparse prints "argument --lr: must be a positive number, got -1" ---
 
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -68,33 +69,56 @@ class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows an option's default, unless its help already says it or there is none to show."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if "default" in (action.help or "") or action.default is None or action.default is False \
-                or isinstance(action, argparse._StoreFalseAction):
+        if (
+            "default" in (action.help or "")
+            or action.default is None
+            or action.default is False
+            or isinstance(action, argparse._StoreFalseAction)
+        ):
             return action.help
         return super()._get_help_string(action)
 
 
 # --- the model family's options (train builds the model from them; parity compares it) ---
 
+
 def add_model_arguments(parser: argparse.ArgumentParser, dropout: bool = True) -> None:
     """The family's options (train builds the model from them; parity compares it)."""
     group = parser.add_argument_group("model (the family: LSTM, GRU, RNN)")
     group.add_argument("--model", choices=MODELS, default="lstm", help="the recurrent cell")
     group.add_argument("--num-layers", type=positive_int, default=1, help="layers stacked")
-    group.add_argument("--bidirectional", action="store_true",
-                       help="both directions (tasks; parity compares the layer: an LM runs forward)")
+    group.add_argument(
+        "--bidirectional",
+        action="store_true",
+        help="both directions (tasks; parity compares the layer: an LM runs forward)",
+    )
     if dropout:
-        group.add_argument("--dropout", type=dropout_rate, default=0.0,
-                           help="dropout between stacked layers, in training only")
-    group.add_argument("--peephole", nargs="?", const="diagonal", choices=("diagonal", "full"),
-                       help="LSTM: peephole connections (diagonal: Gers et al. 2002; full: matrices "
-                            "reading the previous cell); scratch only")
+        group.add_argument(
+            "--dropout", type=dropout_rate, default=0.0, help="dropout between stacked layers, in training only"
+        )
+    group.add_argument(
+        "--peephole",
+        nargs="?",
+        const="diagonal",
+        choices=("diagonal", "full"),
+        help="LSTM: peephole connections (diagonal: Gers et al. 2002; full: matrices "
+        "reading the previous cell); scratch only",
+    )
     group.add_argument("--forget-bias", type=float, default=0.0, help="LSTM: initial forget-gate bias")
     reset = group.add_mutually_exclusive_group()
-    reset.add_argument("--reset-after", dest="reset_after", action="store_true", default=True,
-                       help="GRU: reset gate after the recurrent matmul (cuDNN, torch, Keras; default)")
-    reset.add_argument("--reset-before", dest="reset_after", action="store_false",
-                       help="GRU: reset gate before it (d2l's form; scratch, and Keras' native GRU)")
+    reset.add_argument(
+        "--reset-after",
+        dest="reset_after",
+        action="store_true",
+        default=True,
+        help="GRU: reset gate after the recurrent matmul (cuDNN, torch, Keras; default)",
+    )
+    reset.add_argument(
+        "--reset-before",
+        dest="reset_after",
+        action="store_false",
+        help="GRU: reset gate before it (d2l's form; scratch, and Keras' native GRU)",
+    )
 
 
 def model_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -135,6 +159,7 @@ def describe_init(layer: Any, args: argparse.Namespace) -> str:
 
 
 # --- training: the epoch lines, Ctrl-C / SIGTERM ---
+
 
 class EpochPrinter(Callback):
     """Prints one line per epoch above the progress bar."""
@@ -185,8 +210,11 @@ def interrupted(signum: int | None, trainer: Trainer, out: Path) -> int:
         return 143 if signum == signal.SIGTERM else 130
     name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
     done = len(trainer.history)
-    where = (f"the last finished epoch ({done}) is saved in {out / 'model.safetensors'}" if done
-             else "no epoch had finished, nothing was saved")
+    where = (
+        f"the last finished epoch ({done}) is saved in {out / 'model.safetensors'}"
+        if done
+        else "no epoch had finished, nothing was saved"
+    )
     print(f"\nlstm-multi train: stopped by {name}: {where}.", file=sys.stderr)
     if done:
         print(f"resume with: lstm-multi train --resume {out} --epochs {trainer.max_epochs}", file=sys.stderr)
@@ -194,6 +222,7 @@ def interrupted(signum: int | None, trainer: Trainer, out: Path) -> int:
 
 
 # --- output paths, checked before any work ---
+
 
 def check_output_file(path: str | Path, flag: str) -> None:
     """Fail before any work if ``path`` cannot be written as a file."""
@@ -220,6 +249,7 @@ def check_output_dir(path: str | Path, flag: str) -> None:
 
 # --- figures: matplotlib is optional ---
 
+
 def can_draw(command: str, figures: list[str]) -> bool:
     """Whether matplotlib is installed to draw ``figures``; if not, one line says they are not
     drawn and how to install it (the run itself, trained and saved, needs no matplotlib)."""
@@ -227,12 +257,16 @@ def can_draw(command: str, figures: list[str]) -> bool:
 
     if matplotlib_available():
         return True
-    print(f"lstm-multi {command}: {' and '.join(figures)} not drawn: it needs matplotlib, which is not "
-          f"installed: {MATPLOTLIB_HINT}.", file=sys.stderr)
+    print(
+        f"lstm-multi {command}: {' and '.join(figures)} not drawn: it needs matplotlib, which is not "
+        f"installed: {MATPLOTLIB_HINT}.",
+        file=sys.stderr,
+    )
     return False
 
 
 # --- a trained language model (generate, gates) ---
+
 
 def vocab_of(ckpt: Checkpoint) -> Vocab:
     """A checkpoint's vocabulary, preparing text as its run's corpus was prepared."""
@@ -252,7 +286,8 @@ def language_model(ckpt: Checkpoint, args: argparse.Namespace) -> LanguageModel:
 
     bk = get_backend(args.backend)
     impl = args.impl or ckpt.hparams.get("impl", "scratch")
-    model = model_from_config(bk, impl, ckpt.config, len(ckpt.vocab), ckpt.hparams.get("lr", 1.0),
-                              embedding_dim=ckpt.embedding_dim)
+    model = model_from_config(
+        bk, impl, ckpt.config, len(ckpt.vocab), ckpt.hparams.get("lr", 1.0), embedding_dim=ckpt.embedding_dim
+    )
     bk.set_params(model, ckpt.params)
     return model

@@ -10,11 +10,16 @@ from .common import DefaultsHelpFormatter
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
-        "exercise", help="print an exercise's stub (lstm-multi exercise lstm_step --backend jax > my_lstm.py)",
-        formatter_class=DefaultsHelpFormatter)
+        "exercise",
+        help="print an exercise's stub (lstm-multi exercise lstm_step --backend jax > my_lstm.py)",
+        formatter_class=DefaultsHelpFormatter,
+    )
     parser.add_argument("name", nargs="?", help="the exercise (lstm-multi exercise --list shows them)")
-    parser.add_argument("--backend", choices=BACKENDS, help="the framework the student writes in "
-                        "(default: $LSTM_MULTI_BACKEND or the first installed)")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="the framework the student writes in (default: $LSTM_MULTI_BACKEND or the first installed)",
+    )
     parser.add_argument("--list", action="store_true", help="list every exercise with its backends")
     return parser
 

@@ -8,13 +8,20 @@ import sys
 from pathlib import Path
 
 from ..backend import BACKENDS, FRAMEWORKS
-from .common import (DefaultsHelpFormatter, add_model_arguments, check_output_file, model_options,
-                     non_negative_int, positive_int)
+from .common import (
+    DefaultsHelpFormatter,
+    add_model_arguments,
+    check_output_file,
+    model_options,
+    non_negative_int,
+    positive_int,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    par = subparsers.add_parser("parity", help="compare every implementation with the NumPy reference",
-                                formatter_class=DefaultsHelpFormatter)
+    par = subparsers.add_parser(
+        "parity", help="compare every implementation with the NumPy reference", formatter_class=DefaultsHelpFormatter
+    )
     par.add_argument("--backends", nargs="+", choices=BACKENDS, help="default: the four frameworks")
     par.add_argument("--hidden", type=positive_int, default=32, help="num_hiddens")
     par.add_argument("--num-steps", type=positive_int, default=16, help="time steps of the case")
@@ -34,16 +41,24 @@ def run(args: argparse.Namespace) -> int:
 
     if args.json:
         check_output_file(args.json, "--json")
-    report = parity(args.backends, hidden=args.hidden, num_steps=args.num_steps,
-                    batch_size=args.batch_size, seed=args.seed, steps=args.steps,
-                    model=args.model, **model_options(args))
+    report = parity(
+        args.backends,
+        hidden=args.hidden,
+        num_steps=args.num_steps,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        steps=args.steps,
+        model=args.model,
+        **model_options(args),
+    )
     print(report.to_markdown(full=args.full))
     terms = args.num_steps * args.batch_size
-    print("\npasses when max abs diff <= atol + rtol * max|reference|; (atol, rtol): "
-          + ", ".join(f"{kind} {tolerance(kind, terms)}" for kind in TOLERANCES))
+    print(
+        "\npasses when max abs diff <= atol + rtol * max|reference|; (atol, rtol): "
+        + ", ".join(f"{kind} {tolerance(kind, terms)}" for kind in TOLERANCES)
+    )
     if args.json:
-        Path(args.json).write_text(json.dumps(
-            [{**asdict(r), "ok": r.ok} for r in report.rows], indent=1))
+        Path(args.json).write_text(json.dumps([{**asdict(r), "ok": r.ok} for r in report.rows], indent=1))
     if not report.rows:
         print("no implementation could run", file=sys.stderr)
         return 1
@@ -55,9 +70,11 @@ def run(args: argparse.Namespace) -> int:
         from ..backend import is_available
 
         installed = [name for name in FRAMEWORKS if is_available(name)] or ["numpy"]
-        print(f"the {ran} implementations that ran agree with the reference, but {len(report.skipped)} "
-              "requested did not run (listed above). To compare only what is installed here: "
-              f"lstm-multi parity --backends {' '.join(installed)}")
+        print(
+            f"the {ran} implementations that ran agree with the reference, but {len(report.skipped)} "
+            "requested did not run (listed above). To compare only what is installed here: "
+            f"lstm-multi parity --backends {' '.join(installed)}"
+        )
         return 1
     print(f"all {ran} implementations agree with the reference")
     return 0

@@ -16,9 +16,22 @@ from typing import TYPE_CHECKING
 
 from ..backend import BACKENDS
 from ..core.family import INITS, STACKED_INIT
-from .common import (PREFIX, DefaultsHelpFormatter, EpochPrinter, StopOnSignals, add_model_arguments, can_draw,
-                     check_output_dir, describe_init, describe_model, interrupted, model_options, non_negative_int,
-                     positive_float, positive_int)
+from .common import (
+    PREFIX,
+    DefaultsHelpFormatter,
+    EpochPrinter,
+    StopOnSignals,
+    add_model_arguments,
+    can_draw,
+    check_output_dir,
+    describe_init,
+    describe_model,
+    interrupted,
+    model_options,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from .train_task import fill_task_defaults, train_task
 
 if TYPE_CHECKING:
@@ -27,74 +40,159 @@ if TYPE_CHECKING:
     from ..core.lm import LanguageModel
 
 #: The arguments that define a training run: stored in its checkpoint, reused by --resume.
-RUN_ARGS = ("task", "impl", "hidden", "optimizer", "lr", "lr_schedule", "clip", "batch_size", "num_steps",
-            "num_train", "num_val", "seed", "text", "preprocess", "tokens", "min_freq", "length", "tau", "head",
-            "mlp_hiddens", "model", "num_layers", "bidirectional", "dropout", "peephole", "forget_bias",
-            "reset_after", "embedding_dim", "init", "sigma")
+RUN_ARGS = (
+    "task",
+    "impl",
+    "hidden",
+    "optimizer",
+    "lr",
+    "lr_schedule",
+    "clip",
+    "batch_size",
+    "num_steps",
+    "num_train",
+    "num_val",
+    "seed",
+    "text",
+    "preprocess",
+    "tokens",
+    "min_freq",
+    "length",
+    "tau",
+    "head",
+    "mlp_hiddens",
+    "model",
+    "num_layers",
+    "bidirectional",
+    "dropout",
+    "peephole",
+    "forget_bias",
+    "reset_after",
+    "embedding_dim",
+    "init",
+    "sigma",
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    train = subparsers.add_parser("train", help="train the character LM and sample from it, or a course task",
-                                  formatter_class=DefaultsHelpFormatter)
-    train.add_argument("--task", choices=("lm", "parentheses", "timeseries"), default="lm",
-                       help="lm: the Time Machine language model (d2l 10.1); parentheses: balanced or "
-                            "not (classification); timeseries: d2l 9.1's noisy sine (regression)")
-    train.add_argument("--backend", choices=BACKENDS, help="default: $LSTM_MULTI_BACKEND or "
-                       "the first installed of torch, jax, tensorflow, mxnet")
-    train.add_argument("--impl", choices=("scratch", "concise"), default="scratch",
-                       help="from-scratch cell or the framework's native layer")
+    train = subparsers.add_parser(
+        "train",
+        help="train the character LM and sample from it, or a course task",
+        formatter_class=DefaultsHelpFormatter,
+    )
+    train.add_argument(
+        "--task",
+        choices=("lm", "parentheses", "timeseries"),
+        default="lm",
+        help="lm: the Time Machine language model (d2l 10.1); parentheses: balanced or "
+        "not (classification); timeseries: d2l 9.1's noisy sine (regression)",
+    )
+    train.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="default: $LSTM_MULTI_BACKEND or the first installed of torch, jax, tensorflow, mxnet",
+    )
+    train.add_argument(
+        "--impl",
+        choices=("scratch", "concise"),
+        default="scratch",
+        help="from-scratch cell or the framework's native layer",
+    )
     train.add_argument("--hidden", type=positive_int, default=32, help="num_hiddens")
-    train.add_argument("--epochs", type=positive_int, help="passes over the training data (default: lm 50, "
-                       "parentheses 15, timeseries 20)")
-    train.add_argument("--optimizer", choices=("sgd", "adam"),
-                       help="default: lm sgd (d2l), the tasks adam; both after clipping")
-    train.add_argument("--lr", type=positive_float, help="learning rate (default: lm with sgd 4 (d2l), "
-                       "with adam 0.001; parentheses 0.01; timeseries 0.005)")
-    train.add_argument("--lr-schedule", choices=("constant", "cosine"),
-                       help="constant, or cosine decay to 0 over all steps (default: timeseries cosine, "
-                            "else constant)")
+    train.add_argument(
+        "--epochs",
+        type=positive_int,
+        help="passes over the training data (default: lm 50, parentheses 15, timeseries 20)",
+    )
+    train.add_argument(
+        "--optimizer", choices=("sgd", "adam"), help="default: lm sgd (d2l), the tasks adam; both after clipping"
+    )
+    train.add_argument(
+        "--lr",
+        type=positive_float,
+        help="learning rate (default: lm with sgd 4 (d2l), with adam 0.001; parentheses 0.01; timeseries 0.005)",
+    )
+    train.add_argument(
+        "--lr-schedule",
+        choices=("constant", "cosine"),
+        help="constant, or cosine decay to 0 over all steps (default: timeseries cosine, else constant)",
+    )
     train.add_argument("--clip", type=positive_float, default=1.0, help="gradient_clip_val")
-    train.add_argument("--batch-size", type=positive_int,
-                       help="examples per batch (default: lm 1024, parentheses 100, timeseries 16)")
+    train.add_argument(
+        "--batch-size", type=positive_int, help="examples per batch (default: lm 1024, parentheses 100, timeseries 16)"
+    )
     train.add_argument("--num-steps", type=positive_int, default=32, help="lm: characters per window")
-    train.add_argument("--num-train", type=positive_int, help="training examples (default: lm 10000 "
-                       "windows, parentheses 10000 strings, timeseries the first 600 values)")
-    train.add_argument("--num-val", type=positive_int, help="validation examples (default: lm 5000, "
-                       "parentheses 2000; timeseries: the rest of the series)")
+    train.add_argument(
+        "--num-train",
+        type=positive_int,
+        help="training examples (default: lm 10000 "
+        "windows, parentheses 10000 strings, timeseries the first 600 values)",
+    )
+    train.add_argument(
+        "--num-val",
+        type=positive_int,
+        help="validation examples (default: lm 5000, parentheses 2000; timeseries: the rest of the series)",
+    )
     train.add_argument("--length", type=positive_int, default=25, help="parentheses: symbols per string")
     train.add_argument("--tau", type=positive_int, default=4, help="timeseries: values per window")
-    train.add_argument("--head", choices=("linear", "mlp"), default="linear",
-                       help="tasks: the head on the last hidden state")
+    train.add_argument(
+        "--head", choices=("linear", "mlp"), default="linear", help="tasks: the head on the last hidden state"
+    )
     train.add_argument("--mlp-hiddens", type=positive_int, default=32, help="tasks: the MLP head's width")
-    train.add_argument("--seed", type=non_negative_int, default=0,
-                       help="seeds the initialisation and the batch order")
+    train.add_argument("--seed", type=non_negative_int, default=0, help="seeds the initialisation and the batch order")
     train.add_argument("--text", help="train on this UTF-8 text file instead of The Time Machine")
-    train.add_argument("--preprocess", choices=("d2l", "none"), default="d2l",
-                       help="d2l: letters a-z and space, lower case (the book's); none: the text's own "
-                            "characters, any language")
-    train.add_argument("--tokens", choices=("char", "word"), default="char",
-                       help="characters (d2l) or words (generation joins them with spaces)")
-    train.add_argument("--min-freq", type=non_negative_int,
-                       help="rarer tokens read as <unk> (default: 0 for characters, 2 for words)")
-    train.add_argument("--init-from", metavar="CHECKPOINT",
-                       help="start from this checkpoint's parameters (any backend's)")
-    train.add_argument("--out", help="folder for model.safetensors (last epoch), best.safetensors, "
-                       "history.json and curve.png (default: runs/latest, or the resumed run's)")
-    train.add_argument("--resume", metavar="RUN_DIR_OR_CHECKPOINT",
-                       help="continue a run exactly (epochs, history, batch order) up to --epochs")
+    train.add_argument(
+        "--preprocess",
+        choices=("d2l", "none"),
+        default="d2l",
+        help="d2l: letters a-z and space, lower case (the book's); none: the text's own characters, any language",
+    )
+    train.add_argument(
+        "--tokens",
+        choices=("char", "word"),
+        default="char",
+        help="characters (d2l) or words (generation joins them with spaces)",
+    )
+    train.add_argument(
+        "--min-freq", type=non_negative_int, help="rarer tokens read as <unk> (default: 0 for characters, 2 for words)"
+    )
+    train.add_argument(
+        "--init-from", metavar="CHECKPOINT", help="start from this checkpoint's parameters (any backend's)"
+    )
+    train.add_argument(
+        "--out",
+        help="folder for model.safetensors (last epoch), best.safetensors, "
+        "history.json and curve.png (default: runs/latest, or the resumed run's)",
+    )
+    train.add_argument(
+        "--resume",
+        metavar="RUN_DIR_OR_CHECKPOINT",
+        help="continue a run exactly (epochs, history, batch order) up to --epochs",
+    )
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    train.add_argument("--workers", type=positive_int, default=1,
-                       help="data-parallel workers, each taking an equal part of every batch: torch "
-                            "processes (gloo), JAX or TensorFlow CPU devices, MXNet contexts")
+    train.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="data-parallel workers, each taking an equal part of every batch: torch "
+        "processes (gloo), JAX or TensorFlow CPU devices, MXNet contexts",
+    )
     add_model_arguments(train)
-    train.add_argument("--embedding-dim", type=positive_int,
-                       help="a learned embedding of this size in front of the layer (default: one-hot)")
-    train.add_argument("--init", choices=INITS,
-                       help="the scratch layer's initialisation: d2l (N(0, sigma^2) weights), xavier (Glorot "
-                            "uniform), orthogonal (orthogonal recurrent matrices, Glorot input ones) "
-                            f"(default: d2l for one layer, {STACKED_INIT} for --num-layers > 1)")
-    train.add_argument("--sigma", type=positive_float,
-                       help="the standard deviation of d2l's init (default 0.01; implies --init d2l)")
+    train.add_argument(
+        "--embedding-dim",
+        type=positive_int,
+        help="a learned embedding of this size in front of the layer (default: one-hot)",
+    )
+    train.add_argument(
+        "--init",
+        choices=INITS,
+        help="the scratch layer's initialisation: d2l (N(0, sigma^2) weights), xavier (Glorot "
+        "uniform), orthogonal (orthogonal recurrent matrices, Glorot input ones) "
+        f"(default: d2l for one layer, {STACKED_INIT} for --num-layers > 1)",
+    )
+    train.add_argument(
+        "--sigma", type=positive_float, help="the standard deviation of d2l's init (default 0.01; implies --init d2l)"
+    )
     return train
 
 
@@ -110,8 +208,9 @@ def run(args: argparse.Namespace) -> int:
     if backend_name(args.backend) == "mxnet" and "DMLC_ROLE" in os.environ and parameter_server(args):
         return 0  # this process was the run's scheduler or a server
     if args.resume and args.init_from:
-        raise ValueError("--resume continues a run; --init-from starts a new one from a checkpoint's "
-                         "parameters: give one of them.")
+        raise ValueError(
+            "--resume continues a run; --init-from starts a new one from a checkpoint's parameters: give one of them."
+        )
     ckpt = resume_run(args) if args.resume else None
     fill_task_defaults(args)
     args.out = args.out or "runs/latest"
@@ -124,15 +223,34 @@ def run(args: argparse.Namespace) -> int:
     run_args = {name: getattr(args, name) for name in RUN_ARGS}
     if args.task != "lm":
         if args.init_from:
-            raise ValueError("--init-from starts a language model from a checkpoint; for the tasks, use "
-                             "--resume to continue a run.")
+            raise ValueError(
+                "--init-from starts a language model from a checkpoint; for the tasks, use --resume to continue a run."
+            )
         return train_task(args, bk, options, ckpt, run_args)
-    data = TimeMachine(args.batch_size, args.num_steps, args.num_train, args.num_val,
-                       text=args.text, seed=args.seed, preprocessing=args.preprocess,
-                       tokens=args.tokens, min_freq=args.min_freq)
-    model = build_model(bk, args.impl, len(data.vocab), args.hidden, args.lr, seed=args.seed,
-                        model=args.model, embedding_dim=args.embedding_dim, init=args.init, sigma=args.sigma,
-                        **options)
+    data = TimeMachine(
+        args.batch_size,
+        args.num_steps,
+        args.num_train,
+        args.num_val,
+        text=args.text,
+        seed=args.seed,
+        preprocessing=args.preprocess,
+        tokens=args.tokens,
+        min_freq=args.min_freq,
+    )
+    model = build_model(
+        bk,
+        args.impl,
+        len(data.vocab),
+        args.hidden,
+        args.lr,
+        seed=args.seed,
+        model=args.model,
+        embedding_dim=args.embedding_dim,
+        init=args.init,
+        sigma=args.sigma,
+        **options,
+    )
     if args.init_from:
         ckpt = load_compatible(args.init_from, model, data)
     elif ckpt is not None:
@@ -143,18 +261,34 @@ def run(args: argparse.Namespace) -> int:
             bk.set_optimizer_state(model, ckpt.optimizer)
     unit = "characters" if args.tokens == "char" else f"words (vocabulary of {len(data.vocab)})"
     embedding = f", embedding dim {args.embedding_dim}" if args.embedding_dim else ""
-    print(f"backend {bk.NAME}, {args.impl} {describe_model(model.config)}, {args.hidden} hidden units"
-          f"{embedding}{describe_init(model.rnn, args)}, {data.num_train} training windows of {args.num_steps} "
-          f"{unit}")
+    print(
+        f"backend {bk.NAME}, {args.impl} {describe_model(model.config)}, {args.hidden} hidden units"
+        f"{embedding}{describe_init(model.rnn, args)}, {data.num_train} training windows of {args.num_steps} "
+        f"{unit}"
+    )
     out = Path(args.out)
-    hparams = {"backend": bk.NAME, "impl": args.impl, "model": model.config.to_dict(),
-               "embedding_dim": args.embedding_dim, "num_hiddens": args.hidden, "lr": args.lr,
-               "clip": args.clip, "batch_size": args.batch_size, "num_steps": args.num_steps,
-               "seed": args.seed, "run": run_args}
-    trainer = Trainer(max_epochs=args.epochs, gradient_clip_val=args.clip,
-                      callbacks=[EpochPrinter(), RunCheckpoints(out, data.vocab.idx_to_token, hparams)],
-                      progress=not args.no_progress, optimizer=make_optimizer(args.optimizer, args.lr),
-                      lr_schedule=args.lr_schedule, workers=args.workers)
+    hparams = {
+        "backend": bk.NAME,
+        "impl": args.impl,
+        "model": model.config.to_dict(),
+        "embedding_dim": args.embedding_dim,
+        "num_hiddens": args.hidden,
+        "lr": args.lr,
+        "clip": args.clip,
+        "batch_size": args.batch_size,
+        "num_steps": args.num_steps,
+        "seed": args.seed,
+        "run": run_args,
+    }
+    trainer = Trainer(
+        max_epochs=args.epochs,
+        gradient_clip_val=args.clip,
+        callbacks=[EpochPrinter(), RunCheckpoints(out, data.vocab.idx_to_token, hparams)],
+        progress=not args.no_progress,
+        optimizer=make_optimizer(args.optimizer, args.lr),
+        lr_schedule=args.lr_schedule,
+        workers=args.workers,
+    )
     with StopOnSignals(trainer) as stop:
         history = trainer.fit(model, data, resume=ckpt.training if ckpt is not None and args.resume else None)
     if trainer.interrupted:
@@ -163,20 +297,30 @@ def run(args: argparse.Namespace) -> int:
         return 0
     last = history[-1]
     seconds = sum(r.seconds for r in history)
-    print(f"train perplexity {last.train_ppl:.2f}, validation perplexity "
-          f"{'-' if last.val_ppl is None else f'{last.val_ppl:.2f}'}, {seconds:.1f} s")
+    print(
+        f"train perplexity {last.train_ppl:.2f}, validation perplexity "
+        f"{'-' if last.val_ppl is None else f'{last.val_ppl:.2f}'}, {seconds:.1f} s"
+    )
     if last.val_ppl is not None and last.val_ppl >= len(data.vocab):
-        print(f"warning: validation perplexity {last.val_ppl:.3g} is no better than guessing uniformly "
-              f"among {len(data.vocab)} tokens: the model did not learn. Lower --lr.", file=sys.stderr)
+        print(
+            f"warning: validation perplexity {last.val_ppl:.3g} is no better than guessing uniformly "
+            f"among {len(data.vocab)} tokens: the model did not learn. Lower --lr.",
+            file=sys.stderr,
+        )
     print(f"sample: {model.predict(PREFIX, 50, data.vocab)!r}")
-    written = [f"{out / 'model.safetensors'} (last epoch)", f"{out / 'best.safetensors'} (best validation)",
-               str(out / "history.json")]
+    written = [
+        f"{out / 'model.safetensors'} (last epoch)",
+        f"{out / 'best.safetensors'} (best validation)",
+        str(out / "history.json"),
+    ]
     if can_draw("train", ["curve.png"]):
         plot_history(history, out / "curve.png", title=f"{bk.NAME} {args.impl} {describe_model(model.config)}")
         written.append(str(out / "curve.png"))
     print(f"wrote {', '.join(written)}")
-    print(f"next: lstm-multi generate --checkpoint {out / 'model.safetensors'} --prefix \"time traveller\"\n"
-          f"      lstm-multi train --resume {out} --epochs {args.epochs + 10}   (train further)")
+    print(
+        f'next: lstm-multi generate --checkpoint {out / "model.safetensors"} --prefix "time traveller"\n'
+        f"      lstm-multi train --resume {out} --epochs {args.epochs + 10}   (train further)"
+    )
     return 0
 
 
@@ -188,8 +332,10 @@ def resume_run(args: argparse.Namespace) -> Checkpoint:
     path = path / "model.safetensors" if path.is_dir() else path
     ckpt = load_checkpoint(path)
     if ckpt.training is None or "run" not in ckpt.hparams:
-        raise ValueError(f"{path} holds no training state (it was not saved during a run); "
-                         "use --init-from to start a new run from its parameters.")
+        raise ValueError(
+            f"{path} holds no training state (it was not saved during a run); "
+            "use --init-from to start a new run from its parameters."
+        )
     for name, value in ckpt.hparams["run"].items():
         setattr(args, name, value)
     args.lr_schedule = ckpt.hparams["run"].get("lr_schedule", "constant")  # runs saved before schedules
@@ -198,24 +344,29 @@ def resume_run(args: argparse.Namespace) -> Checkpoint:
         args.out = str(path.parent)
     done = ckpt.training["epoch"]
     if args.epochs <= done:
-        raise ValueError(f"{path} has already trained {done} epochs; ask for more with --epochs "
-                         f"(e.g. --epochs {done + 10}).")
+        raise ValueError(
+            f"{path} has already trained {done} epochs; ask for more with --epochs (e.g. --epochs {done + 10})."
+        )
     return ckpt
 
 
-def load_compatible(path: str | Path, model: LanguageModel, data: TimeMachine,
-                    ckpt: Checkpoint | None = None) -> Checkpoint:
+def load_compatible(
+    path: str | Path, model: LanguageModel, data: TimeMachine, ckpt: Checkpoint | None = None
+) -> Checkpoint:
     """A checkpoint that fits ``model`` and the data's vocabulary, else a clear error."""
     from .. import load_checkpoint
 
     ckpt = ckpt or load_checkpoint(path)
     if ckpt.vocab != data.vocab.idx_to_token:
-        raise ValueError(f"{path} was trained with another vocabulary "
-                         f"({len(ckpt.vocab)} tokens); it cannot continue on this text.")
+        raise ValueError(
+            f"{path} was trained with another vocabulary ({len(ckpt.vocab)} tokens); it cannot continue on this text."
+        )
     if (ckpt.config, ckpt.embedding_dim) != (model.config, model.embedding_dim):
-        raise ValueError(f"{path} holds a {describe_model(ckpt.config)} with {ckpt.config.num_hiddens} hidden "
-                         f"units{f', embedding {ckpt.embedding_dim}' if ckpt.embedding_dim else ''}; "
-                         "train with the same model options to continue from it.")
+        raise ValueError(
+            f"{path} holds a {describe_model(ckpt.config)} with {ckpt.config.num_hiddens} hidden "
+            f"units{f', embedding {ckpt.embedding_dim}' if ckpt.embedding_dim else ''}; "
+            "train with the same model options to continue from it."
+        )
     return ckpt
 
 

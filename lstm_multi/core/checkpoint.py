@@ -57,9 +57,14 @@ def non_finite(params: Mapping[str, ArrayLike]) -> list[str]:
     return [name for name, value in params.items() if not np.all(np.isfinite(value))]
 
 
-def save_checkpoint(path: str | Path, params: Mapping[str, ArrayLike], vocab: list[str],
-                    hparams: dict[str, Any] | None = None, training: dict[str, Any] | None = None,
-                    optimizer: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    path: str | Path,
+    params: Mapping[str, ArrayLike],
+    vocab: list[str],
+    hparams: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+    optimizer: dict[str, Any] | None = None,
+) -> Path:
     """Atomically write canonical ``params`` (float32), ``vocab`` tokens and ``hparams`` to ``path``.
 
     ``hparams["model"]`` (a :class:`~.family.LayerConfig` as a dict) and
@@ -73,17 +78,25 @@ def save_checkpoint(path: str | Path, params: Mapping[str, ArrayLike], vocab: li
     path = Path(path)
     bad = non_finite(params)
     if bad:
-        raise CheckpointError(f"Refusing to save {path}: {short_list(bad)} hold NaN or infinity "
-                              "(training diverged).")
+        raise CheckpointError(f"Refusing to save {path}: {short_list(bad)} hold NaN or infinity (training diverged).")
     tensors = {name: np.ascontiguousarray(value, dtype=np.float32) for name, value in params.items()}
-    metadata = {"format": FORMAT, "version": VERSION, "vocab": json.dumps(list(vocab)),
-                "hparams": json.dumps(hparams or {})}
+    metadata = {
+        "format": FORMAT,
+        "version": VERSION,
+        "vocab": json.dumps(list(vocab)),
+        "hparams": json.dumps(hparams or {}),
+    }
     if training is not None:
         metadata["training"] = json.dumps(training)
     if optimizer is not None:
         metadata["optimizer"] = json.dumps({"name": optimizer["name"], "step": optimizer["step"]})
-        tensors.update({f"{OPTIMIZER}{slot}/{name}": np.ascontiguousarray(value, dtype=np.float32)
-                        for slot, values in optimizer["slots"].items() for name, value in values.items()})
+        tensors.update(
+            {
+                f"{OPTIMIZER}{slot}/{name}": np.ascontiguousarray(value, dtype=np.float32)
+                for slot, values in optimizer["slots"].items()
+                for name, value in values.items()
+            }
+        )
     return write_atomically(path, save(tensors, metadata=metadata))
 
 
@@ -112,16 +125,17 @@ def _umask() -> int:
     return mask
 
 
-def expected_shapes(hparams: dict[str, Any], config: LayerConfig, vocab_size: int,
-                    embedding_dim: int | None) -> Shapes:
+def expected_shapes(hparams: dict[str, Any], config: LayerConfig, vocab_size: int, embedding_dim: int | None) -> Shapes:
     """The canonical shapes of the model a checkpoint describes: an LM, or a task model."""
     task = hparams.get("task")
     if task is None:
         return lm_shapes(config, vocab_size, embedding_dim)
     from .tasks.models import head_shapes
 
-    return {**config.shapes(), **head_shapes(config.num_outputs, task["head"], task["mlp_hiddens"],
-                                            task["num_outputs"])}
+    return {
+        **config.shapes(),
+        **head_shapes(config.num_outputs, task["head"], task["mlp_hiddens"], task["num_outputs"]),
+    }
 
 
 def model_of(hparams: dict[str, Any], vocab_size: int, params: Params) -> tuple[LayerConfig, int | None]:
@@ -141,16 +155,18 @@ def _read_metadata(raw: bytes, path: Path) -> dict[str, str]:
     if header_len > len(raw) - 8:
         raise CheckpointError(f"{path} is not a checkpoint: not a safetensors file (bad header).")
     try:
-        header = json.loads(raw[8:8 + header_len])
+        header = json.loads(raw[8 : 8 + header_len])
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise CheckpointError(f"{path} is not a checkpoint: not a safetensors file (bad header).") from None
     metadata = header.get("__metadata__") or {} if isinstance(header, dict) else {}
     if metadata.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is a safetensors file but not an lstm-multi checkpoint "
-                              "(no 'format: lstm-multi' in its metadata).")
+        raise CheckpointError(
+            f"{path} is a safetensors file but not an lstm-multi checkpoint (no 'format: lstm-multi' in its metadata)."
+        )
     if metadata.get("version") != VERSION:
-        raise CheckpointError(f"{path} has checkpoint version {metadata.get('version')!r}; "
-                              f"this lstm-multi reads version {VERSION}.")
+        raise CheckpointError(
+            f"{path} has checkpoint version {metadata.get('version')!r}; this lstm-multi reads version {VERSION}."
+        )
     return metadata
 
 
@@ -173,7 +189,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise CheckpointError(f"{path} is a corrupt checkpoint: {err}") from None
     slots: dict[str, Params] = {}
     for name in [n for n in params if n.startswith(OPTIMIZER)]:
-        slot, canonical = name[len(OPTIMIZER):].split("/", 1)
+        slot, canonical = name[len(OPTIMIZER) :].split("/", 1)
         slots.setdefault(slot, {})[canonical] = params.pop(name)
     try:
         config, embedding_dim = model_of(hparams, len(vocab), params)
@@ -186,15 +202,26 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if optimizer is not None:  # safetensors sorts tensors by size: restore the optimizer's order
         order = make_optimizer(optimizer["name"], 1.0).slots
         if set(slots) != set(order):
-            raise CheckpointError(f"{path} is a corrupt checkpoint: its {optimizer['name']} state has slots "
-                                  f"{sorted(slots)}, expected {list(order)}.")
+            raise CheckpointError(
+                f"{path} is a corrupt checkpoint: its {optimizer['name']} state has slots "
+                f"{sorted(slots)}, expected {list(order)}."
+            )
         optimizer["slots"] = {slot: {name: slots[slot][name] for name in shapes} for slot in order}
     bad = non_finite(params)
     if bad:
-        raise CheckpointError(f"{path} holds NaN or infinity in {short_list(bad)}: the model it saved "
-                              "had diverged. Use an earlier checkpoint.")
-    return Checkpoint(params={name: params[name] for name in shapes}, vocab=vocab, hparams=hparams,
-                      config=config, embedding_dim=embedding_dim, training=training, optimizer=optimizer)
+        raise CheckpointError(
+            f"{path} holds NaN or infinity in {short_list(bad)}: the model it saved "
+            "had diverged. Use an earlier checkpoint."
+        )
+    return Checkpoint(
+        params={name: params[name] for name in shapes},
+        vocab=vocab,
+        hparams=hparams,
+        config=config,
+        embedding_dim=embedding_dim,
+        training=training,
+        optimizer=optimizer,
+    )
 
 
 class RunCheckpoints(Callback):
@@ -220,8 +247,14 @@ class RunCheckpoints(Callback):
             return
         params = model.ops.get_params(model)
         hparams = {**self.hparams, "epochs": record.epoch, "val_ppl": record.val_ppl}
-        save_checkpoint(self.out / "model.safetensors", params, self.vocab, hparams, trainer.state(),
-                        model.ops.get_optimizer_state(model))
+        save_checkpoint(
+            self.out / "model.safetensors",
+            params,
+            self.vocab,
+            hparams,
+            trainer.state(),
+            model.ops.get_optimizer_state(model),
+        )
         if record.val_loss is not None and (self.best is None or record.val_loss < self.best):
             self.best = record.val_loss
             save_checkpoint(self.out / "best.safetensors", params, self.vocab, hparams)

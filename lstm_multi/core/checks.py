@@ -29,8 +29,10 @@ def check_sequence(shape: Sequence[int], config: LayerConfig) -> None:
     shape = tuple(int(s) for s in shape)
     d = config.num_inputs
     if len(shape) != 3 or shape[2] != d or 0 in shape:
-        raise ValueError(f"{config.spec.title} input must have shape (num_steps, batch_size, {d}) "
-                         f"(time-major, num_inputs={d}), got {shape}.")
+        raise ValueError(
+            f"{config.spec.title} input must have shape (num_steps, batch_size, {d}) "
+            f"(time-major, num_inputs={d}), got {shape}."
+        )
 
 
 def check_state(state: State, config: LayerConfig, batch_size: int) -> None:
@@ -42,14 +44,14 @@ def check_state(state: State, config: LayerConfig, batch_size: int) -> None:
     shape_of = lambda x: tuple(int(s) for s in np.shape(x))
     if len(names) == 1:
         if isinstance(state, (tuple, list)) or shape_of(state) != expected:
-            got = ([shape_of(x) for x in state] if isinstance(state, (tuple, list)) else shape_of(state))
+            got = [shape_of(x) for x in state] if isinstance(state, (tuple, list)) else shape_of(state)
             raise ValueError(f"{config.spec.title} state must be H of shape {expected}, got {got}.")
         return
-    if (not isinstance(state, (tuple, list)) or len(state) != len(names)
-            or any(shape_of(x) != expected for x in state)):
+    if not isinstance(state, (tuple, list)) or len(state) != len(names) or any(shape_of(x) != expected for x in state):
         found = [shape_of(x) for x in state] if isinstance(state, (tuple, list)) else type(state).__name__
-        raise ValueError(f"{config.spec.title} state must be a pair ({', '.join(names)}) of shape "
-                         f"{expected} each, got {found}.")
+        raise ValueError(
+            f"{config.spec.title} state must be a pair ({', '.join(names)}) of shape {expected} each, got {found}."
+        )
 
 
 def check_tokens(tokens: Tensor, vocab_size: int, name: str = "tokens") -> None:
@@ -66,8 +68,9 @@ def check_tokens(tokens: Tensor, vocab_size: int, name: str = "tokens") -> None:
             raise ValueError(f"{name} must be integers, got dtype {tokens.dtype}.")
         low, high = int(tokens.min()), int(tokens.max())
         if low < 0 or high >= vocab_size:
-            raise ValueError(f"{name} must lie in [0, {vocab_size}) (the vocabulary size), "
-                             f"got values from {low} to {high}.")
+            raise ValueError(
+                f"{name} must lie in [0, {vocab_size}) (the vocabulary size), got values from {low} to {high}."
+            )
 
 
 def as_numpy(array: Tensor) -> np.ndarray:

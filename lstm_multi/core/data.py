@@ -18,7 +18,7 @@ from typing import Any, overload
 import numpy as np
 
 from .module import DataModule
-from .text import PREPROCESSORS, TOKENS, get_preprocessor, preprocess, tokenize
+from .text import get_preprocessor, preprocess, tokenize
 
 TIME_MACHINE_SHA1 = "090b5e7e70c295757f55df93cb0a180b9691891a"
 
@@ -73,7 +73,7 @@ class Vocab:
         self.token_to_idx = {token: idx for idx, token in enumerate(self.idx_to_token)}
 
     @classmethod
-    def from_tokens(cls, idx_to_token: list[str]) -> "Vocab":
+    def from_tokens(cls, idx_to_token: list[str]) -> Vocab:
         """Rebuild a vocabulary from its ordered token list (as stored in checkpoints)."""
         vocab = cls.__new__(cls)
         vocab.token_freqs = []
@@ -109,8 +109,9 @@ class Vocab:
         return self.token_to_idx["<unk>"]
 
 
-def build_corpus(raw_text: str, vocab: Vocab | None = None, preprocessing: str = "d2l",
-                 tokens: str = "char", min_freq: int = 0) -> tuple[list[int], Vocab]:
+def build_corpus(
+    raw_text: str, vocab: Vocab | None = None, preprocessing: str = "d2l", tokens: str = "char", min_freq: int = 0
+) -> tuple[list[int], Vocab]:
     """d2l's ``TimeMachine.build``: token indices of the whole text and the vocabulary
     (tokens seen fewer than ``min_freq`` times become ``<unk>``)."""
     words = tokenize(get_preprocessor(preprocessing)(raw_text), tokens)  # characters or words
@@ -142,12 +143,20 @@ class TimeMachine(DataModule):
     num_train: int
     num_val: int
 
-    def __init__(self, batch_size: int, num_steps: int, num_train: int = 10000,
-                 num_val: int = 5000, text: str | Path | None = None, seed: int = 0,
-                 preprocessing: str = "d2l", tokens: str = "char", min_freq: int | None = None) -> None:
+    def __init__(
+        self,
+        batch_size: int,
+        num_steps: int,
+        num_train: int = 10000,
+        num_val: int = 5000,
+        text: str | Path | None = None,
+        seed: int = 0,
+        preprocessing: str = "d2l",
+        tokens: str = "char",
+        min_freq: int | None = None,
+    ) -> None:
         super().__init__()
-        for name, value in (("batch_size", batch_size), ("num_steps", num_steps),
-                            ("num_train", num_train)):
+        for name, value in (("batch_size", batch_size), ("num_steps", num_steps), ("num_train", num_train)):
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
         if not isinstance(num_val, (int, np.integer)) or num_val < 0:
@@ -156,8 +165,7 @@ class TimeMachine(DataModule):
         raw = read_time_machine() if text is None else read_text_file(text)
         if min_freq is None:
             min_freq = 2 if tokens == "word" else 0
-        corpus, self.vocab = build_corpus(raw, preprocessing=preprocessing, tokens=tokens,
-                                          min_freq=min_freq)
+        corpus, self.vocab = build_corpus(raw, preprocessing=preprocessing, tokens=tokens, min_freq=min_freq)
         num_windows = len(corpus) - num_steps
         source = "The Time Machine" if text is None else repr(str(text))
         if preprocessing == "d2l" and len(preprocess(raw)) < len(raw) // 2:
@@ -165,7 +173,8 @@ class TimeMachine(DataModule):
             raise CorpusError(
                 f"{source} has {letters} letters a-z among {len(raw)} characters: d2l's preprocessing "
                 "keeps only a-z and spaces. To keep the text's own characters (any language), "
-                "use preprocessing='none' (lstm-multi train --preprocess none).")
+                "use preprocessing='none' (lstm-multi train --preprocess none)."
+            )
         if num_windows < num_train + num_val:
             raise CorpusError(
                 f"{source} gives {max(num_windows, 0)} windows of {num_steps} steps, fewer than "
@@ -186,7 +195,7 @@ class TimeMachine(DataModule):
         else:
             indices = np.arange(self.num_train, self.num_train + self.num_val)
         for start in range(0, len(indices), self.batch_size):
-            batch = indices[start:start + self.batch_size]
+            batch = indices[start : start + self.batch_size]
             yield self.X[batch], self.Y[batch]
 
     def num_batches(self, train: bool) -> int:

@@ -46,12 +46,16 @@ def check_divisible(data: DataModule, workers: int) -> None:
         sizes.add(num_train % data.batch_size)
     bad = sorted(s for s in sizes if s % workers)
     if bad:
-        last = f" and the last batch of an epoch ({num_train} % {data.batch_size} = " \
-               f"{num_train % data.batch_size})" if num_train is not None and num_train % data.batch_size else ""
+        last = (
+            f" and the last batch of an epoch ({num_train} % {data.batch_size} = {num_train % data.batch_size})"
+            if num_train is not None and num_train % data.batch_size
+            else ""
+        )
         raise ValueError(
             f"{workers} workers split every training batch into {workers} equal parts, but batch_size "
             f"{data.batch_size}{last} is not a multiple of {workers}. Choose a batch size (and "
-            f"number of training examples) divisible by the number of workers.")
+            f"number of training examples) divisible by the number of workers."
+        )
 
 
 def block(num_rows: int, workers: int, rank: int) -> slice:
@@ -79,4 +83,5 @@ def too_few_devices(backend: str, workers: int, found: int) -> ValueError:
     return ValueError(
         f"{workers} workers need {workers} {backend} devices, but {backend} sees {found}. On a CPU, ask "
         f"for them before {backend} starts: lstm_multi.request_host_devices({workers}) (or "
-        f"lstm-multi train --workers {workers}, which does it).")
+        f"lstm-multi train --workers {workers}, which does it)."
+    )

@@ -48,7 +48,7 @@ class Cell:
     native_gate_order: dict[str, str]
     options: dict = field(default_factory=dict)
 
-    def extra_shapes(self, config: "LayerConfig", d: int, h: int) -> dict[str, tuple[int, ...]]:
+    def extra_shapes(self, config: LayerConfig, d: int, h: int) -> dict[str, tuple[int, ...]]:
         """Parameters beyond ``W_x*``, ``W_h*``, ``b_*`` (peepholes, the GRU's second bias)."""
         if self.name == "lstm" and config.peephole == "diagonal":
             return {"w_ci": (h,), "w_cf": (h,), "w_co": (h,)}
@@ -60,16 +60,34 @@ class Cell:
 
 
 CELLS: dict[str, Cell] = {
-    cell.name: cell for cell in (
-        Cell("lstm", "LSTM", gates="ifoc", state=("H", "C"),
-             traces=("i", "f", "o", "c_tilde", "C", "H"),
-             native_gate_order={"torch": "ifco", "tensorflow": "ifco", "jax": "ifco", "mxnet": "ifco"},
-             options={"peephole": None, "forget_bias": 0.0}),
-        Cell("gru", "GRU", gates="zrh", state=("H",), traces=("z", "r", "h_tilde", "H"),
-             native_gate_order={"torch": "rzh", "tensorflow": "zrh", "jax": "rzh", "mxnet": "rzh"},
-             options={"reset_after": True}),
-        Cell("rnn", "RNN", gates="h", state=("H",), traces=("H",),
-             native_gate_order={"torch": "h", "tensorflow": "h", "jax": "h", "mxnet": "h"}),
+    cell.name: cell
+    for cell in (
+        Cell(
+            "lstm",
+            "LSTM",
+            gates="ifoc",
+            state=("H", "C"),
+            traces=("i", "f", "o", "c_tilde", "C", "H"),
+            native_gate_order={"torch": "ifco", "tensorflow": "ifco", "jax": "ifco", "mxnet": "ifco"},
+            options={"peephole": None, "forget_bias": 0.0},
+        ),
+        Cell(
+            "gru",
+            "GRU",
+            gates="zrh",
+            state=("H",),
+            traces=("z", "r", "h_tilde", "H"),
+            native_gate_order={"torch": "rzh", "tensorflow": "zrh", "jax": "rzh", "mxnet": "rzh"},
+            options={"reset_after": True},
+        ),
+        Cell(
+            "rnn",
+            "RNN",
+            gates="h",
+            state=("H",),
+            traces=("H",),
+            native_gate_order={"torch": "h", "tensorflow": "h", "jax": "h", "mxnet": "h"},
+        ),
     )
 }
 MODELS = tuple(CELLS)
@@ -135,8 +153,7 @@ class LayerConfig:
             raise ValueError(f"reset_after must be True or False, got {self.reset_after!r}.")
         for option, default in (("peephole", None), ("forget_bias", 0.0), ("reset_after", True)):
             if option not in spec.options and getattr(self, option) != default:
-                raise ValueError(f"{option} is an option of {self._owner(option)}, not of the "
-                                 f"{spec.title}.")
+                raise ValueError(f"{option} is an option of {self._owner(option)}, not of the {spec.title}.")
 
     @staticmethod
     def _owner(option: str) -> str:
@@ -165,7 +182,7 @@ class LayerConfig:
         units = []
         for k in range(self.num_layers):
             d = self.num_inputs if k == 0 else self.num_outputs
-            for reverse in ((False, True) if self.bidirectional else (False,)):
+            for reverse in (False, True) if self.bidirectional else (False,):
                 prefix = "" if self.single else f"l{k}.{'rev.' if reverse else ''}"
                 units.append((prefix, k, d, reverse))
         return units
@@ -182,8 +199,7 @@ class LayerConfig:
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """Every canonical parameter of the layer, prefixed, in canonical order."""
-        return {prefix + name: shape for prefix, _, d, _ in self.units()
-                for name, shape in self.unit_shapes(d).items()}
+        return {prefix + name: shape for prefix, _, d, _ in self.units() for name, shape in self.unit_shapes(d).items()}
 
     def state_shape(self, batch_size: int) -> tuple[int, ...]:
         """Each state tensor: ``(B, h)``, or ``(layers * directions, B, h)`` stacked."""
@@ -209,7 +225,7 @@ class LayerConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "LayerConfig":
+    def from_dict(cls, values: dict) -> LayerConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -227,8 +243,7 @@ D2L_SIGMA = 0.01
 STACKED_INIT = "orthogonal"
 
 
-def resolve_init(config: LayerConfig, init: str | None = None, sigma: float | None = None
-                 ) -> tuple[str, float | None]:
+def resolve_init(config: LayerConfig, init: str | None = None, sigma: float | None = None) -> tuple[str, float | None]:
     """The ``(init, sigma)`` a scratch layer of ``config`` draws with, checked.
 
     ``init=None`` means the default: d2l's for one layer, :data:`STACKED_INIT` for a
@@ -237,17 +252,25 @@ def resolve_init(config: LayerConfig, init: str | None = None, sigma: float | No
     their scale from the shapes, so they refuse a ``sigma`` (None is returned for it).
     """
     if init is not None and init not in INITS:
-        raise ValueError(f"Unknown init {init!r}. Valid inits: {', '.join(map(repr, INITS))} "
-                         "(or None: d2l's for one layer, "
-                         f"{STACKED_INIT!r} for num_layers > 1).")
+        raise ValueError(
+            f"Unknown init {init!r}. Valid inits: {', '.join(map(repr, INITS))} "
+            "(or None: d2l's for one layer, "
+            f"{STACKED_INIT!r} for num_layers > 1)."
+        )
     if sigma is not None:
-        if (isinstance(sigma, bool) or not isinstance(sigma, (int, float, np.floating, np.integer))
-                or not math.isfinite(sigma) or sigma <= 0):
+        if (
+            isinstance(sigma, bool)
+            or not isinstance(sigma, (int, float, np.floating, np.integer))
+            or not math.isfinite(sigma)
+            or sigma <= 0
+        ):
             raise ValueError(f"sigma must be a positive number, got {sigma!r}.")
         if init not in (None, "d2l"):
-            raise ValueError(f"sigma is the standard deviation of d2l's init; the {init!r} init takes "
-                             "its scale from the shapes of the weights. Leave sigma out (None) or "
-                             "use init='d2l'.")
+            raise ValueError(
+                f"sigma is the standard deviation of d2l's init; the {init!r} init takes "
+                "its scale from the shapes of the weights. Leave sigma out (None) or "
+                "use init='d2l'."
+            )
         return "d2l", float(sigma)
     if init is None:
         init = "d2l" if config.num_layers == 1 else STACKED_INIT
@@ -271,8 +294,9 @@ def orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
     return q * np.sign(np.diag(r))
 
 
-def init_layer_params(config: LayerConfig, sigma: float | None = None, seed: int = 0,
-                      init: str | None = None) -> dict[str, np.ndarray]:
+def init_layer_params(
+    config: LayerConfig, sigma: float | None = None, seed: int = 0, init: str | None = None
+) -> dict[str, np.ndarray]:
     """The scratch initialisation of every canonical parameter, in NumPy, float32.
 
     Every backend's scratch layer calls this, so the same ``seed`` gives the same model

@@ -25,27 +25,32 @@ def check_lm_layer(rnn: CanonicalLayer, vocab_size: int, embedding_dim: int | No
         raise ValueError(f"vocab_size must be a positive integer, got {vocab_size!r}.")
     config = rnn.config
     if config.bidirectional:
-        raise ValueError(f"A bidirectional {config.spec.title} cannot drive a next-character language "
-                         "model: its reverse direction reads the characters it should predict. "
-                         "Use bidirectional=False.")
+        raise ValueError(
+            f"A bidirectional {config.spec.title} cannot drive a next-character language "
+            "model: its reverse direction reads the characters it should predict. "
+            "Use bidirectional=False."
+        )
     if embedding_dim is None:
         if config.num_inputs != vocab_size:
-            raise ValueError(f"The {config.spec.title} takes {config.num_inputs} inputs but the one-hot "
-                             f"characters have vocab_size={vocab_size}: build it with "
-                             f"num_inputs={vocab_size}.")
+            raise ValueError(
+                f"The {config.spec.title} takes {config.num_inputs} inputs but the one-hot "
+                f"characters have vocab_size={vocab_size}: build it with "
+                f"num_inputs={vocab_size}."
+            )
     else:
         check_positive("embedding_dim", embedding_dim, integer=True)
         if config.num_inputs != embedding_dim:
-            raise ValueError(f"The {config.spec.title} takes {config.num_inputs} inputs but the embedding "
-                             f"has embedding_dim={embedding_dim}: build it with "
-                             f"num_inputs={embedding_dim}.")
+            raise ValueError(
+                f"The {config.spec.title} takes {config.num_inputs} inputs but the embedding "
+                f"has embedding_dim={embedding_dim}: build it with "
+                f"num_inputs={embedding_dim}."
+            )
 
 
 def lm_shapes(config: LayerConfig, vocab_size: int, embedding_dim: int | None = None) -> Shapes:
     """A language model's canonical parameters: ``W_e`` (with an embedding), the layer's, the output's."""
     embedding: Shapes = {} if embedding_dim is None else {"W_e": (vocab_size, embedding_dim)}
-    return {**embedding, **config.shapes(), "W_hq": (config.num_hiddens, vocab_size),
-            "b_q": (vocab_size,)}
+    return {**embedding, **config.shapes(), "W_hq": (config.num_hiddens, vocab_size), "b_q": (vocab_size,)}
 
 
 class LanguageModel(Module):
@@ -88,7 +93,7 @@ class LanguageModel(Module):
 
     def to_canonical(self, native: NativeParams, grads: bool = False) -> Params:
         """Native names -> canonical; ``grads=True`` converts gradients (two-bias layers differ)."""
-        rnn = {name[len("rnn."):]: value for name, value in native.items() if name.startswith("rnn.")}
+        rnn = {name[len("rnn.") :]: value for name, value in native.items() if name.startswith("rnn.")}
         own: Params = {}
         for name in self._own_names():
             native_name, transposed = self.NATIVE[name]
@@ -125,8 +130,14 @@ def layer_class(backend: ModuleType, impl: str, cell: str) -> Any:
     return getattr(backend, title + ("Scratch" if impl == "scratch" else ""))
 
 
-def build_layer(backend: ModuleType, impl: str, config: LayerConfig, seed: int = 0, init: str | None = None,
-                sigma: float | None = None) -> Any:  # a backend's layer (a CanonicalLayer and a framework module)
+def build_layer(
+    backend: ModuleType,
+    impl: str,
+    config: LayerConfig,
+    seed: int = 0,
+    init: str | None = None,
+    sigma: float | None = None,
+) -> Any:  # a backend's layer (a CanonicalLayer and a framework module)
     """The layer of ``config`` on ``backend``: scratch or the framework's native layer.
 
     ``init`` and ``sigma`` choose a scratch layer's initialisation
@@ -134,21 +145,31 @@ def build_layer(backend: ModuleType, impl: str, config: LayerConfig, seed: int =
     layer starts from its framework's own, so it refuses them.
     """
     options = {k: v for k, v in config.to_dict().items() if k not in ("cell", "num_inputs", "num_hiddens")}
-    options = {k: v for k, v in options.items() if k in ("num_layers", "bidirectional", "dropout")
-               or k in config.spec.options}
+    options = {
+        k: v for k, v in options.items() if k in ("num_layers", "bidirectional", "dropout") or k in config.spec.options
+    }
     if impl == "scratch":
         options.update(init=init, sigma=sigma)
     elif init is not None or sigma is not None:
-        raise ValueError(f"init and sigma choose the initialisation of the scratch layers; the native "
-                         f"{config.spec.title} (impl {impl!r}) starts from its framework's own. "
-                         "Leave them out (None) or use impl 'scratch'.")
-    return layer_class(backend, impl, config.cell)(config.num_inputs, config.num_hiddens, seed=seed,
-                                                   **options)
+        raise ValueError(
+            f"init and sigma choose the initialisation of the scratch layers; the native "
+            f"{config.spec.title} (impl {impl!r}) starts from its framework's own. "
+            "Leave them out (None) or use impl 'scratch'."
+        )
+    return layer_class(backend, impl, config.cell)(config.num_inputs, config.num_hiddens, seed=seed, **options)
 
 
-def model_from_config(backend: ModuleType, impl: str, config: LayerConfig, vocab_size: int, lr: float,
-                      seed: int = 0, embedding_dim: int | None = None, init: str | None = None,
-                      sigma: float | None = None) -> LanguageModel:
+def model_from_config(
+    backend: ModuleType,
+    impl: str,
+    config: LayerConfig,
+    vocab_size: int,
+    lr: float,
+    seed: int = 0,
+    embedding_dim: int | None = None,
+    init: str | None = None,
+    sigma: float | None = None,
+) -> LanguageModel:
     """The LM whose layer is ``config`` (``config.num_inputs`` is the vocabulary or embedding size);
     ``init``, ``sigma``: the scratch layer's initialisation (:func:`build_layer`)."""
     layer = build_layer(backend, impl, config, seed=seed, init=init, sigma=sigma)
@@ -156,9 +177,19 @@ def model_from_config(backend: ModuleType, impl: str, config: LayerConfig, vocab
     return lm_class(layer, vocab_size, lr=lr, seed=seed, embedding_dim=embedding_dim)
 
 
-def build_model(backend: ModuleType, impl: str, vocab_size: int, num_hiddens: int, lr: float, seed: int = 0,
-                model: str = "lstm", embedding_dim: int | None = None, init: str | None = None,
-                sigma: float | None = None, **options: Any) -> LanguageModel:
+def build_model(
+    backend: ModuleType,
+    impl: str,
+    vocab_size: int,
+    num_hiddens: int,
+    lr: float,
+    seed: int = 0,
+    model: str = "lstm",
+    embedding_dim: int | None = None,
+    init: str | None = None,
+    sigma: float | None = None,
+    **options: Any,
+) -> LanguageModel:
     """A character LM on ``backend`` (a backend module): ``impl`` is "scratch" or "concise".
 
     scratch: ``RNNLMScratch(<Model>Scratch(...))``, initialised by NumPy from ``seed``:

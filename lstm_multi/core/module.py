@@ -31,9 +31,11 @@ class HyperParameters:
     def save_hyperparameters(self, ignore: Iterable[str] = ()) -> None:
         frame = sys._getframe(1)  # the caller's: its arguments become attributes
         _, _, _, local_vars = inspect.getargvalues(frame)
-        self.hparams = {k: v for k, v in local_vars.items()
-                        if k not in set(ignore) | {"self"} and not k.startswith("_")
-                        and k != "__class__"}
+        self.hparams = {
+            k: v
+            for k, v in local_vars.items()
+            if k not in set(ignore) | {"self"} and not k.startswith("_") and k != "__class__"
+        }
         for k, v in self.hparams.items():
             setattr(self, k, v)
 
@@ -62,8 +64,9 @@ class Module(HyperParameters):
         """The model's optimizer (``self.optimizer``: "sgd", d2l's, unless told) at its learning rate."""
         return make_optimizer(getattr(self, "optimizer", "sgd"), self.lr)
 
-    def training_step(self, batch: Batch, optimizer: Optimizer | float,
-                      gradient_clip_val: float | None = None) -> float:
+    def training_step(
+        self, batch: Batch, optimizer: Optimizer | float, gradient_clip_val: float | None = None
+    ) -> float:
         """Forward, backward, clip by global norm, update; returns the batch loss."""
         inputs, targets = batch
         return self.ops.train_step(self, inputs, targets, optimizer, gradient_clip_val)

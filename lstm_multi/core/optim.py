@@ -44,8 +44,9 @@ class SGD:
     def __post_init__(self) -> None:
         check_positive("lr", self.lr)
 
-    def update(self, params: list[Tensor], grads: list[Tensor], slots: Slots, step: int | Tensor,
-               sqrt: Sqrt) -> tuple[list[Tensor], Slots]:
+    def update(
+        self, params: list[Tensor], grads: list[Tensor], slots: Slots, step: int | Tensor, sqrt: Sqrt
+    ) -> tuple[list[Tensor], Slots]:
         """New parameters (and slots, none) from lists of tensors: ``p - lr * g``."""
         return [p - self.lr * g for p, g in zip(params, grads)], slots
 
@@ -68,8 +69,9 @@ class Adam:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
                 raise ValueError(f"{name} must be a number in [0, 1), got {value!r}.")
 
-    def update(self, params: list[Tensor], grads: list[Tensor], slots: Slots, step: int | Tensor,
-               sqrt: Sqrt) -> tuple[list[Tensor], Slots]:
+    def update(
+        self, params: list[Tensor], grads: list[Tensor], slots: Slots, step: int | Tensor, sqrt: Sqrt
+    ) -> tuple[list[Tensor], Slots]:
         """New parameters and slots ``{"m": [...], "v": [...]}``; ``step`` is t (1 for the first).
 
         ``step`` may be a backend scalar (inside a compiled step), so the bias corrections
@@ -78,9 +80,10 @@ class Adam:
         b1, b2 = self.beta1, self.beta2
         m = [b1 * m_ + (1 - b1) * g for m_, g in zip(slots["m"], grads)]
         v = [b2 * v_ + (1 - b2) * g * g for v_, g in zip(slots["v"], grads)]
-        correction1, correction2 = 1 - b1 ** step, 1 - b2 ** step
-        new = [p - self.lr * (m_ / correction1) / (sqrt(v_ / correction2) + self.eps)
-               for p, m_, v_ in zip(params, m, v)]
+        correction1, correction2 = 1 - b1**step, 1 - b2**step
+        new = [
+            p - self.lr * (m_ / correction1) / (sqrt(v_ / correction2) + self.eps) for p, m_, v_ in zip(params, m, v)
+        ]
         return new, {"m": m, "v": v}
 
 
@@ -115,8 +118,9 @@ def clip_scale(norm: float, clip: float | None) -> float:
     return clip / norm
 
 
-def canonical_state(model: Module, optimizer: Optimizer | str, step: int,
-                    native_slots: dict[str, NativeParams]) -> dict[str, Any]:
+def canonical_state(
+    model: Module, optimizer: Optimizer | str, step: int, native_slots: dict[str, NativeParams]
+) -> dict[str, Any]:
     """The optimizer state a checkpoint stores: ``{"name", "step", "slots": {slot: {canonical
     name: float32 array}}}`` from the backend's ``{slot: {native name: array}}``; ``optimizer``
     is the optimizer or its name.
@@ -125,9 +129,10 @@ def canonical_state(model: Module, optimizer: Optimizer | str, step: int,
     """
     import numpy as np
 
-    slots = {slot: {name: np.asarray(value, np.float32)
-                    for name, value in model.to_canonical(native, grads=True).items()}
-             for slot, native in native_slots.items()}
+    slots = {
+        slot: {name: np.asarray(value, np.float32) for name, value in model.to_canonical(native, grads=True).items()}
+        for slot, native in native_slots.items()
+    }
     return {"name": getattr(optimizer, "name", optimizer), "step": int(step), "slots": slots}
 
 
@@ -153,16 +158,20 @@ def native_state(model: Module, state: dict[str, Any]) -> tuple[str, int, dict[s
     return state["name"], int(step), native
 
 
-def kept_state(model: Module, optimizer: Optimizer, trained: NativeParams,
-               zeros_like: Callable[[Tensor], Tensor]) -> dict[str, Any]:
+def kept_state(
+    model: Module, optimizer: Optimizer, trained: NativeParams, zeros_like: Callable[[Tensor], Tensor]
+) -> dict[str, Any]:
     """The optimizer state an eager backend (torch, MXNet, NumPy) keeps on ``model``, in its
     ``__dict__`` (outside the framework's own tracking): ``{"name", "step", "slots": {slot:
     {native name: tensor}}}`` for the ``trained`` parameters ``{native name: tensor}``, started
     at zeros (``zeros_like``), and again for another kind of optimizer."""
     state = model.__dict__.get("_optimizer_state")
     if state is None or state["name"] != optimizer.name:
-        state = {"name": optimizer.name, "step": 0,
-                 "slots": {slot: {name: zeros_like(p) for name, p in trained.items()} for slot in optimizer.slots}}
+        state = {
+            "name": optimizer.name,
+            "step": 0,
+            "slots": {slot: {name: zeros_like(p) for name, p in trained.items()} for slot in optimizer.slots},
+        }
         model.__dict__["_optimizer_state"] = state
     return state
 
@@ -182,11 +191,14 @@ def export_kept_state(model: Module, shapes: Shapes, to_numpy: Callable[[Tensor]
     return canonical_state(model, state["name"], state["step"], native)
 
 
-def restore_kept_state(model: Module, state: dict[str, Any], trained: NativeParams,
-                       tensor: Callable[[Any, Tensor], Tensor]) -> None:
+def restore_kept_state(
+    model: Module, state: dict[str, Any], trained: NativeParams, tensor: Callable[[Any, Tensor], Tensor]
+) -> None:
     """The inverse, checked (:func:`native_state`): the next step with an optimizer of its kind
     is ``step + 1``; ``tensor(value, like)`` makes a slot like the trained parameter ``like``."""
     name, step, native = native_state(model, state)
     model.__dict__["_optimizer_state"] = {
-        "name": name, "step": step,
-        "slots": {slot: {n: tensor(values[n], p) for n, p in trained.items()} for slot, values in native.items()}}
+        "name": name,
+        "step": step,
+        "slots": {slot: {n: tensor(values[n], p) for n, p in trained.items()} for slot, values in native.items()},
+    }

@@ -42,12 +42,10 @@ def lstm_shapes(num_inputs: int, num_hiddens: int) -> Shapes:
 
 
 def lm_shapes(num_inputs: int, num_hiddens: int, vocab_size: int) -> Shapes:
-    return {**lstm_shapes(num_inputs, num_hiddens),
-            "W_hq": (num_hiddens, vocab_size), "b_q": (vocab_size,)}
+    return {**lstm_shapes(num_inputs, num_hiddens), "W_hq": (num_hiddens, vocab_size), "b_q": (vocab_size,)}
 
 
-def check_params(params: Mapping[str, ArrayLike], expected: Mapping[str, tuple[int, ...]],
-                 what: str = "model") -> None:
+def check_params(params: Mapping[str, ArrayLike], expected: Mapping[str, tuple[int, ...]], what: str = "model") -> None:
     """Raise :class:`ParameterError` naming the missing, unexpected and mis-shaped tensors
     (the first few of each kind, and how many more)."""
     problems = []
@@ -57,9 +55,11 @@ def check_params(params: Mapping[str, ArrayLike], expected: Mapping[str, tuple[i
         problems.append(f"missing {short_list(missing)}")
     if extra:
         problems.append(f"unexpected {short_list(extra)}")
-    wrong = [f"{name} has shape {tuple(np.shape(params[name]))}, expected {tuple(shape)}"
-             for name, shape in expected.items()
-             if name in params and tuple(np.shape(params[name])) != tuple(shape)]
+    wrong = [
+        f"{name} has shape {tuple(np.shape(params[name]))}, expected {tuple(shape)}"
+        for name, shape in expected.items()
+        if name in params and tuple(np.shape(params[name])) != tuple(shape)
+    ]
     if wrong:
         more = f" and {len(wrong) - 2} more mis-shaped" if len(wrong) > 2 else ""
         problems.append("; ".join(wrong[:2]) + more)
@@ -78,23 +78,28 @@ def fuse_gates(params: Params, order: str) -> tuple[np.ndarray, np.ndarray, np.n
 def split_gates(W_x: ArrayLike, W_h: ArrayLike, b: ArrayLike, order: str) -> Params:
     """The inverse of :func:`fuse_gates`: fused arrays (gates in ``order``) -> canonical dict."""
     params: Params = {}
-    for g, w_x, w_h, b_g in zip(order, np.split(np.asarray(W_x), 4, axis=1),
-                                np.split(np.asarray(W_h), 4, axis=1), np.split(np.asarray(b), 4)):
+    for g, w_x, w_h, b_g in zip(
+        order, np.split(np.asarray(W_x), 4, axis=1), np.split(np.asarray(W_h), 4, axis=1), np.split(np.asarray(b), 4)
+    ):
         params[f"W_x{g}"], params[f"W_h{g}"], params[f"b_{g}"] = w_x, w_h, b_g
     return {name: params[name] for name in lstm_shapes(1, 1)}  # canonical order
 
 
-def init_params(num_inputs: int, num_hiddens: int, vocab_size: int | None = None,
-                sigma: float = 0.01, seed: int = 0) -> Params:
+def init_params(
+    num_inputs: int, num_hiddens: int, vocab_size: int | None = None, sigma: float = 0.01, seed: int = 0
+) -> Params:
     """d2l's scratch initialisation in NumPy (weights ~ N(0, sigma^2), biases 0), float32.
 
     The same seed gives the same parameters on every backend.
     """
     rng = np.random.default_rng(seed)
-    shapes = (lstm_shapes(num_inputs, num_hiddens) if vocab_size is None
-              else lm_shapes(num_inputs, num_hiddens, vocab_size))
-    return {name: (np.zeros(shape) if name.startswith("b_") else rng.standard_normal(shape) * sigma
-                   ).astype(np.float32) for name, shape in shapes.items()}
+    shapes = (
+        lstm_shapes(num_inputs, num_hiddens) if vocab_size is None else lm_shapes(num_inputs, num_hiddens, vocab_size)
+    )
+    return {
+        name: (np.zeros(shape) if name.startswith("b_") else rng.standard_normal(shape) * sigma).astype(np.float32)
+        for name, shape in shapes.items()
+    }
 
 
 def short_list(names: Iterable[str], limit: int = 4) -> str:
@@ -149,8 +154,9 @@ class FusedLayout:
         b_h_blocks = np.split(np.asarray(b_h), G) if b_h is not None else [None] * G
         separate = dict(self.separate)
         params: Params = {}
-        for g, w_x, w_h, b_g, b2 in zip(self.order, np.split(W_x, G, axis=1), np.split(W_h, G, axis=1),
-                                        b_blocks, b_h_blocks):
+        for g, w_x, w_h, b_g, b2 in zip(
+            self.order, np.split(W_x, G, axis=1), np.split(W_h, G, axis=1), b_blocks, b_h_blocks
+        ):
             params[f"W_x{g}"], params[f"W_h{g}"] = w_x, w_h
             if g in separate and b2 is not None:  # the second bias's block is a parameter of its own
                 params[f"b_{g}"], params[separate[g]] = b_g, b2
@@ -167,8 +173,9 @@ class FusedLayout:
             W_x, W_h = W_x.T, W_h.T
         native = {self.W_x: np.ascontiguousarray(W_x), self.W_h: np.ascontiguousarray(W_h)}
         separate = dict(self.separate)
-        b_h = np.concatenate([params[separate[g]] if g in separate else np.zeros_like(params[f"b_{g}"])
-                              for g in self.order])
+        b_h = np.concatenate(
+            [params[separate[g]] if g in separate else np.zeros_like(params[f"b_{g}"]) for g in self.order]
+        )
         if self.paired:
             native[self.b] = np.stack([b, b_h])
         else:
@@ -227,17 +234,22 @@ class CanonicalLayer:
 
     def layouts(self) -> list[tuple[str, UnitLayout]]:
         """``(canonical prefix, FusedLayout)`` for every unit."""
-        return [(prefix, self.unit_layout(i, prefix, k, reverse))
-                for i, (prefix, k, _, reverse) in enumerate(self.config.units())]
+        return [
+            (prefix, self.unit_layout(i, prefix, k, reverse))
+            for i, (prefix, k, _, reverse) in enumerate(self.config.units())
+        ]
 
     def to_canonical(self, native: NativeParams, grads: bool = False) -> Params:
-        return {prefix + name: value for prefix, layout in self.layouts()
-                for name, value in layout.to_canonical(native, grads).items()}
+        return {
+            prefix + name: value
+            for prefix, layout in self.layouts()
+            for name, value in layout.to_canonical(native, grads).items()
+        }
 
     def from_canonical(self, params: Params) -> Params:
         native: Params = {}
         for prefix, layout in self.layouts():
-            unit = {name[len(prefix):]: value for name, value in params.items() if name.startswith(prefix)}
+            unit = {name[len(prefix) :]: value for name, value in params.items() if name.startswith(prefix)}
             native.update(layout.from_canonical(unit))
         return native
 
@@ -259,5 +271,5 @@ def scratch_layout(config: LayerConfig, native_prefix: str) -> FusedLayout:
 
 def fuse_unit(config: LayerConfig, params: Params, prefix: str = "") -> Params:
     """A unit's canonical parameters -> the scratch storage (``W_x``, ``W_h``, ``b``, extras)."""
-    unit = {name[len(prefix):]: value for name, value in params.items() if name.startswith(prefix)}
+    unit = {name[len(prefix) :]: value for name, value in params.items() if name.startswith(prefix)}
     return scratch_layout(config, "").from_canonical(unit)

@@ -45,10 +45,10 @@ IMPLEMENTATIONS = ("scratch", "concise")
 
 #: (atol, rtol) for each kind of quantity; float32 round-off, measured in docs/parity.md.
 TOLERANCES = {
-    "forward": (1e-6, 5e-6),     # outputs, H, C, logits
+    "forward": (1e-6, 5e-6),  # outputs, H, C, logits
     "loss": (0.0, 2e-6),
-    "grad": (1e-8, 5e-6),        # relative to the largest entry of that gradient
-    "trajectory": (0.0, 1e-5),   # per-step losses of 20 clipped SGD steps
+    "grad": (1e-8, 5e-6),  # relative to the largest entry of that gradient
+    "trajectory": (0.0, 1e-5),  # per-step losses of 20 clipped SGD steps
 }
 
 
@@ -75,9 +75,17 @@ def kind_of(quantity: str) -> str:
     return quantity if quantity in ("loss", "trajectory") else "forward"
 
 
-def make_case(hidden: int = 32, num_steps: int = 16, batch_size: int = 8, seed: int = 0,
-              steps: int = 20, lr: float = 1.0, clip: float = 1.0, model: str = "lstm",
-              **options: Any) -> Case:
+def make_case(
+    hidden: int = 32,
+    num_steps: int = 16,
+    batch_size: int = 8,
+    seed: int = 0,
+    steps: int = 20,
+    lr: float = 1.0,
+    clip: float = 1.0,
+    model: str = "lstm",
+    **options: Any,
+) -> Case:
     """The inputs every implementation receives (all NumPy; scalars as 0-d arrays).
 
     ``model`` and ``options`` (``num_layers``, ``bidirectional``, ``peephole``, ``reset_after``,
@@ -95,20 +103,22 @@ def make_case(hidden: int = 32, num_steps: int = 16, batch_size: int = 8, seed: 
     shapes = config.shapes() if config.bidirectional else lm_shapes(config, vocab)
     case = {f"param/{k}": f32(*shape, scale=scale) for k, shape in shapes.items()}
     batches = list(data.train_dataloader())
-    case.update({f"state/{name}": f32(*config.state_shape(batch_size), scale=0.5)
-                 for name in config.spec.state})
+    case.update({f"state/{name}": f32(*config.state_shape(batch_size), scale=0.5) for name in config.spec.state})
     case.update(
         X=f32(num_steps, batch_size, vocab),
         tokens=rng.integers(0, vocab, (batch_size, num_steps)).astype(np.int32),
         targets=rng.integers(0, vocab, (batch_size, num_steps)).astype(np.int32),
-        train_tokens=np.stack([x for x, _ in batches]), train_targets=np.stack([y for _, y in batches]),
-        lr=np.array(lr), clip=np.array(clip), config=np.array(json.dumps(config.to_dict())),
+        train_tokens=np.stack([x for x, _ in batches]),
+        train_targets=np.stack([y for _, y in batches]),
+        lr=np.array(lr),
+        clip=np.array(clip),
+        config=np.array(json.dumps(config.to_dict())),
     )
     return case
 
 
 def case_params(case: Case) -> Params:
-    return {k[len("param/"):]: v for k, v in case.items() if k.startswith("param/")}
+    return {k[len("param/") :]: v for k, v in case.items() if k.startswith("param/")}
 
 
 def case_config(case: Case) -> LayerConfig:
@@ -121,8 +131,9 @@ def case_state(case: Case, convert: Callable[[np.ndarray], Tensor] = lambda x: x
     return tuple(parts) if len(parts) > 1 else parts[0]
 
 
-def state_quantities(config: LayerConfig, state: State,
-                     convert: Callable[[Tensor], np.ndarray] = lambda x: x) -> dict[str, np.ndarray]:
+def state_quantities(
+    config: LayerConfig, state: State, convert: Callable[[Tensor], np.ndarray] = lambda x: x
+) -> dict[str, np.ndarray]:
     parts = state if len(config.spec.state) > 1 else (state,)
     return {name: convert(part) for name, part in zip(config.spec.state, parts)}
 
@@ -137,11 +148,16 @@ def run_reference(case: Case) -> Case:
     if config.bidirectional:
         return results
     loss, grads = lm_loss_and_grads(params, case["tokens"], case["targets"], config=config)
-    trajectory, _ = sgd_train(params, zip(case["train_tokens"], case["train_targets"]),
-                              float(case["lr"]), float(case["clip"]), config=config)
-    return {**results, "logits": lm_forward(params, case["tokens"], config=config)[0],
-            "loss": np.array(loss), **{f"grad/{k}": v for k, v in grads.items()},
-            "trajectory": trajectory}
+    trajectory, _ = sgd_train(
+        params, zip(case["train_tokens"], case["train_targets"]), float(case["lr"]), float(case["clip"]), config=config
+    )
+    return {
+        **results,
+        "logits": lm_forward(params, case["tokens"], config=config)[0],
+        "loss": np.array(loss),
+        **{f"grad/{k}": v for k, v in grads.items()},
+        "trajectory": trajectory,
+    }
 
 
 def run_backend(name: str, case: Case) -> Case:
@@ -172,10 +188,12 @@ def run_backend(name: str, case: Case) -> Case:
         if not config.bidirectional:
             found["logits"] = bk.to_numpy(model(bk.tensor(case["tokens"])))
             loss, grads = bk.loss_and_grads(model, case["tokens"], case["targets"])
-            trajectory = [bk.train_step(model, x, y, lr, clip)
-                          for x, y in zip(case["train_tokens"], case["train_targets"])]
-            found.update(loss=np.array(loss), trajectory=np.array(trajectory),
-                         **{f"grad/{k}": v for k, v in grads.items()})
+            trajectory = [
+                bk.train_step(model, x, y, lr, clip) for x, y in zip(case["train_tokens"], case["train_targets"])
+            ]
+            found.update(
+                loss=np.array(loss), trajectory=np.array(trajectory), **{f"grad/{k}": v for k, v in grads.items()}
+            )
         results.update({f"{impl}/{k}": v for k, v in found.items()})
     return results
 
@@ -206,13 +224,19 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 def run_backend_elsewhere(name: str, case: Case, python: str) -> Case:
     """:func:`run_backend` in another interpreter, through ``.npz`` files."""
     if not Path(python).is_file():
-        raise RuntimeError(f"the interpreter {python} for backend {name!r} does not exist "
-                           f"(LSTM_MULTI_PYTHON_{name.upper()} or .tox/{name})")
+        raise RuntimeError(
+            f"the interpreter {python} for backend {name!r} does not exist "
+            f"(LSTM_MULTI_PYTHON_{name.upper()} or .tox/{name})"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         case_file, out_file = Path(tmp, "case.npz"), Path(tmp, "out.npz")
         np.savez(case_file, **case)  # type: ignore[arg-type]  # (numpy's stubs fear a key "allow_pickle")
-        proc = subprocess.run([python, "-m", "lstm_multi.core.parity", name, str(case_file), str(out_file)],
-                              capture_output=True, text=True, env=subprocess_env())
+        proc = subprocess.run(
+            [python, "-m", "lstm_multi.core.parity", name, str(case_file), str(out_file)],
+            capture_output=True,
+            text=True,
+            env=subprocess_env(),
+        )
         if proc.returncode != 0:
             tail = proc.stderr.strip().splitlines()[-1:] or ["(no output)"]
             raise RuntimeError(f"backend {name!r} failed in {python}: {tail[0]}")
@@ -259,17 +283,22 @@ class ParityReport:
         return list(best.values())
 
     def to_markdown(self, full: bool = False) -> str:
-        lines = ["| backend | impl | quantity | max abs diff | max rel diff | bound | ok |",
-                 "|---|---|---|---|---|---|---|"]
+        lines = [
+            "| backend | impl | quantity | max abs diff | max rel diff | bound | ok |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in self.rows if full else self.worst():
-            lines.append(f"| {r.backend} | {r.impl} | {r.quantity} | {r.max_abs:.2e} | {r.max_rel:.2e} "
-                         f"| {r.bound:.2e} | {'yes' if r.ok else 'NO'} |")
+            lines.append(
+                f"| {r.backend} | {r.impl} | {r.quantity} | {r.max_abs:.2e} | {r.max_rel:.2e} "
+                f"| {r.bound:.2e} | {'yes' if r.ok else 'NO'} |"
+            )
         lines += [f"\n{name}: NOT RUN ({why})" for name, why in self.skipped.items()]
         return "\n".join(lines)
 
 
-def compare(name: str, results: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray],
-            num_terms: int = DEFAULT_TERMS) -> list[Row]:
+def compare(
+    name: str, results: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray], num_terms: int = DEFAULT_TERMS
+) -> list[Row]:
     rows = []
     for key, value in results.items():
         impl, quantity = key.split("/", 1)
@@ -279,13 +308,20 @@ def compare(name: str, results: Mapping[str, np.ndarray], reference: Mapping[str
         scale = float(np.abs(ref).max()) if ref.size else 0.0
         max_abs = float(np.abs(np.asarray(value, np.float64) - ref).max())
         atol, rtol = tolerance(kind_of(quantity), num_terms)
-        rows.append(Row(name, impl, quantity, max_abs, max_abs / scale if scale else 0.0,
-                        atol + rtol * scale))
+        rows.append(Row(name, impl, quantity, max_abs, max_abs / scale if scale else 0.0, atol + rtol * scale))
     return rows
 
 
-def parity(backends: Iterable[str] | None = None, hidden: int = 32, num_steps: int = 16, batch_size: int = 8,
-           seed: int = 0, steps: int = 20, model: str = "lstm", **options: Any) -> ParityReport:
+def parity(
+    backends: Iterable[str] | None = None,
+    hidden: int = 32,
+    num_steps: int = 16,
+    batch_size: int = 8,
+    seed: int = 0,
+    steps: int = 20,
+    model: str = "lstm",
+    **options: Any,
+) -> ParityReport:
     """Run every implementation that can run here or in its own environment; compare.
 
     ``model`` and ``options`` choose the member of the family (see :func:`make_case`).
@@ -304,14 +340,17 @@ def parity(backends: Iterable[str] | None = None, hidden: int = 32, num_steps: i
             elif (python := interpreter_for(name)) is not None:
                 results = run_backend_elsewhere(name, case, python)
             else:
-                skipped[name] = (f"not installed here and no interpreter for it: set "
-                                 f"LSTM_MULTI_PYTHON_{name.upper()} or create .tox/{name} (tox -e {name})")
+                skipped[name] = (
+                    f"not installed here and no interpreter for it: set "
+                    f"LSTM_MULTI_PYTHON_{name.upper()} or create .tox/{name} (tox -e {name})"
+                )
                 continue
         except RuntimeError as err:
             skipped[name] = str(err)
             continue
-        skipped.update({f"{name} {key.split('/')[0]}": str(value) for key, value in results.items()
-                        if key.endswith("/skipped")})
+        skipped.update(
+            {f"{name} {key.split('/')[0]}": str(value) for key, value in results.items() if key.endswith("/skipped")}
+        )
         rows += compare(name, results, reference, num_steps * batch_size)
     return ParityReport(rows, skipped)
 

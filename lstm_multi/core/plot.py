@@ -34,8 +34,9 @@ def _pyplot() -> ModuleType:
     import sys
 
     if not matplotlib_available():
-        raise ModuleNotFoundError(f"drawing figures needs matplotlib, which is not installed: {MATPLOTLIB_HINT}.",
-                                  name="matplotlib")
+        raise ModuleNotFoundError(
+            f"drawing figures needs matplotlib, which is not installed: {MATPLOTLIB_HINT}.", name="matplotlib"
+        )
     import matplotlib
 
     if "matplotlib.pyplot" not in sys.modules:
@@ -72,7 +73,7 @@ def plot_history(history: Sequence[EpochRecord], path: str | Path, title: str = 
     if metrics:
         for name in metrics:
             axes[0, 1].plot(epochs, [r.metrics[name] for r in history], label=name)
-        axes[0, 1].set_ylabel(", ".join(m[len("val_"):] for m in metrics))
+        axes[0, 1].set_ylabel(", ".join(m[len("val_") :] for m in metrics))
     for ax in axes[0]:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)

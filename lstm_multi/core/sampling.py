@@ -33,8 +33,9 @@ if TYPE_CHECKING:
     from .module import Module
 
 
-def next_distribution(logits: np.ndarray, temperature: float, top_k: int | None = None,
-                      top_p: float | None = None) -> np.ndarray:
+def next_distribution(
+    logits: np.ndarray, temperature: float, top_k: int | None = None, top_p: float | None = None
+) -> np.ndarray:
     """The probabilities the next character is drawn from (float64, summing to 1)."""
     z = logits.astype(np.float64) / temperature
     p = np.exp(z - z.max())
@@ -51,8 +52,13 @@ def next_distribution(logits: np.ndarray, temperature: float, top_k: int | None 
     return p / p.sum()
 
 
-def choose_next(logits: np.ndarray, temperature: float, rng: np.random.Generator,
-                top_k: int | None = None, top_p: float | None = None) -> int:
+def choose_next(
+    logits: np.ndarray,
+    temperature: float,
+    rng: np.random.Generator,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> int:
     """Greedy (``temperature == 0``) or a draw from :func:`next_distribution` by ``rng``."""
     if temperature == 0:
         return int(np.argmax(logits))
@@ -66,12 +72,13 @@ def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -
         raise ValueError(f"temperature must be a number >= 0 (0: greedy), got {temperature!r}.")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise ValueError(f"top_k must be a positive integer, got {top_k!r}.")
-    if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float))
-                              or not 0 < top_p <= 1):
+    if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1):
         raise ValueError(f"top_p must be a number in (0, 1], got {top_p!r}.")
     if temperature == 0 and (top_k is not None or top_p is not None):
-        raise ValueError("top_k and top_p choose among sampled characters: give a temperature > 0 "
-                         "(greedy decoding, temperature 0, always takes the most likely one).")
+        raise ValueError(
+            "top_k and top_p choose among sampled characters: give a temperature > 0 "
+            "(greedy decoding, temperature 0, always takes the most likely one)."
+        )
 
 
 def resolve_temperature(temperature: float | None, top_k: int | None = None, top_p: float | None = None) -> float:
@@ -84,19 +91,27 @@ def resolve_temperature(temperature: float | None, top_k: int | None = None, top
 def encode_prefix(prefix: str, vocab: Vocab) -> list[int]:
     """The prefix prepared like the corpus (d2l: lower case, non-letters as one space), as ids;
     characters the vocabulary lacks read as ``<unk>``, with a warning that names them."""
-    prepared = tokenize(get_preprocessor(getattr(vocab, "preprocessing", "d2l"))(prefix),
-                        getattr(vocab, "tokens", "char"))
+    prepared = tokenize(
+        get_preprocessor(getattr(vocab, "preprocessing", "d2l"))(prefix), getattr(vocab, "tokens", "char")
+    )
     unknown = sorted({c for c in prepared if c not in vocab.token_to_idx})
     if unknown:
         what = "characters" if getattr(vocab, "tokens", "char") == "char" else "words"
         shown = "".join(unknown) if what == "characters" else " ".join(unknown)
-        warnings.warn(f"The prefix has {what} outside the vocabulary, read as <unk>: {shown!r}.",
-                      stacklevel=3)
+        warnings.warn(f"The prefix has {what} outside the vocabulary, read as <unk>: {shown!r}.", stacklevel=3)
     return [vocab[c] for c in prepared] if prepared else [vocab.unk]
 
 
-def predict(model: Module, prefix: str, num_preds: int, vocab: Vocab, temperature: float | None = None,
-            seed: int | None = None, top_k: int | None = None, top_p: float | None = None) -> str:
+def predict(
+    model: Module,
+    prefix: str,
+    num_preds: int,
+    vocab: Vocab,
+    temperature: float | None = None,
+    seed: int | None = None,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> str:
     """d2l's ``predict``: ``prefix`` followed by ``num_preds`` generated characters (or words,
     joined with spaces, for a word vocabulary).
 
@@ -124,7 +139,6 @@ def predict(model: Module, prefix: str, num_preds: int, vocab: Vocab, temperatur
     for _ in range(num_preds):
         next_token = choose_next(ops.to_numpy(logits)[0, -1], temperature, rng, top_k, top_p)
         outputs.append(next_token)
-        logits, state = model.forward_with_state(
-            ops.tensor(np.array([[next_token]], dtype=np.int32)), state)
+        logits, state = model.forward_with_state(ops.tensor(np.array([[next_token]], dtype=np.int32)), state)
     separator = " " if getattr(vocab, "tokens", "char") == "word" else ""
     return separator.join(vocab.idx_to_token[i] for i in outputs)

@@ -60,13 +60,20 @@ class EpochRecord:
     @classmethod
     def from_dict(cls, record: dict[str, Any]) -> EpochRecord:
         metrics = {k: v for k, v in record.items() if k.startswith("val_") and k not in ("val_loss", "val_ppl")}
-        return cls(record["epoch"], record["train_loss"], record["val_loss"], record["seconds"], metrics,
-                   "train_ppl" in record)
+        return cls(
+            record["epoch"], record["train_loss"], record["val_loss"], record["seconds"], metrics, "train_ppl" in record
+        )
 
     def as_dict(self) -> dict[str, Any]:
         ppl = {"train_ppl": self.train_ppl, "val_ppl": self.val_ppl} if self.language_model else {}
-        return {"epoch": self.epoch, "train_loss": self.train_loss, "val_loss": self.val_loss,
-                **ppl, **self.metrics, "seconds": self.seconds}
+        return {
+            "epoch": self.epoch,
+            "train_loss": self.train_loss,
+            "val_loss": self.val_loss,
+            **ppl,
+            **self.metrics,
+            "seconds": self.seconds,
+        }
 
     def summary(self, compact: bool = False) -> str:
         """One line: perplexities for a language model, else losses and metrics. The epoch lines
@@ -101,8 +108,9 @@ class DataParallel(Protocol):
 
     def prepare(self, model: Module) -> None: ...
 
-    def training_step(self, model: Module, batch: Batch, optimizer: Optimizer, clip: float | None,
-                      stop: bool = False) -> tuple[float, bool]: ...
+    def training_step(
+        self, model: Module, batch: Batch, optimizer: Optimizer, clip: float | None, stop: bool = False
+    ) -> tuple[float, bool]: ...
 
     def finish(self, model: Module) -> None: ...
 
@@ -145,10 +153,16 @@ class Trainer(HyperParameters):
     data: DataModule
     optimizer: Optimizer
 
-    def __init__(self, max_epochs: int, gradient_clip_val: float | None = None,
-                 callbacks: Iterable[Callback] = (), progress: bool = False,
-                 optimizer: Optimizer | str | None = None, lr_schedule: str = "constant",
-                 workers: int = 1) -> None:
+    def __init__(
+        self,
+        max_epochs: int,
+        gradient_clip_val: float | None = None,
+        callbacks: Iterable[Callback] = (),
+        progress: bool = False,
+        optimizer: Optimizer | str | None = None,
+        lr_schedule: str = "constant",
+        workers: int = 1,
+    ) -> None:
         self.save_hyperparameters()
         check_positive("max_epochs", max_epochs, integer=True)
         check_workers(workers)
@@ -185,8 +199,11 @@ class Trainer(HyperParameters):
 
     def state(self) -> dict[str, Any]:
         """What resuming needs (JSON-able): finished epochs, history, the data's generator state."""
-        return {"epoch": len(self.history), "history": [r.as_dict() for r in self.history],
-                "data_rng": self.data.rng.bit_generator.state}
+        return {
+            "epoch": len(self.history),
+            "history": [r.as_dict() for r in self.history],
+            "data_rng": self.data.rng.bit_generator.state,
+        }
 
     def fit(self, model: Module, data: DataModule, resume: dict[str, Any] | None = None) -> list[EpochRecord]:
         """Train ``model`` on ``data``; returns (and keeps in ``history``) one record per epoch.
@@ -239,7 +256,8 @@ class Trainer(HyperParameters):
                 loss = self.model.training_step((X, Y), optimizer, self.gradient_clip_val)
             else:  # every worker stops at the same step, when any of them was asked to
                 loss, self.interrupted = self.parallel.training_step(
-                    self.model, (X, Y), optimizer, self.gradient_clip_val, stop=self.stop_requested)
+                    self.model, (X, Y), optimizer, self.gradient_clip_val, stop=self.stop_requested
+                )
             self._check_finite(epoch, loss, "loss")
             total, count = total + loss * len(X), count + len(X)
             if bar is not None:
@@ -251,9 +269,14 @@ class Trainer(HyperParameters):
         val_loss = val.pop("loss", None)
         if val_loss is not None:
             self._check_finite(epoch, val_loss, "validation loss")
-        return EpochRecord(epoch, total / count, val_loss, time.perf_counter() - start,
-                           {f"val_{name}": value for name, value in val.items()},
-                           language_model=not hasattr(self.model, "task"))
+        return EpochRecord(
+            epoch,
+            total / count,
+            val_loss,
+            time.perf_counter() - start,
+            {f"val_{name}": value for name, value in val.items()},
+            language_model=not hasattr(self.model, "task"),
+        )
 
     def _data_parallel(self, model: Module, data: DataModule) -> DataParallel | None:
         """The backend's ``DataParallel`` engine for ``workers > 1`` (checked), else None."""
@@ -261,8 +284,10 @@ class Trainer(HyperParameters):
             return None
         engine = getattr(model.ops, "DataParallel", None)
         if engine is None:
-            raise ValueError(f"The {model.backend_name} backend trains on one worker; data-parallel "
-                             "training (workers > 1) runs on torch, tensorflow, jax and mxnet.")
+            raise ValueError(
+                f"The {model.backend_name} backend trains on one worker; data-parallel "
+                "training (workers > 1) runs on torch, tensorflow, jax and mxnet."
+            )
         check_divisible(data, self.workers)
         parallel: DataParallel = engine(self.workers)
         parallel.prepare(model)
@@ -281,7 +306,8 @@ class Trainer(HyperParameters):
         if not math.isfinite(loss) or loss > 700:  # exp(700) overflows: no perplexity left
             raise FloatingPointError(
                 f"Training diverged at epoch {epoch}: the {what} is {loss:.4g}. "
-                "Lower the learning rate or clip gradients (gradient_clip_val).")
+                "Lower the learning rate or clip gradients (gradient_clip_val)."
+            )
 
     def evaluate(self) -> dict[str, float]:
         """Validation loss and metrics, each the mean over examples (empty without validation data)."""
@@ -299,5 +325,10 @@ class Trainer(HyperParameters):
         from tqdm.auto import tqdm
 
         per_epoch = self.data.num_batches(train=True)
-        return tqdm(total=self.max_epochs * per_epoch, initial=(first_epoch - 1) * per_epoch,
-                    unit="step", desc="training", dynamic_ncols=True)
+        return tqdm(
+            total=self.max_epochs * per_epoch,
+            initial=(first_epoch - 1) * per_epoch,
+            unit="step",
+            desc="training",
+            dynamic_ncols=True,
+        )

@@ -16,5 +16,14 @@ from .catalog import EXERCISES, list_lines
 from .grader import CheckResult, check, check_file, solution
 from .stubs import stub, stub_function
 
-__all__ = ["EXERCISES", "CheckResult", "Exercise", "check", "check_file", "list_lines", "solution", "stub",
-           "stub_function"]
+__all__ = [
+    "EXERCISES",
+    "CheckResult",
+    "Exercise",
+    "check",
+    "check_file",
+    "list_lines",
+    "solution",
+    "stub",
+    "stub_function",
+]

@@ -25,12 +25,20 @@ ALL_BACKENDS = ("torch", "tensorflow", "jax", "mxnet", "numpy")
 
 PACKAGE = Path(__file__).resolve().parents[1]  # lstm_multi/: its frames are never shown to a student
 #: the standard library and the installed packages (the frameworks): not the student's code either.
-LIBRARIES = tuple(sorted({str(Path(p).resolve()) for key in ("stdlib", "platstdlib", "purelib", "platlib")
-                          if (p := sysconfig.get_paths().get(key))}
-                         | {str(Path(site.getusersitepackages()).resolve())}))
+LIBRARIES = tuple(
+    sorted(
+        {
+            str(Path(p).resolve())
+            for key in ("stdlib", "platstdlib", "purelib", "platlib")
+            if (p := sysconfig.get_paths().get(key))
+        }
+        | {str(Path(site.getusersitepackages()).resolve())}
+    )
+)
 
 
 # --- what goes wrong in a student's code ----------------------------------------------------------------------
+
 
 class StudentError(Exception):
     """The student's function ran but returned something unusable (type, shape, NaN): the message says what."""
@@ -78,6 +86,7 @@ def describe_exception(error: BaseException, max_lines: int = 12) -> str:
 
 # --- calling the student ------------------------------------------------------------------------------------------
 
+
 class Student:
     """Calls the student's functions on one backend and reads what they return."""
 
@@ -108,8 +117,10 @@ class Student:
         if value is None:
             raise StudentError(f"{what} is None: did the function forget to return it?")
         if isinstance(value, (list, tuple, dict)):
-            raise StudentError(f"{what} is a {type(value).__name__} of {len(value)} items; expected one tensor "
-                               f"of shape {shape}{' (stack them)' if isinstance(value, (list, tuple)) else ''}.")
+            raise StudentError(
+                f"{what} is a {type(value).__name__} of {len(value)} items; expected one tensor "
+                f"of shape {shape}{' (stack them)' if isinstance(value, (list, tuple)) else ''}."
+            )
         if isinstance(value, (bool, int, float)):
             raise StudentError(f"{what} is a Python {type(value).__name__}; expected a tensor of shape {shape}.")
         try:
@@ -118,15 +129,18 @@ class Student:
             try:
                 array = np.asarray(value, dtype=np.float64)
             except Exception:  # noqa: BLE001
-                raise StudentError(f"{what} is a {type(value).__name__}, not a tensor; expected shape {shape}.") \
-                    from None
+                raise StudentError(
+                    f"{what} is a {type(value).__name__}, not a tensor; expected shape {shape}."
+                ) from None
         if array.shape != tuple(shape):
             raise StudentError(f"{what} has shape {array.shape}; expected {shape}.{shape_hint(array.shape, shape)}")
         bad = np.isnan(array) | (np.isposinf(array) if allow_neg_inf else np.isinf(array))
         if bad.any():
             where = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise StudentError(f"{what} has {int(bad.sum())} non-finite values (nan or inf), the first at "
-                               f"{list(where)}: {array[where]}.")
+            raise StudentError(
+                f"{what} has {int(bad.sum())} non-finite values (nan or inf), the first at "
+                f"{list(where)}: {array[where]}."
+            )
         return array
 
     def pair(self, value, what: str, names: tuple[str, str]) -> tuple:
@@ -146,9 +160,18 @@ class Student:
         missing = [n for n in names if n not in value]
         extra = [n for n in value if n not in names]
         if missing or extra:
-            raise StudentError(f"{what} has the wrong keys: " + "; ".join(
-                part for part in (f"missing {', '.join(map(repr, missing))}" if missing else "",
-                                  f"unexpected {', '.join(map(repr, extra))}" if extra else "") if part) + ".")
+            raise StudentError(
+                f"{what} has the wrong keys: "
+                + "; ".join(
+                    part
+                    for part in (
+                        f"missing {', '.join(map(repr, missing))}" if missing else "",
+                        f"unexpected {', '.join(map(repr, extra))}" if extra else "",
+                    )
+                    if part
+                )
+                + "."
+            )
         return value
 
 
@@ -162,6 +185,7 @@ def shape_hint(actual: tuple, expected: tuple) -> str:
 
 # --- comparing with the reference ---------------------------------------------------------------------------------
 
+
 @dataclass
 class Mismatch:
     """Where an output differs from the reference beyond the tolerance."""
@@ -172,7 +196,7 @@ class Mismatch:
     actual: float
     expected: float
     bound: float
-    count: int = 1                        # entries out of tolerance
+    count: int = 1  # entries out of tolerance
     size: int = 1
     first_step: int | None = None  # outputs with a time axis: the first wrong step
     num_steps: int | None = None
@@ -181,11 +205,15 @@ class Mismatch:
         where = f"[{', '.join(map(str, self.index))}]"
         wrong = f"{self.count} of {self.size} entries" if self.size > 1 else "its value"
         if np.isinf(self.max_error):
-            text = (f"{self.output} is wrong ({wrong}): at {where} yours is {self.actual:.6g}, "
-                    f"the reference {self.expected:.6g}")
+            text = (
+                f"{self.output} is wrong ({wrong}): at {where} yours is {self.actual:.6g}, "
+                f"the reference {self.expected:.6g}"
+            )
         else:
-            text = (f"{self.output} is wrong ({wrong}): max abs error {self.max_error:.3g} at {where} "
-                    f"(yours {self.actual:.6g}, reference {self.expected:.6g}; tolerance {self.bound:.2g})")
+            text = (
+                f"{self.output} is wrong ({wrong}): max abs error {self.max_error:.3g} at {where} "
+                f"(yours {self.actual:.6g}, reference {self.expected:.6g}; tolerance {self.bound:.2g})"
+            )
         if self.first_step is not None:
             right = {0: "", 1: "; step 0 is right"}.get(self.first_step, f"; steps 0..{self.first_step - 1} are right")
             text += f"\n  first wrong at time step t = {self.first_step} of {self.num_steps}{right}"
@@ -201,11 +229,12 @@ def bound_for(expected: np.ndarray, kind: str, num_terms: int = 1) -> float:
     return atol + rtol * (finite.max() if finite.size else 0.0)
 
 
-def compare(output: str, actual: np.ndarray, expected: np.ndarray, bound: float,
-            time_axis: bool = False) -> Mismatch | None:
+def compare(
+    output: str, actual: np.ndarray, expected: np.ndarray, bound: float, time_axis: bool = False
+) -> Mismatch | None:
     """None when ``|actual - expected| <= bound`` everywhere (equal infinities count as equal)."""
     actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    same = (actual == expected)  # equal infinities too
+    same = actual == expected  # equal infinities too
     with np.errstate(invalid="ignore"):
         err = np.where(same, 0.0, np.abs(actual - expected))
     err = np.where(np.isnan(err), np.inf, err)
@@ -213,8 +242,16 @@ def compare(output: str, actual: np.ndarray, expected: np.ndarray, bound: float,
     if not bad.any():
         return None
     index = np.unravel_index(int(np.argmax(np.where(bad, err, -1.0))), err.shape)
-    mismatch = Mismatch(output, float(err[index]), tuple(int(i) for i in index), float(actual[index]),
-                        float(expected[index]), bound, int(bad.sum()), bad.size)
+    mismatch = Mismatch(
+        output,
+        float(err[index]),
+        tuple(int(i) for i in index),
+        float(actual[index]),
+        float(expected[index]),
+        bound,
+        int(bad.sum()),
+        bad.size,
+    )
     if time_axis:
         mismatch.first_step = int(np.argmax(bad.reshape(bad.shape[0], -1).any(axis=1)))
         mismatch.num_steps = bad.shape[0]
@@ -222,6 +259,7 @@ def compare(output: str, actual: np.ndarray, expected: np.ndarray, bound: float,
 
 
 # --- exercises ----------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Case:
@@ -250,18 +288,18 @@ class Exercise:
     title: str
     functions: tuple[str, ...]
     backends: tuple[str, ...]
-    sizes: tuple[dict, ...]               # the default cases
+    sizes: tuple[dict, ...]  # the default cases
     make_case: Callable[[dict], Case]
     run: Callable[[Student, Case], dict]  # the student's outputs, NumPy, by name
     reference: Callable[[Case], dict]
     stub_source: Callable[[str], str]
     mistakes: tuple[Mistake, ...] = ()
-    time_axis: tuple[str, ...] = ()       # outputs whose first axis is time
+    time_axis: tuple[str, ...] = ()  # outputs whose first axis is time
     kind: Callable[[str], str] = field(default=lambda output: "forward")
     num_terms: Callable[[Case], int] = field(default=lambda case: 1)
     #: ``describe(case, mismatch, actual, expected)``: the exercise's own words for a wrong output
     describe: Callable[[Case, Mismatch, np.ndarray, np.ndarray], str] | None = None
-    imports: bool = True                  # False: plain Python, the stub imports no framework
+    imports: bool = True  # False: plain Python, the stub imports no framework
 
     def mistake(self, key: str) -> Mistake:
         return next(m for m in self.mistakes if m.key == key)
@@ -281,6 +319,7 @@ class Exercise:
 
 
 # --- inputs -------------------------------------------------------------------------------------------------------
+
 
 def f32(array) -> np.ndarray:
     """Float32 values held in float64: the student gets float32, the reference the same numbers exactly."""

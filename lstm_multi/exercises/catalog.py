@@ -35,5 +35,7 @@ def check_backend(exercise: Exercise, backend: str) -> None:
 
     validate_name(backend)
     if backend not in exercise.backends:
-        raise ValueError(f"{exercise.name} is an exercise for {', '.join(exercise.backends)} only "
-                         f"(backend={exercise.backends[0]!r}), not for {backend!r}.")
+        raise ValueError(
+            f"{exercise.name} is an exercise for {', '.join(exercise.backends)} only "
+            f"(backend={exercise.backends[0]!r}), not for {backend!r}."
+        )

@@ -95,6 +95,7 @@ def check_file(name: str, path, backend: str = "jax", cases=None, quiet: bool = 
 
 # --- loading --------------------------------------------------------------------------------------------------------
 
+
 def functions_in_file(name: str, path: Path, backend: str):
     """``(the exercise's functions in the file, None)``, or ``(None, why the file cannot be used)``."""
     exercise = EXERCISES.get(name)
@@ -141,8 +142,10 @@ def load_student_file(path: Path):
         text = "".join(traceback.format_exception_only(type(error), error)).rstrip()
         return None, f"{path.name} has a syntax error:\n{text}"
     except (Exception, SystemExit) as error:  # noqa: BLE001 (whatever the file raises at import)
-        return None, f"{path.name} raised an exception when it was loaded (before any check ran):\n" \
-                     f"{describe_exception(error)}"
+        return (
+            None,
+            f"{path.name} raised an exception when it was loaded (before any check ran):\n{describe_exception(error)}",
+        )
     finally:
         sys.modules.pop(module_name, None)
     return module, None
@@ -153,8 +156,11 @@ def functions_of(exercise: Exercise, module, filename: str):
     missing = [f for f in exercise.functions if not callable(getattr(module, f, None))]
     if not missing:
         return tuple(getattr(module, f) for f in exercise.functions), None
-    defined = sorted(n for n, v in vars(module).items() if callable(v) and getattr(v, "__module__", None)
-                     == module.__name__ and not n.startswith("_"))
+    defined = sorted(
+        n
+        for n, v in vars(module).items()
+        if callable(v) and getattr(v, "__module__", None) == module.__name__ and not n.startswith("_")
+    )
     found = f" (it defines: {', '.join(defined)})" if defined else " (it defines no function)"
     not_callable = [f for f in missing if hasattr(module, f)]
     if not_callable:
@@ -181,6 +187,7 @@ def resolve_functions(exercise: Exercise, fn):
 
 
 # --- checking -------------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Failure:
@@ -217,8 +224,12 @@ def _check(name, fn, backend, which) -> CheckResult:
         try:
             actual = exercise.run(student, case)
         except NotAttempted as error:
-            return CheckResult(name, backend, WRONG, f"{header}: not attempted yet ({error.args[0]} still raises "
-                                                     f"NotImplementedError: write its body).")
+            return CheckResult(
+                name,
+                backend,
+                WRONG,
+                f"{header}: not attempted yet ({error.args[0]} still raises NotImplementedError: write its body).",
+            )
         except (StudentCrash, StudentError) as error:
             failures.append(Failure(index, case.label, str(error)))
             continue
@@ -232,8 +243,11 @@ def _check(name, fn, backend, which) -> CheckResult:
             if len(lines) == MAX_DETAILS:
                 named.append(output)
             else:
-                lines.append(exercise.describe(case, mismatch, actual[output], reference) if exercise.describe
-                             else mismatch.describe())
+                lines.append(
+                    exercise.describe(case, mismatch, actual[output], reference)
+                    if exercise.describe
+                    else mismatch.describe()
+                )
         if named:
             lines.append(f"also wrong in this case: {', '.join(named)}")
         if lines:
@@ -243,11 +257,12 @@ def _check(name, fn, backend, which) -> CheckResult:
 
 def report(header: str, exercise: Exercise, cases, failures) -> str:
     if not failures:
-        return f"{header}: passed ({len(cases)} case{'s' * (len(cases) > 1)}: " \
-               f"{'; '.join(c.label for c in cases)})"
+        return f"{header}: passed ({len(cases)} case{'s' * (len(cases) > 1)}: {'; '.join(c.label for c in cases)})"
     first = failures[0]
-    lines = [f"{header}: WRONG ({len(cases) - len(failures)} of {len(cases)} cases passed)",
-             f"case {first.index + 1} of {len(cases)} ({first.label}):"]
+    lines = [
+        f"{header}: WRONG ({len(cases) - len(failures)} of {len(cases)} cases passed)",
+        f"case {first.index + 1} of {len(cases)} ({first.label}):",
+    ]
     lines += ["  " + line for line in first.message.splitlines()]
     others = [f"case {f.index + 1} ({f.label})" for f in failures[1:]]
     if others:
@@ -261,8 +276,9 @@ def report(header: str, exercise: Exercise, cases, failures) -> str:
 
 def recognise(exercise: Exercise, case: Case, actual: dict, expected: dict) -> list[Mistake]:
     """The exercise's mistakes whose outputs on this case the student's match."""
-    bounds = {output: bound_for(ref, exercise.kind(output), exercise.num_terms(case)) for output, ref in
-              expected.items()}
+    bounds = {
+        output: bound_for(ref, exercise.kind(output), exercise.num_terms(case)) for output, ref in expected.items()
+    }
     found = []
     for mistake in exercise.mistakes:
         outputs = mistake.outputs(case)

@@ -15,8 +15,11 @@ from .base import ALL_BACKENDS, Case, Exercise, Mistake, Student, StudentError, 
 from .cells import lstm_params
 from .solutions import solution_module
 
-LAYER_SIZES = ({"T": 12, "B": 2, "d": 3, "h": 4, "seed": 0}, {"T": 5, "B": 1, "d": 4, "h": 2, "seed": 1},
-               {"T": 12, "B": 3, "d": 2, "h": 3, "seed": 2})
+LAYER_SIZES = (
+    {"T": 12, "B": 2, "d": 3, "h": 4, "seed": 0},
+    {"T": 5, "B": 1, "d": 4, "h": 2, "seed": 1},
+    {"T": 12, "B": 3, "d": 2, "h": 3, "seed": 2},
+)
 
 
 def layer_case(sizes, bidirectional=False) -> Case:
@@ -41,13 +44,16 @@ def layer_reference(case):
 def bidirectional_reference(case):
     x = case.inputs
     d, h = x["params_fwd"]["W_xi"].shape
-    params = {**{f"l0.{k}": v for k, v in x["params_fwd"].items()},
-              **{f"l0.rev.{k}": v for k, v in x["params_rev"].items()}}
+    params = {
+        **{f"l0.{k}": v for k, v in x["params_fwd"].items()},
+        **{f"l0.rev.{k}": v for k, v in x["params_rev"].items()},
+    }
     outputs, _, _ = layer_forward(LayerConfig("lstm", d, h, bidirectional=True), params, x["X"])
     return {"outputs": outputs}
 
 
 # --- mistakes -----------------------------------------------------------------------------------------------------
+
 
 def states(params, X, state, carry=True):
     """The (H, C) after every step (``carry=False``: every step from ``state``, the mistake)."""
@@ -60,8 +66,7 @@ def states(params, X, state, carry=True):
     return found
 
 
-def layer_mistake(carry=True, zeros=False, outputs_C=False, final_initial=False, shifted=False,
-                  final_swapped=False):
+def layer_mistake(carry=True, zeros=False, outputs_C=False, final_initial=False, shifted=False, final_swapped=False):
     def outputs(case):
         x = case.inputs
         start = (np.zeros_like(x["H0"]), np.zeros_like(x["C0"])) if zeros else (x["H0"], x["C0"])
@@ -73,27 +78,41 @@ def layer_mistake(carry=True, zeros=False, outputs_C=False, final_initial=False,
         if final_swapped:
             H, C = C, H
         return {"outputs": out, "the final H": H, "the final C": C}
+
     return outputs
 
 
 LAYER_MISTAKES = (
-    Mistake("no_carry", "every step starts from the initial state: each step's new (H, C) is the state the next "
-            "step reads.", layer_mistake(carry=False)),
-    Mistake("zeros_start", "the layer starts from zeros: it starts from the state it is given.",
-            layer_mistake(zeros=True)),
-    Mistake("outputs_C", "outputs holds the cell states C; it holds the hidden states H.",
-            layer_mistake(outputs_C=True)),
-    Mistake("shifted", "outputs[t] is the state before step t (shifted by one): it is the H computed at step t.",
-            layer_mistake(shifted=True)),
-    Mistake("final_initial", "the state returned is the initial one; return the final (H, C).",
-            layer_mistake(final_initial=True)),
-    Mistake("final_swapped", "the final state is returned as (C, H); return (H, C).",
-            layer_mistake(final_swapped=True)),
+    Mistake(
+        "no_carry",
+        "every step starts from the initial state: each step's new (H, C) is the state the next step reads.",
+        layer_mistake(carry=False),
+    ),
+    Mistake(
+        "zeros_start", "the layer starts from zeros: it starts from the state it is given.", layer_mistake(zeros=True)
+    ),
+    Mistake(
+        "outputs_C", "outputs holds the cell states C; it holds the hidden states H.", layer_mistake(outputs_C=True)
+    ),
+    Mistake(
+        "shifted",
+        "outputs[t] is the state before step t (shifted by one): it is the H computed at step t.",
+        layer_mistake(shifted=True),
+    ),
+    Mistake(
+        "final_initial",
+        "the state returned is the initial one; return the final (H, C).",
+        layer_mistake(final_initial=True),
+    ),
+    Mistake(
+        "final_swapped", "the final state is returned as (C, H); return (H, C).", layer_mistake(final_swapped=True)
+    ),
 )
 
 
-def bidirectional_mistake(flip_input=True, flip_back=True, order_swapped=False, rev_params="params_rev",
-                          shared_state=False):
+def bidirectional_mistake(
+    flip_input=True, flip_back=True, order_swapped=False, rev_params="params_rev", shared_state=False
+):
     def outputs(case):
         x = case.inputs
         X = x["X"]
@@ -105,33 +124,55 @@ def bidirectional_mistake(flip_input=True, flip_back=True, order_swapped=False, 
             reverse = reverse[::-1]
         forward = np.stack([s[0] for s in forward])
         return {"outputs": np.concatenate([reverse, forward] if order_swapped else [forward, reverse], axis=-1)}
+
     return outputs
 
 
 BIDIRECTIONAL_MISTAKES = (
-    Mistake("not_flipped_back", "the reverse outputs are not flipped back into time order: the reverse LSTM's "
-            "output for step t is the one computed after reading X[T-1] .. X[t].",
-            bidirectional_mistake(flip_back=False)),
-    Mistake("input_not_reversed", "the reverse LSTM reads the sequence forward: it reads X from the end.",
-            bidirectional_mistake(flip_input=False)),
-    Mistake("not_reversed", "the reverse direction reads the sequence forward and is not flipped: it reads X "
-            "from the end, and its outputs go back into time order.",
-            bidirectional_mistake(flip_input=False, flip_back=False)),
-    Mistake("order_swapped", "the directions are concatenated as [reverse, forward]; the order is [forward, reverse].",
-            bidirectional_mistake(order_swapped=True)),
-    Mistake("reverse_uses_fwd_params", "the reverse direction uses params_fwd; it has its own params_rev.",
-            bidirectional_mistake(rev_params="params_fwd")),
-    Mistake("shared_state", "the reverse direction starts from the forward direction's final state; both start "
-            "from zeros.", bidirectional_mistake(shared_state=True)),
+    Mistake(
+        "not_flipped_back",
+        "the reverse outputs are not flipped back into time order: the reverse LSTM's "
+        "output for step t is the one computed after reading X[T-1] .. X[t].",
+        bidirectional_mistake(flip_back=False),
+    ),
+    Mistake(
+        "input_not_reversed",
+        "the reverse LSTM reads the sequence forward: it reads X from the end.",
+        bidirectional_mistake(flip_input=False),
+    ),
+    Mistake(
+        "not_reversed",
+        "the reverse direction reads the sequence forward and is not flipped: it reads X "
+        "from the end, and its outputs go back into time order.",
+        bidirectional_mistake(flip_input=False, flip_back=False),
+    ),
+    Mistake(
+        "order_swapped",
+        "the directions are concatenated as [reverse, forward]; the order is [forward, reverse].",
+        bidirectional_mistake(order_swapped=True),
+    ),
+    Mistake(
+        "reverse_uses_fwd_params",
+        "the reverse direction uses params_fwd; it has its own params_rev.",
+        bidirectional_mistake(rev_params="params_fwd"),
+    ),
+    Mistake(
+        "shared_state",
+        "the reverse direction starts from the forward direction's final state; both start from zeros.",
+        bidirectional_mistake(shared_state=True),
+    ),
 )
 
 
 # --- calling the student ------------------------------------------------------------------------------------------
 
+
 def sequence(student: Student, value, what: str, shape) -> np.ndarray:
     if isinstance(value, (list, tuple)):
-        raise StudentError(f"{what} is a {type(value).__name__} of {len(value)} items; expected one tensor of shape "
-                           f"(T, B, h) = {shape}: stack the steps' H along a new first axis.")
+        raise StudentError(
+            f"{what} is a {type(value).__name__} of {len(value)} items; expected one tensor of shape "
+            f"(T, B, h) = {shape}: stack the steps' H along a new first axis."
+        )
     return student.array(value, what, shape)
 
 
@@ -139,21 +180,33 @@ def run_layer(student: Student, case: Case) -> dict:
     x = case.inputs
     (T, B, _), h = x["X"].shape, x["H0"].shape[1]
     step = solution_module(student.backend).lstm_step
-    result = student.call("lstm_layer", step, student.tensor(x["X"]),
-                          (student.tensor(x["H0"]), student.tensor(x["C0"])), student.tensors(x["params"]))
+    result = student.call(
+        "lstm_layer",
+        step,
+        student.tensor(x["X"]),
+        (student.tensor(x["H0"]), student.tensor(x["C0"])),
+        student.tensors(x["params"]),
+    )
     outputs, state = student.pair(result, "the value lstm_layer returned", ("outputs", "state"))
     H, C = student.pair(state, "the state lstm_layer returned", ("H", "C"))
-    return {"outputs": sequence(student, outputs, "outputs", (T, B, h)),
-            "the final H": student.array(H, "the final H", (B, h)),
-            "the final C": student.array(C, "the final C", (B, h))}
+    return {
+        "outputs": sequence(student, outputs, "outputs", (T, B, h)),
+        "the final H": student.array(H, "the final H", (B, h)),
+        "the final C": student.array(C, "the final C", (B, h)),
+    }
 
 
 def run_bidirectional(student: Student, case: Case) -> dict:
     x = case.inputs
     (T, B, _), h = x["X"].shape, x["params_fwd"]["W_hi"].shape[0]
     step = solution_module(student.backend).lstm_step
-    result = student.call("bidirectional", step, student.tensor(x["X"]), student.tensors(x["params_fwd"]),
-                          student.tensors(x["params_rev"]))
+    result = student.call(
+        "bidirectional",
+        step,
+        student.tensor(x["X"]),
+        student.tensors(x["params_fwd"]),
+        student.tensors(x["params_rev"]),
+    )
     return {"outputs": sequence(student, result, "the outputs bidirectional returned", (T, B, 2 * h))}
 
 
@@ -161,8 +214,8 @@ def run_bidirectional(student: Student, case: Case) -> dict:
 
 LOOP_NOTES = {
     "jax": "On JAX a Python loop works; jax.lax.scan runs it as one compiled loop:\n"
-           "    jax.lax.scan(f, carry, X) with f(carry, X_t) -> (new carry, output_t) returns\n"
-           "    (the final carry, the outputs stacked on a new first axis).",
+    "    jax.lax.scan(f, carry, X) with f(carry, X_t) -> (new carry, output_t) returns\n"
+    "    (the final carry, the outputs stacked on a new first axis).",
     "torch": "Useful: torch.stack(list, dim=0).",
     "tensorflow": "Useful: tf.unstack(X) (the steps), tf.stack(list, axis=0).",
     "mxnet": "Useful: np.stack(list, axis=0).",
@@ -222,10 +275,30 @@ def bidirectional_stub(backend: str) -> str:
 
 
 EXERCISES = (
-    Exercise("lstm_layer", "run a step function over a sequence (T, B, d)", ("lstm_layer",), ALL_BACKENDS,
-             LAYER_SIZES, layer_case, run_layer, layer_reference, layer_stub, LAYER_MISTAKES,
-             time_axis=("outputs",)),
-    Exercise("bidirectional", "a bidirectional layer: [forward, reverse] outputs in time order", ("bidirectional",),
-             ALL_BACKENDS, LAYER_SIZES, lambda sizes: layer_case(sizes, bidirectional=True), run_bidirectional,
-             bidirectional_reference, bidirectional_stub, BIDIRECTIONAL_MISTAKES, time_axis=("outputs",)),
+    Exercise(
+        "lstm_layer",
+        "run a step function over a sequence (T, B, d)",
+        ("lstm_layer",),
+        ALL_BACKENDS,
+        LAYER_SIZES,
+        layer_case,
+        run_layer,
+        layer_reference,
+        layer_stub,
+        LAYER_MISTAKES,
+        time_axis=("outputs",),
+    ),
+    Exercise(
+        "bidirectional",
+        "a bidirectional layer: [forward, reverse] outputs in time order",
+        ("bidirectional",),
+        ALL_BACKENDS,
+        LAYER_SIZES,
+        lambda sizes: layer_case(sizes, bidirectional=True),
+        run_bidirectional,
+        bidirectional_reference,
+        bidirectional_stub,
+        BIDIRECTIONAL_MISTAKES,
+        time_axis=("outputs",),
+    ),
 )

@@ -23,7 +23,7 @@ def tagged(notebook, prefix: str):
     for cell in notebook["cells"]:
         for tag in tags(cell):
             if tag.startswith(prefix):
-                yield tag[len(prefix):], cell
+                yield tag[len(prefix) :], cell
 
 
 def solution_import(name: str, backend: str) -> str:
@@ -42,8 +42,9 @@ def fill_solutions(notebook, backend: str):
     for cell in notebook["cells"]:
         if BACKEND_TAG in tags(cell):
             lines = cell["source"].splitlines()
-            cell["source"] = "\n".join(f'BACKEND = "{backend}"' if line.startswith("BACKEND = ") else line
-                                       for line in lines)
+            cell["source"] = "\n".join(
+                f'BACKEND = "{backend}"' if line.startswith("BACKEND = ") else line for line in lines
+            )
     return notebook
 
 

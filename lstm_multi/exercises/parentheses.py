@@ -47,10 +47,15 @@ def never_negative(text: str) -> bool:
 
 
 PAREN_MISTAKES = (
-    Mistake("counts_only", "counting is not enough: as many ( as ) can still be unbalanced, as in \")(\"; the "
-            "depth must never go below zero.", answers(lambda s: s.count("(") == s.count(")"))),
-    Mistake("never_negative_only", "the depth must also end at zero: \"(()\" leaves a bracket open.",
-            answers(never_negative)),
+    Mistake(
+        "counts_only",
+        'counting is not enough: as many ( as ) can still be unbalanced, as in ")("; the '
+        "depth must never go below zero.",
+        answers(lambda s: s.count("(") == s.count(")")),
+    ),
+    Mistake(
+        "never_negative_only", 'the depth must also end at zero: "(()" leaves a bracket open.', answers(never_negative)
+    ),
 )
 
 
@@ -59,8 +64,9 @@ def run_balanced(student: Student, case: Case) -> dict:
     for text in case.inputs["strings"]:
         answer = student.call("balanced", text)
         if not isinstance(answer, (bool, np.bool_)):
-            raise StudentError(f"balanced({text!r}) returned {answer!r} ({type(answer).__name__}); "
-                               f"return True or False.")
+            raise StudentError(
+                f"balanced({text!r}) returned {answer!r} ({type(answer).__name__}); return True or False."
+            )
         results.append(float(answer))
     return {"answers": np.array(results)}
 
@@ -70,8 +76,9 @@ def describe_answers(case, mismatch, actual, expected) -> str:
     strings = case.inputs["strings"]
     wrong = [i for i in range(len(strings)) if actual[i] != expected[i]]
     i = wrong[0]
-    return (f"balanced({strings[i]!r}) returned {bool(actual[i])}; expected {bool(expected[i])}"
-            + (f" ({len(wrong) - 1} more misjudged)" if len(wrong) > 1 else ""))
+    return f"balanced({strings[i]!r}) returned {bool(actual[i])}; expected {bool(expected[i])}" + (
+        f" ({len(wrong) - 1} more misjudged)" if len(wrong) > 1 else ""
+    )
 
 
 def balanced_stub(backend: str) -> str:
@@ -91,7 +98,19 @@ def balanced_stub(backend: str) -> str:
 
 
 EXERCISES = (
-    Exercise("balanced", "is a string's every bracket closed in order? (plain Python, any backend)", ("balanced",),
-             ALL_BACKENDS, PAREN_SIZES, paren_case, run_balanced, answers(reference_balanced), balanced_stub,
-             PAREN_MISTAKES, kind=lambda output: "exact", describe=describe_answers, imports=False),
+    Exercise(
+        "balanced",
+        "is a string's every bracket closed in order? (plain Python, any backend)",
+        ("balanced",),
+        ALL_BACKENDS,
+        PAREN_SIZES,
+        paren_case,
+        run_balanced,
+        answers(reference_balanced),
+        balanced_stub,
+        PAREN_MISTAKES,
+        kind=lambda output: "exact",
+        describe=describe_answers,
+        imports=False,
+    ),
 )

@@ -16,10 +16,13 @@ import numpy as np
 from ..core.sampling import next_distribution
 from .base import ALL_BACKENDS, Case, Exercise, Mistake, Student, f32
 
-TOP_SIZES = ({"B": 3, "V": 10, "k": 4, "p": None, "seed": 0}, {"B": 3, "V": 10, "k": None, "p": 0.8, "seed": 1},
-             {"B": 2, "V": 12, "k": 5, "p": 0.6, "seed": 2}, {"B": 2, "V": 8, "k": 3, "p": None, "seed": 3,
-                                                              "ties": True},
-             {"B": 1, "V": 6, "k": 0, "p": 1.0, "seed": 4})
+TOP_SIZES = (
+    {"B": 3, "V": 10, "k": 4, "p": None, "seed": 0},
+    {"B": 3, "V": 10, "k": None, "p": 0.8, "seed": 1},
+    {"B": 2, "V": 12, "k": 5, "p": 0.6, "seed": 2},
+    {"B": 2, "V": 8, "k": 3, "p": None, "seed": 3, "ties": True},
+    {"B": 1, "V": 6, "k": 0, "p": 1.0, "seed": 4},
+)
 MARGIN = 0.02
 OUTPUT = "top_k_top_p(logits, k, p)"
 TIED = np.array([2.0, 1.5, 1.5, 1.5, 0.5, 0.0, -0.5, -1.0])  # k = 3 cuts between equal logits
@@ -40,16 +43,20 @@ def top_case(sizes) -> Case:
     rng = np.random.default_rng(sizes.get("seed", 0))
     while True:
         if sizes.get("ties"):
-            logits = f32(np.stack([rng.permutation(TIED[:V]) if V <= len(TIED) else rng.permutation(V) / 2.0
-                                   for _ in range(B)]))
+            logits = f32(
+                np.stack([rng.permutation(TIED[:V]) if V <= len(TIED) else rng.permutation(V) / 2.0 for _ in range(B)])
+            )
         else:
             logits = f32(rng.standard_normal((B, V)) * 2.0)
         _, p_used = effective(k, p)
         sums = np.cumsum(-np.sort(-softmax(logits), axis=-1), axis=-1)
         if p_used is None or np.abs(sums - p_used).min() > MARGIN:
             break
-    return Case(f"B={B}, V={V}, k={shown(k)}, p={shown(p)}" + (", with ties" if sizes.get("ties") else ""),
-                {"logits": logits, "k": k, "p": p}, dict(sizes))
+    return Case(
+        f"B={B}, V={V}, k={shown(k)}, p={shown(p)}" + (", with ties" if sizes.get("ties") else ""),
+        {"logits": logits, "k": k, "p": p},
+        dict(sizes),
+    )
 
 
 def shown(value) -> str:
@@ -75,7 +82,7 @@ def keep_mask(row, k, p, *, k_offset=0, ties_high=False, smallest=False, p_cut="
         order = np.argsort(-probs, kind="stable")
     keep = np.ones(len(row), dtype=bool)
     if k is not None:
-        keep[order[max(k + k_offset, 0):]] = False
+        keep[order[max(k + k_offset, 0) :]] = False
     if p is not None:
         q = np.where(keep, probs, 0.0) / np.where(keep, probs, 0.0).sum() if renormalise else probs
         cut = int(np.searchsorted(np.cumsum(q[order]), p)) + {"reach": 1, "below": 0, "one_more": 2}[p_cut]
@@ -94,25 +101,46 @@ def top_mistake(values="logits", **change):
             probs = np.where(keep, softmax(x["logits"]), 0.0)
             return {OUTPUT: probs / probs.sum(axis=-1, keepdims=True)}
         return {OUTPUT: np.where(keep, x["logits"], -np.inf)}
+
     return outputs
 
 
 TOP_MISTAKES = (
     Mistake("k_plus_one", "top-k keeps k + 1 tokens; it keeps the k most likely.", top_mistake(k_offset=1)),
     Mistake("k_minus_one", "top-k keeps k - 1 tokens; it keeps the k most likely.", top_mistake(k_offset=-1)),
-    Mistake("ties_high", "equal logits are broken toward the higher index; the package's order keeps the lower "
-            "token id first (a stable sort, most likely first).", top_mistake(ties_high=True)),
+    Mistake(
+        "ties_high",
+        "equal logits are broken toward the higher index; the package's order keeps the lower "
+        "token id first (a stable sort, most likely first).",
+        top_mistake(ties_high=True),
+    ),
     Mistake("smallest", "the least likely tokens are kept: sort from the most likely.", top_mistake(smallest=True)),
-    Mistake("p_below", "top-p drops the token whose probability makes the sum reach p: keep the shortest prefix "
-            "whose sum is at least p (that token included).", top_mistake(p_cut="below")),
-    Mistake("p_one_more", "top-p keeps one token more than the shortest prefix whose sum reaches p.",
-            top_mistake(p_cut="one_more")),
-    Mistake("p_renormalised", "top-p sums the probabilities renormalised after top-k; both filters read the same "
-            "softmax of the logits.", top_mistake(renormalise=True)),
-    Mistake("zeros", "removed tokens are set to 0; set them to -inf (a logit of 0 can still be drawn).",
-            top_mistake(values="zeros")),
-    Mistake("probabilities", "the result is probabilities; return the logits, with -inf where a token is removed.",
-            top_mistake(values="probabilities")),
+    Mistake(
+        "p_below",
+        "top-p drops the token whose probability makes the sum reach p: keep the shortest prefix "
+        "whose sum is at least p (that token included).",
+        top_mistake(p_cut="below"),
+    ),
+    Mistake(
+        "p_one_more",
+        "top-p keeps one token more than the shortest prefix whose sum reaches p.",
+        top_mistake(p_cut="one_more"),
+    ),
+    Mistake(
+        "p_renormalised",
+        "top-p sums the probabilities renormalised after top-k; both filters read the same softmax of the logits.",
+        top_mistake(renormalise=True),
+    ),
+    Mistake(
+        "zeros",
+        "removed tokens are set to 0; set them to -inf (a logit of 0 can still be drawn).",
+        top_mistake(values="zeros"),
+    ),
+    Mistake(
+        "probabilities",
+        "the result is probabilities; return the logits, with -inf where a token is removed.",
+        top_mistake(values="probabilities"),
+    ),
 )
 
 
@@ -123,9 +151,14 @@ def describe_top(case, mismatch, actual, expected) -> str:
     if not rows.size:  # the right tokens, but their logits changed
         return mismatch.describe() + "\n  (the kept logits are returned unchanged)"
     row = rows[0]
-    parts = [f"{what}: {np.flatnonzero(mask[row]).tolist()}" for what, mask in
-             (("tokens you remove that the reference keeps", removed & ~should_remove),
-              ("tokens you keep that the reference removes", ~removed & should_remove)) if mask[row].any()]
+    parts = [
+        f"{what}: {np.flatnonzero(mask[row]).tolist()}"
+        for what, mask in (
+            ("tokens you remove that the reference keeps", removed & ~should_remove),
+            ("tokens you keep that the reference removes", ~removed & should_remove),
+        )
+        if mask[row].any()
+    ]
     more = {1: "", 2: " (and 1 more row)"}.get(len(rows), f" (and {len(rows) - 1} more rows)")
     return f"{OUTPUT}, row {row}: " + "; ".join(parts) + more
 
@@ -138,11 +171,11 @@ def run_top(student: Student, case: Case) -> dict:
 
 NOTES = {
     "torch": "torch.softmax(z, dim=-1), torch.sort(z, dim=-1, descending=True, stable=True), torch.cumsum, "
-             "torch.where, float('-inf')",
+    "torch.where, float('-inf')",
     "tensorflow": "tf.nn.softmax, tf.argsort(z, direction='DESCENDING', stable=True), tf.math.cumsum, tf.where",
     "jax": "jax.nn.softmax, jnp.argsort(-z, stable=True), jnp.cumsum, jnp.where, -jnp.inf",
     "mxnet": "npx.softmax(z, axis=-1), np.cumsum, np.where, -np.inf (comparisons broadcast: z[:, :, None] > "
-             "z[:, None, :])",
+    "z[:, None, :])",
     "numpy": "np.argsort(-z, kind='stable'), np.cumsum, np.where, -np.inf",
 }
 
@@ -171,6 +204,17 @@ def top_stub(backend: str) -> str:
 
 
 EXERCISES = (
-    Exercise("top_k_top_p", "top-k and top-p filtering of logits (the package's sampling rules)", ("top_k_top_p",),
-             ALL_BACKENDS, TOP_SIZES, top_case, run_top, reference_top, top_stub, TOP_MISTAKES, describe=describe_top),
+    Exercise(
+        "top_k_top_p",
+        "top-k and top-p filtering of logits (the package's sampling rules)",
+        ("top_k_top_p",),
+        ALL_BACKENDS,
+        TOP_SIZES,
+        top_case,
+        run_top,
+        reference_top,
+        top_stub,
+        TOP_MISTAKES,
+        describe=describe_top,
+    ),
 )

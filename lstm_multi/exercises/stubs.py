@@ -25,9 +25,11 @@ def stub(name: str, backend: str) -> str:
     """The whole file for the student: ``lstm-multi exercise NAME --backend B > NAME.py``."""
     exercise = get_exercise(name)
     check_backend(exercise, backend)
-    header = (f'"""Exercise {name} on {backend}: {exercise.title}.\n\n'
-              f"Write the body of {' and '.join(exercise.functions)} below, then check it:\n\n"
-              f"    lstm-multi check {name} {name}.py --backend {backend}\n")
+    header = (
+        f'"""Exercise {name} on {backend}: {exercise.title}.\n\n'
+        f"Write the body of {' and '.join(exercise.functions)} below, then check it:\n\n"
+        f"    lstm-multi check {name} {name}.py --backend {backend}\n"
+    )
     header += '"""\n\n'
     imports = f"{IMPORTS[backend]}\n\n\n" if exercise.imports else ""
     return header + imports + exercise.stub_source(backend)

@@ -30,5 +30,18 @@ def lstm_forward(params: Params, X: ArrayLike, state: State | None = None) -> tu
 
 lstm_backward = layer_backward
 
-__all__ = ["cross_entropy", "layer_backward", "layer_forward", "lm_forward", "lm_loss_and_grads",
-           "lstm_backward", "lstm_forward", "one_hot", "sgd_train", "task_forward", "task_loss_and_grads", "trace", "train"]
+__all__ = [
+    "cross_entropy",
+    "layer_backward",
+    "layer_forward",
+    "lm_forward",
+    "lm_loss_and_grads",
+    "lstm_backward",
+    "lstm_forward",
+    "one_hot",
+    "sgd_train",
+    "task_forward",
+    "task_loss_and_grads",
+    "trace",
+    "train",
+]

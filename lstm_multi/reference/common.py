@@ -23,8 +23,9 @@ def sigmoid(x: Array) -> Array:
     return 0.5 * (1.0 + np.tanh(0.5 * x))  # overflow-free form
 
 
-def gate_grads(p: Params, cache: Cache, dA: dict[str, Array], grads: Params,
-               recurrent: str | None = None) -> tuple[Array, Array]:
+def gate_grads(
+    p: Params, cache: Cache, dA: dict[str, Array], grads: Params, recurrent: str | None = None
+) -> tuple[Array, Array]:
     """For each gate g with pre-activation gradient ``dA[g] (B, h)`` of ``X W_xg + H W_hg + b_g``:
     add ``X^T dA_g``, ``H_prev^T dA_g`` and ``sum dA_g`` to ``grads``; return ``dX`` and
     ``dH_prev``. ``recurrent`` lists the gates whose ``H W_hg`` term is a plain product

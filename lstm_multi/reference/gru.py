@@ -44,12 +44,13 @@ def step(p: Params, X: Array, state: UnitState, config: LayerConfig) -> StepResu
     return H, (H,), cache, {"z": Z, "r": R, "h_tilde": H_tilde, "H": H}
 
 
-def step_backward(p: Params, cache: Cache, d_state: UnitState, config: LayerConfig,
-                  grads: Params) -> tuple[Array, UnitState]:
+def step_backward(
+    p: Params, cache: Cache, d_state: UnitState, config: LayerConfig, grads: Params
+) -> tuple[Array, UnitState]:
     (dH,) = d_state
     X, H_prev, Z, R, U, H_tilde = (cache[k] for k in ("X", "H_prev", "Z", "R", "U", "H_tilde"))
     dZ = dH * (H_prev - H_tilde)
-    dA_h = dH * (1 - Z) * (1 - H_tilde ** 2)
+    dA_h = dH * (1 - Z) * (1 - H_tilde**2)
     dH_prev = dH * Z
     if config.reset_after:
         dU = dA_h * R

@@ -51,8 +51,9 @@ def head_forward(params: Params, F: Array) -> tuple[Array, Array | None]:
     return F @ params["W_out"] + params["b_out"], hidden
 
 
-def task_forward(config: LayerConfig, params: Params, inputs: ArrayLike,
-                 masks: Sequence[Array] | None = None) -> tuple[Array, Cache]:
+def task_forward(
+    config: LayerConfig, params: Params, inputs: ArrayLike, masks: Sequence[Array] | None = None
+) -> tuple[Array, Cache]:
     """``(B, C)`` logits (or ``(B, 1)`` predictions) and a cache (``masks``: dropout, see layer.py)."""
     params = f64(params)
     outputs, _, cache = layer_forward(config, params, encode(inputs, config.num_inputs), masks=masks)
@@ -62,8 +63,14 @@ def task_forward(config: LayerConfig, params: Params, inputs: ArrayLike,
     return y, cache
 
 
-def task_loss_and_grads(config: LayerConfig, params: Params, inputs: ArrayLike, targets: ArrayLike, kind: str,
-                        masks: Sequence[Array] | None = None) -> tuple[float, Params]:
+def task_loss_and_grads(
+    config: LayerConfig,
+    params: Params,
+    inputs: ArrayLike,
+    targets: ArrayLike,
+    kind: str,
+    masks: Sequence[Array] | None = None,
+) -> tuple[float, Params]:
     """Mean loss (``kind`` "classification": cross-entropy, "regression": MSE) and every gradient."""
     y, cache = task_forward(config, params, inputs, masks)
     params, F, hidden, B = cache["params"], cache["F"], cache["hidden"], len(y)
@@ -74,7 +81,7 @@ def task_loss_and_grads(config: LayerConfig, params: Params, inputs: ArrayLike, 
         d_y /= B
     else:
         diff = y[:, 0] - np.asarray(targets, np.float64)
-        loss, d_y = float(np.mean(diff ** 2)), (2 * diff / B)[:, None]
+        loss, d_y = float(np.mean(diff**2)), (2 * diff / B)[:, None]
     head_in = hidden if hidden is not None else F
     grads = {"W_out": head_in.T @ d_y, "b_out": d_y.sum(0)}
     d_F = d_y @ params["W_out"].T

@@ -35,8 +35,7 @@ def infer_config(params: Mapping[str, ArrayLike], num_inputs: int | None = None)
     """A single-unit layer's configuration from its canonical parameter names and shapes."""
     extra: dict[str, Any]  # the cell's options
     if "W_xi" in params:
-        cell, extra = "lstm", {"peephole": "diagonal" if "w_ci" in params else "full" if "W_ci" in params
-                               else None}
+        cell, extra = "lstm", {"peephole": "diagonal" if "w_ci" in params else "full" if "W_ci" in params else None}
     elif "W_xz" in params:
         cell, extra = "gru", {"reset_after": "b_hh" in params}
     elif "W_xh" in params:
@@ -66,11 +65,12 @@ def to_api_state(config: LayerConfig, unit_states: Sequence[UnitState]) -> State
 
 
 def unit_params(params: Params, prefix: str) -> Params:
-    return {name[len(prefix):]: value for name, value in params.items() if name.startswith(prefix)}
+    return {name[len(prefix) :]: value for name, value in params.items() if name.startswith(prefix)}
 
 
-def layer_forward(config: LayerConfig, params: Params, X: ArrayLike, state: State | None = None,
-                  masks: Sequence[Array] | None = None) -> tuple[Array, State, Cache]:
+def layer_forward(
+    config: LayerConfig, params: Params, X: ArrayLike, state: State | None = None, masks: Sequence[Array] | None = None
+) -> tuple[Array, State, Cache]:
     """Run the layer over ``X (T, B, d)``; returns ``outputs (T, B, h * dirs)``, the final state
     (API form) and a cache for :func:`layer_backward` (its ``"traces"``: per unit, per step).
     ``masks``: one dropout mask per layer but the last (see the module's docstring)."""
@@ -102,8 +102,7 @@ def layer_forward(config: LayerConfig, params: Params, X: ArrayLike, state: Stat
     return outputs, to_api_state(config, finals), cache
 
 
-def layer_backward(cache: Cache, d_outputs: ArrayLike,
-                   d_state: State | None = None) -> tuple[Params, Array, State]:
+def layer_backward(cache: Cache, d_outputs: ArrayLike, d_state: State | None = None) -> tuple[Params, Array, State]:
     """Backpropagation through time and through the layers.
 
     Returns canonical ``grads``, ``dX (T, B, d)`` and the gradient of the initial state (API form).
@@ -125,7 +124,7 @@ def layer_backward(cache: Cache, d_outputs: ArrayLike,
             dX = np.zeros_like(unit["input"])
             order = range(T) if unit["reverse"] else range(T - 1, -1, -1)
             for t in order:
-                d_s = (d_s[0] + d_out[t, :, j * h:(j + 1) * h],) + tuple(d_s[1:])
+                d_s = (d_s[0] + d_out[t, :, j * h : (j + 1) * h],) + tuple(d_s[1:])
                 dX[t], d_s = cell.step_backward(unit["p"], unit["steps"][t][0], d_s, config, unit_grads)
             d_initial[u] = d_s
             grads.update({unit["prefix"] + name: g for name, g in unit_grads.items()})
@@ -135,8 +134,7 @@ def layer_backward(cache: Cache, d_outputs: ArrayLike,
     return grads, d_out, to_api_state(config, d_initial)
 
 
-def trace(config: LayerConfig, params: Params, X: ArrayLike,
-          state: State | None = None) -> dict[str, np.ndarray]:
+def trace(config: LayerConfig, params: Params, X: ArrayLike, state: State | None = None) -> dict[str, np.ndarray]:
     """Every gate and state per step, each ``(T, B, h)`` in time order, names prefixed by unit."""
     _, _, cache = layer_forward(config, params, X, state)
     result: dict[str, np.ndarray] = {}

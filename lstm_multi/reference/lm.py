@@ -29,9 +29,13 @@ def layer_config(params: Mapping[str, ArrayLike], config: LayerConfig | None) ->
     return config if config is not None else infer_config({k: v for k, v in params.items() if k not in OWN})
 
 
-def lm_forward(params: Params, tokens: ArrayLike, state: State | None = None,
-               config: LayerConfig | None = None,
-               masks: Sequence[Array] | None = None) -> tuple[Array, State, Cache]:
+def lm_forward(
+    params: Params,
+    tokens: ArrayLike,
+    state: State | None = None,
+    config: LayerConfig | None = None,
+    masks: Sequence[Array] | None = None,
+) -> tuple[Array, State, Cache]:
     """Returns ``logits (B, T, V)``, the layer's final state and a cache.
 
     ``config`` is the layer's :class:`~lstm_multi.core.family.LayerConfig` (``None``: inferred
@@ -56,9 +60,14 @@ def cross_entropy(logits: Array, targets: ArrayLike) -> tuple[float, Array]:
     return -picked.mean(), np.exp(log_probs)
 
 
-def lm_loss_and_grads(params: Params, tokens: ArrayLike, targets: ArrayLike,
-                      state: State | None = None, config: LayerConfig | None = None,
-                      masks: Sequence[Array] | None = None) -> tuple[float, Params]:
+def lm_loss_and_grads(
+    params: Params,
+    tokens: ArrayLike,
+    targets: ArrayLike,
+    state: State | None = None,
+    config: LayerConfig | None = None,
+    masks: Sequence[Array] | None = None,
+) -> tuple[float, Params]:
     """Mean cross-entropy of the LM on ``tokens (B, T)`` and its gradient for every parameter.
 
     Returns ``(loss: float, grads: dict)``, gradients float64 in canonical names and order.

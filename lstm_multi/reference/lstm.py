@@ -58,19 +58,20 @@ def step(p: Params, X: Array, state: UnitState, config: LayerConfig) -> StepResu
     return H, (H, C), cache, traces
 
 
-def step_backward(p: Params, cache: Cache, d_state: UnitState, config: LayerConfig,
-                  grads: Params) -> tuple[Array, UnitState]:
+def step_backward(
+    p: Params, cache: Cache, d_state: UnitState, config: LayerConfig, grads: Params
+) -> tuple[Array, UnitState]:
     """Back through one step: adds to ``grads``; returns ``dX`` and ``(dH_prev, dC_prev)``."""
     dH, dC = d_state
     X, C_prev, I, F, O, C_tilde, C = (cache[k] for k in ("X", "C_prev", "I", "F", "O", "C_tilde", "C"))
     tanh_C = np.tanh(C)
     dA = {"o": dH * tanh_C * O * (1 - O)}
-    dC = dC + dH * O * (1 - tanh_C ** 2)
+    dC = dC + dH * O * (1 - tanh_C**2)
     if config.peephole == "diagonal":
         dC = dC + dA["o"] * p["w_co"]
     dA["i"] = dC * C_tilde * I * (1 - I)
     dA["f"] = dC * C_prev * F * (1 - F)
-    dA["c"] = dC * I * (1 - C_tilde ** 2)
+    dA["c"] = dC * I * (1 - C_tilde**2)
     dC_prev = dC * F
     if config.peephole == "diagonal":
         dC_prev = dC_prev + dA["i"] * p["w_ci"] + dA["f"] * p["w_cf"]

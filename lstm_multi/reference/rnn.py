@@ -23,8 +23,9 @@ def step(p: Params, X: Array, state: UnitState, config: LayerConfig) -> StepResu
     return H, (H,), dict(X=X, H_prev=H_prev, H=H), {"H": H}
 
 
-def step_backward(p: Params, cache: Cache, d_state: UnitState, config: LayerConfig,
-                  grads: Params) -> tuple[Array, UnitState]:
+def step_backward(
+    p: Params, cache: Cache, d_state: UnitState, config: LayerConfig, grads: Params
+) -> tuple[Array, UnitState]:
     (dH,) = d_state
     dA = {"h": dH * (1 - cache["H"] ** 2)}
     dX, dH_prev = gate_grads(p, cache, dA, grads)

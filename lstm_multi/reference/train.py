@@ -19,9 +19,14 @@ from .lm import lm_loss_and_grads
 LossAndGrads: TypeAlias = Callable[[Params, ArrayLike, ArrayLike], tuple[float, Params]]
 
 
-def train(params: Params, batches: Iterable[tuple[ArrayLike, ArrayLike]], optimizer: Optimizer,
-          clip: float | None, config: LayerConfig | None = None,
-          loss_and_grads: LossAndGrads | None = None) -> tuple[Array, Params]:
+def train(
+    params: Params,
+    batches: Iterable[tuple[ArrayLike, ArrayLike]],
+    optimizer: Optimizer,
+    clip: float | None,
+    config: LayerConfig | None = None,
+    loss_and_grads: LossAndGrads | None = None,
+) -> tuple[Array, Params]:
     """Train a copy of ``params`` on ``batches`` of ``(inputs, targets)`` with ``optimizer``
     (:class:`~lstm_multi.core.optim.SGD` or ``Adam``), gradients clipped to global norm ``clip``.
 
@@ -37,14 +42,19 @@ def train(params: Params, batches: Iterable[tuple[ArrayLike, ArrayLike]], optimi
     losses = []
     for step, (tokens, targets) in enumerate(batches, start=1):
         loss, grads = loss_and_grads(dict(zip(names, values)), tokens, targets)
-        norm = float(np.sqrt(sum(np.sum(g ** 2) for g in grads.values())))
+        norm = float(np.sqrt(sum(np.sum(g**2) for g in grads.values())))
         scale = clip_scale(norm, clip)
         values, slots = optimizer.update(values, [grads[n] * scale for n in names], slots, step, np.sqrt)
         losses.append(loss)
     return np.array(losses), dict(zip(names, values))
 
 
-def sgd_train(params: Params, batches: Iterable[tuple[ArrayLike, ArrayLike]], lr: float, clip: float | None,
-              config: LayerConfig | None = None) -> tuple[Array, Params]:
+def sgd_train(
+    params: Params,
+    batches: Iterable[tuple[ArrayLike, ArrayLike]],
+    lr: float,
+    clip: float | None,
+    config: LayerConfig | None = None,
+) -> tuple[Array, Params]:
     """:func:`train` with plain SGD: each step ``p -= lr * min(1, clip / ||g||) * g``."""
     return train(params, batches, SGD(lr), clip, config)

@@ -77,9 +77,8 @@ def initialize_from_env() -> None:
     if not given:
         return
     if len(given) < len(names):
-        raise ValueError(f"a multi-process JAX run needs all of {', '.join(names)}; only "
-                         f"{', '.join(given)} set.")
+        raise ValueError(f"a multi-process JAX run needs all of {', '.join(names)}; only {', '.join(given)} set.")
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(os.environ["JAX_COORDINATOR_ADDRESS"], int(os.environ["JAX_NUM_PROCESSES"]),
-                               int(os.environ["JAX_PROCESS_ID"]))
-
+    jax.distributed.initialize(
+        os.environ["JAX_COORDINATOR_ADDRESS"], int(os.environ["JAX_NUM_PROCESSES"]), int(os.environ["JAX_PROCESS_ID"])
+    )

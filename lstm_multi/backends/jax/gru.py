@@ -31,11 +31,21 @@ class GRUScratch(ScratchLayer):
     ``b_hh (h,)`` for the reset-after form.
     """
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, reset_after: bool = True, seed: int = 0, init: str | None = None,
-                 sigma: float | None = None):
-        config = LayerConfig("gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
-                             reset_after=reset_after)
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        reset_after: bool = True,
+        seed: int = 0,
+        init: str | None = None,
+        sigma: float | None = None,
+    ):
+        config = LayerConfig(
+            "gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout, reset_after=reset_after
+        )
         super().__init__(config, init=init, sigma=sigma, seed=seed)
 
     @staticmethod
@@ -55,9 +65,9 @@ def gru_step(config: LayerConfig, p: dict, state: tuple, XW_t):
         Z, R = jax.nn.sigmoid(X_z + H_z), jax.nn.sigmoid(X_r + H_r)
         H_tilde = jnp.tanh(X_h + R * (H_h + p["b_hh"]))
     else:
-        H_z, H_r = jnp.split(H @ p["W_h"][:, :2 * h], 2, axis=-1)
+        H_z, H_r = jnp.split(H @ p["W_h"][:, : 2 * h], 2, axis=-1)
         Z, R = jax.nn.sigmoid(X_z + H_z), jax.nn.sigmoid(X_r + H_r)
-        H_tilde = jnp.tanh(X_h + (R * H) @ p["W_h"][:, 2 * h:])
+        H_tilde = jnp.tanh(X_h + (R * H) @ p["W_h"][:, 2 * h :])
     H = Z * H + (1 - Z) * H_tilde
     return (H,), {"z": Z, "r": R, "h_tilde": H_tilde, "H": H}
 
@@ -80,13 +90,24 @@ class GRU(NativeLayer):
     GATE_ORDER = CELLS["gru"].native_gate_order["jax"]  # "rzh"
     step = staticmethod(gru_step)  # the same equations, for trace() (Flax's cell returns no gates)
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, reset_after: bool = True, seed: int = 0):
-        config = LayerConfig("gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
-                             reset_after=reset_after)
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        reset_after: bool = True,
+        seed: int = 0,
+    ):
+        config = LayerConfig(
+            "gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout, reset_after=reset_after
+        )
         if not config.reset_after:
-            raise ValueError("Flax's nnx.GRUCell has only the reset-after form (cuDNN's); use "
-                             "GRUScratch(reset_after=False) for d2l's.")
+            raise ValueError(
+                "Flax's nnx.GRUCell has only the reset-after form (cuDNN's); use "
+                "GRUScratch(reset_after=False) for d2l's."
+            )
         super().__init__(config, seed=seed)
 
     def make_cell(self, num_inputs, rngs):
@@ -99,5 +120,11 @@ class GRU(NativeLayer):
 
     def unit_layout(self, index, prefix, layer, reverse) -> FusedLayout:
         p = self.cell_name(index)
-        return FusedLayout(p + "dense_i.kernel", p + "dense_h.kernel", p + "dense_i.bias", self.GATE_ORDER,
-                           b_h=p + "dense_h.bias", separate=(("h", "b_hh"),))
+        return FusedLayout(
+            p + "dense_i.kernel",
+            p + "dense_h.kernel",
+            p + "dense_i.bias",
+            self.GATE_ORDER,
+            b_h=p + "dense_h.bias",
+            separate=(("h", "b_hh"),),
+        )

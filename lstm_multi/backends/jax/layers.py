@@ -160,10 +160,19 @@ class NativeLayer(Layer):
         super().__init__(config, seed)
         rngs = nnx.Rngs(seed)
         # rngs=False: the carry always comes from us, so the RNN needs no random state.
-        self.units = nnx.List([
-            nnx.RNN(self.make_cell(d, rngs), time_major=True, return_carry=True, reverse=reverse,
-                    keep_order=True, rngs=False)
-            for _, _, d, reverse in config.units()])
+        self.units = nnx.List(
+            [
+                nnx.RNN(
+                    self.make_cell(d, rngs),
+                    time_major=True,
+                    return_carry=True,
+                    reverse=reverse,
+                    keep_order=True,
+                    rngs=False,
+                )
+                for _, _, d, reverse in config.units()
+            ]
+        )
 
     def make_cell(self, num_inputs: int, rngs: nnx.Rngs):
         raise NotImplementedError
@@ -214,7 +223,7 @@ def trace(layer: Layer, X, state=None) -> dict:
         p = {name: jnp.asarray(value) for name, value in fuse_unit(config, params, prefix).items()}
         unit_state = tuple(s[u] for s in parts)
         steps: list[Any] = [None] * T  # steps[t]: {trace name: value}
-        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        for t in range(T - 1, -1, -1) if reverse else range(T):
             unit_state, steps[t] = layer.step(config, p, unit_state, layer_input[t] @ p["W_x"] + p["b"])
         outputs.append(jnp.stack([values["H"] for values in steps]))
         for name in config.spec.traces:

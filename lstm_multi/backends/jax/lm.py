@@ -68,8 +68,7 @@ class RNNLM(RNNLMScratch):
     ``embedding_dim``, ``nnx.Embed(vocab, embedding_dim)`` (``embedding`` is ``W_e``);
     Flax's initialisation, from ``seed + 1`` and ``seed + 2``."""
 
-    NATIVE = {"W_e": ("embedding.embedding", False), "W_hq": ("linear.kernel", False),
-              "b_q": ("linear.bias", False)}
+    NATIVE = {"W_e": ("embedding.embedding", False), "W_hq": ("linear.kernel", False), "b_q": ("linear.bias", False)}
 
     def init_params(self):
         self.linear = nnx.Linear(self.config.num_hiddens, self.vocab_size, rngs=nnx.Rngs(self.seed + 1))

@@ -50,11 +50,30 @@ class LSTMScratch(ScratchLayer):
     ``OptimizedLSTMCell``.
     """
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, peephole=False, forget_bias: float = 0.0, seed: int = 0,
-                 init: str | None = None, sigma: float | None = None, hoist_input: bool = False):
-        config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
-                             peephole=peephole, forget_bias=forget_bias)
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        peephole=False,
+        forget_bias: float = 0.0,
+        seed: int = 0,
+        init: str | None = None,
+        sigma: float | None = None,
+        hoist_input: bool = False,
+    ):
+        config = LayerConfig(
+            "lstm",
+            num_inputs,
+            num_hiddens,
+            num_layers,
+            bidirectional,
+            dropout,
+            peephole=peephole,
+            forget_bias=forget_bias,
+        )
         self.hoist_input = hoist_input
         super().__init__(config, init=init, sigma=sigma, seed=seed)
 
@@ -98,10 +117,27 @@ class LSTM(NativeLayer):
     GATE_ORDER = CELLS["lstm"].native_gate_order["jax"]  # "ifco"
     step = staticmethod(lstm_step)  # the same equations, for trace() (Flax's cell returns no gates)
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, peephole=False, forget_bias: float = 0.0, seed: int = 0):
-        config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
-                             peephole=peephole, forget_bias=forget_bias)
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        peephole=False,
+        forget_bias: float = 0.0,
+        seed: int = 0,
+    ):
+        config = LayerConfig(
+            "lstm",
+            num_inputs,
+            num_hiddens,
+            num_layers,
+            bidirectional,
+            dropout,
+            peephole=peephole,
+            forget_bias=forget_bias,
+        )
         if config.peephole:
             raise ValueError(NO_PEEPHOLE)
         super().__init__(config, seed=seed)
@@ -110,7 +146,7 @@ class LSTM(NativeLayer):
         cell = nnx.OptimizedLSTMCell(num_inputs, self.config.num_hiddens, rngs=rngs)
         if self.config.forget_bias:
             h, f = self.config.num_hiddens, self.GATE_ORDER.index("f")
-            cell.dense_h.bias[...] = cell.dense_h.bias[...].at[f * h:(f + 1) * h].set(self.config.forget_bias)
+            cell.dense_h.bias[...] = cell.dense_h.bias[...].at[f * h : (f + 1) * h].set(self.config.forget_bias)
         return cell
 
     def to_carry(self, state):

@@ -82,6 +82,7 @@ def jit_method(method):
     (the training step) the method runs as it is, part of that trace, so what it changes
     on the module (the dropout RNG's counter) reaches that function's state.
     """
+
     @functools.partial(jax.jit, static_argnums=0)
     def pure(graphdef, state, *args):
         TRACES[method.__qualname__] += 1
@@ -151,9 +152,12 @@ def _mask_frozen(model, grads):
     keep = {name: ~mask for name, mask in model.frozen().items()}
     if not keep:
         return grads
-    return nnx.from_flat_state([
-        (path, g.replace(g[...] * keep[_name(path)]) if _name(path) in keep else g)
-        for path, g in nnx.to_flat_state(grads)])
+    return nnx.from_flat_state(
+        [
+            (path, g.replace(g[...] * keep[_name(path)]) if _name(path) in keep else g)
+            for path, g in nnx.to_flat_state(grads)
+        ]
+    )
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -187,18 +191,22 @@ def _train_step(graphdef, params, rest, inputs, targets, kind, clip, hyper, slot
     step are arguments, so a new learning rate or the next step reuses the compiled step.
     """
     TRACES["train_step"] += 1
-    (loss, (_, rngs)), grads = jax.value_and_grad(_loss, has_aux=True)(params, graphdef, rest, inputs,
-                                                                       targets, True)
+    (loss, (_, rngs)), grads = jax.value_and_grad(_loss, has_aux=True)(params, graphdef, rest, inputs, targets, True)
     grads = _mask_frozen(nnx.merge(graphdef, params, rest), grads)
     if clip is not None:
-        norm = jnp.sqrt(sum(jnp.sum(g ** 2) for g in jax.tree.leaves(grads)))
+        norm = jnp.sqrt(sum(jnp.sum(g**2) for g in jax.tree.leaves(grads)))
         grads = jax.tree.map(lambda g: g * jnp.minimum(1.0, clip / norm), grads)
     values, treedef = jax.tree.flatten(params)
     # The optimizer's own update (core/optim.py), its numbers read from ``hyper`` (traced values).
-    new, new_slots = kind.update(types.SimpleNamespace(**hyper), values, jax.tree.leaves(grads),
-                                 {slot: jax.tree.leaves(v) for slot, v in slots.items()}, step, jnp.sqrt)
-    return (loss, treedef.unflatten(new), {slot: treedef.unflatten(v) for slot, v in new_slots.items()},
-            rngs)
+    new, new_slots = kind.update(
+        types.SimpleNamespace(**hyper),
+        values,
+        jax.tree.leaves(grads),
+        {slot: jax.tree.leaves(v) for slot, v in slots.items()},
+        step,
+        jnp.sqrt,
+    )
+    return (loss, treedef.unflatten(new), {slot: treedef.unflatten(v) for slot, v in new_slots.items()}, rngs)
 
 
 def loss_and_grads(model, inputs, targets):
@@ -226,11 +234,15 @@ def train_step(model, inputs, targets, optimizer, clip: float | None, batch_shar
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)  # type: ignore[misc, unused-ignore]
     state = _OPTIMIZER_STATE.get(model)
     if state is None or state["name"] != optimizer.name:
-        state = {"name": optimizer.name, "step": 0,
-                 "slots": {slot: jax.tree.map(jnp.zeros_like, params) for slot in optimizer.slots}}
+        state = {
+            "name": optimizer.name,
+            "step": 0,
+            "slots": {slot: jax.tree.map(jnp.zeros_like, params) for slot in optimizer.slots},
+        }
     hyper = {f.name: getattr(optimizer, f.name) for f in dataclasses.fields(optimizer)}
-    loss, params, slots, rngs = _train_step(graphdef, params, rest, inputs, targets, type(optimizer), clip,
-                                            hyper, state["slots"], state["step"] + 1)
+    loss, params, slots, rngs = _train_step(
+        graphdef, params, rest, inputs, targets, type(optimizer), clip, hyper, state["slots"], state["step"] + 1
+    )
     nnx.update(model, params, rngs)
     _OPTIMIZER_STATE[model] = {"name": optimizer.name, "step": state["step"] + 1, "slots": slots}
     return float(local(loss))
@@ -242,17 +254,24 @@ def get_optimizer_state(model):
     state = _OPTIMIZER_STATE.get(model)
     if state is None:
         return None
-    return canonical_state(model, state["name"], state["step"],
-                           {slot: _native(values) for slot, values in state["slots"].items()})
+    return canonical_state(
+        model, state["name"], state["step"], {slot: _native(values) for slot, values in state["slots"].items()}
+    )
 
 
 def set_optimizer_state(model, state) -> None:
     """Continue from a saved state (checked): the next step with an optimizer of its kind is ``step + 1``."""
     name, step, native = native_state(model, state)
     params = nnx.state(model, nnx.Param)
-    slots = {slot: nnx.from_flat_state([(path, value.replace(jnp.asarray(values[_name(path)], jnp.float32)))
-                                        for path, value in nnx.to_flat_state(params)])
-             for slot, values in native.items()}
+    slots = {
+        slot: nnx.from_flat_state(
+            [
+                (path, value.replace(jnp.asarray(values[_name(path)], jnp.float32)))
+                for path, value in nnx.to_flat_state(params)
+            ]
+        )
+        for slot, values in native.items()
+    }
     _OPTIMIZER_STATE[model] = {"name": name, "step": step, "slots": slots}
 
 

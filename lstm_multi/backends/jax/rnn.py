@@ -21,9 +21,17 @@ class RNNScratch(ScratchLayer):
     Stored as ``W_x (d, h)``, ``W_h (h, h)``, ``b (h,)``.
     """
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, seed: int = 0, init: str | None = None,
-                 sigma: float | None = None):
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        seed: int = 0,
+        init: str | None = None,
+        sigma: float | None = None,
+    ):
         config = LayerConfig("rnn", num_inputs, num_hiddens, num_layers, bidirectional, dropout)
         super().__init__(config, init=init, sigma=sigma, seed=seed)
 
@@ -47,8 +55,15 @@ class RNN(NativeLayer):
     parameters. Initialisation is Flax's, from ``seed``.
     """
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, seed: int = 0):
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        seed: int = 0,
+    ):
         config = LayerConfig("rnn", num_inputs, num_hiddens, num_layers, bidirectional, dropout)
         super().__init__(config, seed=seed)
 

@@ -55,8 +55,16 @@ class TaskModel:
 class Classifier(TaskModel, models.Classifier, nnx.Module):
     """Symbol ids ``(B, T)`` (one-hot) -> ``num_classes`` logits; cross-entropy; accuracy."""
 
-    def __init__(self, rnn, num_classes: int = 2, head: str = "linear", mlp_hiddens: int = 32,
-                 lr: float = 0.01, seed: int = 0, optimizer: str = "sgd"):
+    def __init__(
+        self,
+        rnn,
+        num_classes: int = 2,
+        head: str = "linear",
+        mlp_hiddens: int = 32,
+        lr: float = 0.01,
+        seed: int = 0,
+        optimizer: str = "sgd",
+    ):
         self.save_hyperparameters(ignore=["rnn"])
         self.init_head(rnn)
 
@@ -67,8 +75,9 @@ class Classifier(TaskModel, models.Classifier, nnx.Module):
 class Regressor(TaskModel, models.Regressor, nnx.Module):
     """Real values ``(B, T)`` (one feature per step) -> one value ``(B, 1)``; squared error; MSE."""
 
-    def __init__(self, rnn, head: str = "linear", mlp_hiddens: int = 32, lr: float = 0.01, seed: int = 0,
-                 optimizer: str = "sgd"):
+    def __init__(
+        self, rnn, head: str = "linear", mlp_hiddens: int = 32, lr: float = 0.01, seed: int = 0, optimizer: str = "sgd"
+    ):
         self.save_hyperparameters(ignore=["rnn"])
         self.init_head(rnn)
 

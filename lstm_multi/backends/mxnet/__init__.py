@@ -12,17 +12,54 @@ npx.set_np()
 
 from .distributed import DataParallel  # noqa: E402
 from .gru import GRU, GRUScratch  # noqa: E402  (set_np first: parameters are created as np arrays)
+from .layers import trace  # noqa: E402
 from .lm import RNNLM, RNNLMScratch  # noqa: E402
 from .lstm import LSTM, LSTMScratch  # noqa: E402
-from .layers import trace  # noqa: E402
-from .ops import (concat, cross_entropy, evaluate, evaluate_loss, get_optimizer_state, get_params,  # noqa: E402
-                  loss_and_grads, mse, set_optimizer_state, set_params, tensor, to_numpy, train_step)
+from .ops import (  # noqa: E402
+    concat,
+    cross_entropy,
+    evaluate,
+    evaluate_loss,
+    get_optimizer_state,
+    get_params,
+    loss_and_grads,
+    mse,
+    set_optimizer_state,
+    set_params,
+    tensor,
+    to_numpy,
+    train_step,
+)
 from .rnn import RNN, RNNScratch  # noqa: E402
 from .tasks import Classifier, Regressor  # noqa: E402
 
 NAME = "mxnet"
 
-__all__ = ["DataParallel", "GRU", "Classifier", "GRUScratch", "LSTM", "LSTMScratch", "NAME", "RNN", "RNNLM",
-           "RNNLMScratch", "RNNScratch", "Regressor", "concat", "cross_entropy", "evaluate", "evaluate_loss",
-           "get_optimizer_state", "get_params", "loss_and_grads", "mse", "set_optimizer_state", "set_params",
-           "tensor", "to_numpy", "trace", "train_step"]
+__all__ = [
+    "DataParallel",
+    "GRU",
+    "Classifier",
+    "GRUScratch",
+    "LSTM",
+    "LSTMScratch",
+    "NAME",
+    "RNN",
+    "RNNLM",
+    "RNNLMScratch",
+    "RNNScratch",
+    "Regressor",
+    "concat",
+    "cross_entropy",
+    "evaluate",
+    "evaluate_loss",
+    "get_optimizer_state",
+    "get_params",
+    "loss_and_grads",
+    "mse",
+    "set_optimizer_state",
+    "set_params",
+    "tensor",
+    "to_numpy",
+    "trace",
+    "train_step",
+]

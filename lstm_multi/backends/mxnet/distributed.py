@@ -41,12 +41,15 @@ def check_cluster(workers: int) -> None:
     workers asked for as the run has."""
     missing = [name for name in DIST_VARS if not os.environ.get(name)]
     if missing:
-        raise ValueError(f"a multi-machine MXNet run needs all of {', '.join(DIST_VARS)}; "
-                         f"{', '.join(missing)} not set.")
+        raise ValueError(
+            f"a multi-machine MXNet run needs all of {', '.join(DIST_VARS)}; {', '.join(missing)} not set."
+        )
     if int(os.environ["DMLC_NUM_WORKER"]) != workers:
-        raise ValueError(f"workers={workers}, but this MXNet run has DMLC_NUM_WORKER="
-                         f"{os.environ['DMLC_NUM_WORKER']} worker processes; ask for as many workers "
-                         f"as processes.")
+        raise ValueError(
+            f"workers={workers}, but this MXNet run has DMLC_NUM_WORKER="
+            f"{os.environ['DMLC_NUM_WORKER']} worker processes; ask for as many workers "
+            f"as processes."
+        )
 
 
 class DataParallel:
@@ -92,8 +95,11 @@ class DataParallel:
         # Sum over contexts and workers into context 0's, every key in one call.
         first = self.contexts[0]
         keys = list(range(len(trained) + 1))
-        self.kvstore.pushpull(keys, [[p.grad(ctx) for ctx in self.contexts] for _, p, _ in trained] + [status],
-                              out=[p.grad(first) for _, p, _ in trained] + [status[0]])
+        self.kvstore.pushpull(
+            keys,
+            [[p.grad(ctx) for ctx in self.contexts] for _, p, _ in trained] + [status],
+            out=[p.grad(first) for _, p, _ in trained] + [status[0]],
+        )
         with first:  # the update reads and writes context 0's copy, its state stays there
             grads = _trained_gradients(model)
             for _, _, g in grads:

@@ -32,8 +32,8 @@ def gru_step(config, p, state, XW_t, api):
         XW_h, HW_h = split(api, XW_t, 3, h)[2], split(api, HW, 3, h)[2]
         H_tilde = tanh(XW_h + R * (HW_h + p["b_hh"]))
     else:
-        Z, R = map(sigmoid, split(api, XW_t[:, :2 * h] + dot(H, p["W_h"][:, :2 * h]), 2, h))
-        H_tilde = tanh(XW_t[:, 2 * h:] + dot(R * H, p["W_h"][:, 2 * h:]))
+        Z, R = map(sigmoid, split(api, XW_t[:, : 2 * h] + dot(H, p["W_h"][:, : 2 * h]), 2, h))
+        H_tilde = tanh(XW_t[:, 2 * h :] + dot(R * H, p["W_h"][:, 2 * h :]))
     # Z * H + (1 - Z) * H_tilde, written so that the static graph keeps one (B, h) product
     # for the backward (H - H_tilde) where the textbook form keeps two (1 - Z and H).
     H = H_tilde + Z * (H - H_tilde)
@@ -58,11 +58,21 @@ class GRUScratch(ScratchLayer):
     first.
     """
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, reset_after: bool = True, seed: int = 0, init: str | None = None,
-                 sigma: float | None = None):
-        config = LayerConfig("gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
-                             reset_after=reset_after)
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        reset_after: bool = True,
+        seed: int = 0,
+        init: str | None = None,
+        sigma: float | None = None,
+    ):
+        config = LayerConfig(
+            "gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout, reset_after=reset_after
+        )
         super().__init__(config, init=init, sigma=sigma, seed=seed)
 
     step = staticmethod(gru_step)
@@ -83,13 +93,23 @@ class GRU(NativeLayer):
 
     GLUON = with_dropout_between_layers(gluon.rnn.GRU)
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, reset_after: bool = True, seed: int = 0):
-        config = LayerConfig("gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
-                             reset_after=reset_after)
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        reset_after: bool = True,
+        seed: int = 0,
+    ):
+        config = LayerConfig(
+            "gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout, reset_after=reset_after
+        )
         if not config.reset_after:
-            raise ValueError("Gluon's GRU has only the reset-after form (cuDNN's); use "
-                             "GRUScratch(reset_after=False) for d2l's.")
+            raise ValueError(
+                "Gluon's GRU has only the reset-after form (cuDNN's); use GRUScratch(reset_after=False) for d2l's."
+            )
         super().__init__(config, seed=seed)
 
     step = staticmethod(gru_step)  # the same equations, for trace() (Gluon's layer returns no gates)

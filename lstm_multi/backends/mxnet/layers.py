@@ -89,6 +89,7 @@ def scan(api, step, xs, state):
     Symbols, so the arrays cross it as legacy views (no copies) and ``step`` sees
     NumPy-interface arrays.
     """
+
     def legacy_step(x_t, state):
         y_t, state = step(x_t.as_np_ndarray(), [s.as_np_ndarray() for s in state])
         return y_t.as_nd_ndarray(), [s.as_nd_ndarray() for s in state]
@@ -220,6 +221,7 @@ class ScratchLayer(Layer):
         """
         num_steps = X.shape[0] if isinstance(X, np.ndarray) else self._num_steps
         if num_steps is None:
+
             def loop_step(XW_t, state):
                 state, _ = self.step(self.config, p, state, XW_t, api)
                 return state[0], list(state)
@@ -241,14 +243,17 @@ class ScratchLayer(Layer):
         units = config.units()
         per_unit = [api.np.split(s, len(units), axis=0) for s in parts]  # each (1, B, h)
         finals, layer_input, layer_outputs = [], inputs, []
-        for u, (prefix, k, _, reverse) in enumerate(units):
-            if len(layer_outputs) == config.directions:  # layer k-1 done: it feeds layer k
+        for u, (prefix, _, _, reverse) in enumerate(units):
+            if len(layer_outputs) == config.directions:  # the previous layer is done: it feeds this one
                 layer_input = concat(api, layer_outputs)
                 if config.dropout:
                     layer_input = api.npx.dropout(layer_input, p=config.dropout)
                 layer_outputs = []
-            p = {name[len(native_prefix(prefix)):]: value for name, value in params.items()
-                 if name.startswith(native_prefix(prefix))}
+            p = {
+                name[len(native_prefix(prefix)) :]: value
+                for name, value in params.items()
+                if name.startswith(native_prefix(prefix))
+            }
             X = api.np.flip(layer_input, axis=0) if reverse else layer_input
             outputs, unit_state = self.recurrence(api, X, [api.np.squeeze(s[u], axis=0) for s in per_unit], p)
             layer_outputs.append(api.np.flip(outputs, axis=0) if reverse else outputs)
@@ -289,12 +294,24 @@ class DropoutBetweenLayers:
             if k:
                 outputs = F.npx.dropout(outputs, p=self.between)
             # the operator's flat layout for one layer: weights (l, then r; i2h, h2h), then biases
-            flat = [kwargs[f"{d}{k}_{g}_{t}"].reshape(-1) for t in ("weight", "bias")
-                    for d in "lr"[:dirs] for g in ("i2h", "h2h")]
-            layer_states = [s[k * dirs:(k + 1) * dirs] for s in states]
-            result = F.npx.rnn(outputs, F.np._internal.rnn_param_concat(*flat, dim=0), *layer_states,
-                               state_size=self._hidden_size, num_layers=1, bidirectional=dirs == 2,
-                               p=0, state_outputs=True, mode=self._mode)
+            flat = [
+                kwargs[f"{d}{k}_{g}_{t}"].reshape(-1)
+                for t in ("weight", "bias")
+                for d in "lr"[:dirs]
+                for g in ("i2h", "h2h")
+            ]
+            layer_states = [s[k * dirs : (k + 1) * dirs] for s in states]
+            result = F.npx.rnn(
+                outputs,
+                F.np._internal.rnn_param_concat(*flat, dim=0),
+                *layer_states,
+                state_size=self._hidden_size,
+                num_layers=1,
+                bidirectional=dirs == 2,
+                p=0,
+                state_outputs=True,
+                mode=self._mode,
+            )
             outputs = result[0]
             for i in range(len(states)):
                 finals[i].append(result[1 + i])
@@ -325,8 +342,14 @@ class NativeLayer(Layer):
     def __init__(self, config: LayerConfig, seed: int = 0):
         super().__init__(config, seed)
         # input_size given, so the shapes are known now (no deferred initialisation).
-        self.rnn = self.GLUON(config.num_hiddens, config.num_layers, layout="TNC", bidirectional=config.bidirectional,
-                       input_size=config.num_inputs, **self.GLUON_ARGS)
+        self.rnn = self.GLUON(
+            config.num_hiddens,
+            config.num_layers,
+            layout="TNC",
+            bidirectional=config.bidirectional,
+            input_size=config.num_inputs,
+            **self.GLUON_ARGS,
+        )
         self.rnn.between = config.dropout
         mx.random.seed(seed)
         self.rnn.initialize()
@@ -344,9 +367,15 @@ class NativeLayer(Layer):
     def unit_layout(self, index, prefix, layer, reverse) -> FusedLayout:
         d = f"rnn.{'r' if reverse else 'l'}{layer}_"
         separate = (("h", "b_hh"),) if self.config.cell == "gru" else ()
-        return FusedLayout(d + "i2h_weight", d + "h2h_weight", d + "i2h_bias",
-                           self.config.spec.native_gate_order["mxnet"], rows=True,
-                           b_h=d + "h2h_bias", separate=separate)
+        return FusedLayout(
+            d + "i2h_weight",
+            d + "h2h_weight",
+            d + "i2h_bias",
+            self.config.spec.native_gate_order["mxnet"],
+            rows=True,
+            b_h=d + "h2h_bias",
+            separate=separate,
+        )
 
     def hybrid_forward(self, api, inputs, state):
         parts = self.state_parts(state)

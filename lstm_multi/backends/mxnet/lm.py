@@ -46,8 +46,7 @@ class RNNLMScratch(LanguageModel, gluon.Block):
         (the bias inside the inner product rounds otherwise, and d2l's recipe ends at validation
         perplexity 7.37 instead of every framework's 7.35)."""
         W_hq, b_q = self.W_hq.data(), self.b_q.data()
-        logits = npx.fully_connected(rnn_outputs, W_hq.T, no_bias=True, num_hidden=self.vocab_size,
-                                     flatten=False) + b_q
+        logits = npx.fully_connected(rnn_outputs, W_hq.T, no_bias=True, num_hidden=self.vocab_size, flatten=False) + b_q
         return logits.swapaxes(0, 1)
 
     def forward_with_state(self, tokens, state=None):
@@ -68,8 +67,7 @@ class RNNLM(RNNLMScratch):
     ``mx.random.seed(seed + 1)``.
     """
 
-    NATIVE = {"W_e": ("embedding.weight", False), "W_hq": ("linear.weight", True),
-              "b_q": ("linear.bias", False)}
+    NATIVE = {"W_e": ("embedding.weight", False), "W_hq": ("linear.weight", True), "b_q": ("linear.bias", False)}
 
     def init_params(self):
         mx.random.seed(self.seed + 1)

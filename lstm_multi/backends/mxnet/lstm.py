@@ -77,11 +77,20 @@ class LSTMScratch(ScratchLayer):
     bound); the ``contrib.foreach`` loop over ``np.dot`` ran at 0.42 and 0.17.
     """
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, peephole=False, forget_bias: float = 0.0, seed: int = 0,
-                 init: str | None = None, sigma: float | None = None):
-        config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
-                             peephole, forget_bias)
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        peephole=False,
+        forget_bias: float = 0.0,
+        seed: int = 0,
+        init: str | None = None,
+        sigma: float | None = None,
+    ):
+        config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout, peephole, forget_bias)
         super().__init__(config, init=init, sigma=sigma, seed=seed)
 
     step = staticmethod(lstm_step)
@@ -103,10 +112,18 @@ class LSTM(NativeLayer):
 
     GLUON = with_dropout_between_layers(gluon.rnn.LSTM)
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, peephole=False, forget_bias: float = 0.0, seed: int = 0):
-        config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
-                             peephole, forget_bias)
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        peephole=False,
+        forget_bias: float = 0.0,
+        seed: int = 0,
+    ):
+        config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout, peephole, forget_bias)
         if config.peephole:
             raise ValueError(NO_PEEPHOLE)
         super().__init__(config, seed=seed)

@@ -96,8 +96,11 @@ def trained_parameters(model):
     cached = model.__dict__.get("_trained_parameters")
     if cached is None:
         frozen = model.frozen()
-        cached = [(name, p, None if name not in frozen else np.array(~frozen[name], dtype=onp.float32))
-                  for name, p in named_parameters(model).items() if p.grad_req != "null"]
+        cached = [
+            (name, p, None if name not in frozen else np.array(~frozen[name], dtype=onp.float32))
+            for name, p in named_parameters(model).items()
+            if p.grad_req != "null"
+        ]
         model.__dict__["_trained_parameters"] = cached
     return cached
 
@@ -165,7 +168,7 @@ def apply_gradients(model, grads, optimizer, clip: float | None) -> None:
     """
     optimizer = as_optimizer(optimizer)
     if clip is not None:
-        norm = np.sqrt(sum((g ** 2).sum() for _, _, g in grads))
+        norm = np.sqrt(sum((g**2).sum() for _, _, g in grads))
         scale = np.minimum(1.0, clip / norm)  # an MXNet scalar: no wait for the device
         for _, _, g in grads:
             g *= scale  # in place
@@ -173,8 +176,9 @@ def apply_gradients(model, grads, optimizer, clip: float | None) -> None:
     state["step"] += 1
     names = [name for name, _, _ in grads]
     slots = {slot: [state["slots"][slot][name] for name in names] for slot in optimizer.slots}
-    new, slots = optimizer.update([p.data() for _, p, _ in grads], [g for _, _, g in grads], slots,
-                                  state["step"], np.sqrt)
+    new, slots = optimizer.update(
+        [p.data() for _, p, _ in grads], [g for _, _, g in grads], slots, state["step"], np.sqrt
+    )
     for (_, p, _), value in zip(grads, new):
         p.data()[:] = value  # in place
     state["slots"] = {slot: dict(zip(names, values)) for slot, values in slots.items()}

@@ -28,9 +28,17 @@ class RNNScratch(ScratchLayer):
     Each unit stores ``W_x (d, h)``, ``W_h (h, h)``, ``b (h,)``; ``X_t W_x + b`` starts each step.
     """
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, seed: int = 0, init: str | None = None,
-                 sigma: float | None = None):
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        seed: int = 0,
+        init: str | None = None,
+        sigma: float | None = None,
+    ):
         config = LayerConfig("rnn", num_inputs, num_hiddens, num_layers, bidirectional, dropout)
         super().__init__(config, init=init, sigma=sigma, seed=seed)
 
@@ -47,8 +55,15 @@ class RNN(NativeLayer):
     GLUON = with_dropout_between_layers(gluon.rnn.RNN)
     GLUON_ARGS = {"activation": "tanh"}
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, seed: int = 0):
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        seed: int = 0,
+    ):
         config = LayerConfig("rnn", num_inputs, num_hiddens, num_layers, bidirectional, dropout)
         super().__init__(config, seed=seed)
 

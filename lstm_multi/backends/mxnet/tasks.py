@@ -44,8 +44,16 @@ class TaskModel:
 class Classifier(TaskModel, models.Classifier, gluon.Block):
     """Symbol ids ``(B, T)`` -> ``num_classes`` logits (cross-entropy, accuracy)."""
 
-    def __init__(self, rnn, num_classes: int = 2, head: str = "linear", mlp_hiddens: int = 32,
-                 lr: float = 0.01, seed: int = 0, optimizer: str = "sgd"):
+    def __init__(
+        self,
+        rnn,
+        num_classes: int = 2,
+        head: str = "linear",
+        mlp_hiddens: int = 32,
+        lr: float = 0.01,
+        seed: int = 0,
+        optimizer: str = "sgd",
+    ):
         gluon.Block.__init__(self)
         self.save_hyperparameters()
         self.init_head()
@@ -58,8 +66,9 @@ class Classifier(TaskModel, models.Classifier, gluon.Block):
 class Regressor(TaskModel, models.Regressor, gluon.Block):
     """Values ``(B, T)`` -> one prediction ``(B, 1)`` (squared error, MSE)."""
 
-    def __init__(self, rnn, head: str = "linear", mlp_hiddens: int = 32, lr: float = 0.01, seed: int = 0,
-                 optimizer: str = "sgd"):
+    def __init__(
+        self, rnn, head: str = "linear", mlp_hiddens: int = 32, lr: float = 0.01, seed: int = 0, optimizer: str = "sgd"
+    ):
         gluon.Block.__init__(self)
         self.save_hyperparameters()
         self.init_head()

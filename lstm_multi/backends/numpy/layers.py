@@ -51,12 +51,13 @@ class ReferenceLayer(CanonicalLayer):
     (LSTM ``(H, C)``, GRU/RNN ``H``; ``(B, h)`` or stacked ``(units, B, h)``).
     """
 
-    def __init__(self, config: LayerConfig, seed: int = 0, init: str | None = None,
-                 sigma: float | None = None) -> None:
+    def __init__(self, config: LayerConfig, seed: int = 0, init: str | None = None, sigma: float | None = None) -> None:
         self.config, self.seed = config, seed
         self.init, self.sigma = resolve_init(config, init, sigma)
-        self.params = {name: value.astype(np.float64)
-                       for name, value in init_layer_params(config, self.sigma, seed, self.init).items()}
+        self.params = {
+            name: value.astype(np.float64)
+            for name, value in init_layer_params(config, self.sigma, seed, self.init).items()
+        }
         # inverted-dropout masks of the training steps, a stream of their own
         self.dropout_rng = np.random.default_rng([seed, 1])
 
@@ -93,9 +94,7 @@ class ReferenceLayer(CanonicalLayer):
         if not p or self.config.num_layers == 1:
             return None
         shape = (T, B, self.config.num_outputs)
-        return [(self.dropout_rng.random(shape) >= p) / (1.0 - p)
-                for _ in range(self.config.num_layers - 1)]
+        return [(self.dropout_rng.random(shape) >= p) / (1.0 - p) for _ in range(self.config.num_layers - 1)]
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.config.describe()}, {self.config.num_inputs} -> " \
-               f"{self.config.num_hiddens})"
+        return f"{type(self).__name__}({self.config.describe()}, {self.config.num_inputs} -> {self.config.num_hiddens})"

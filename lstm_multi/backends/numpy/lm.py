@@ -28,8 +28,9 @@ class RNNLMScratch(LanguageModel):
     rnn: ReferenceLayer
     vocab_size: int
 
-    def __init__(self, rnn: ReferenceLayer, vocab_size: int, lr: float = 0.01, seed: int = 0,
-                 embedding_dim: int | None = None) -> None:
+    def __init__(
+        self, rnn: ReferenceLayer, vocab_size: int, lr: float = 0.01, seed: int = 0, embedding_dim: int | None = None
+    ) -> None:
         check_lm_layer(rnn, vocab_size, embedding_dim)
         self.save_hyperparameters()
         self.own = {name: value.astype(np.float64) for name, value in self.initial_output_params().items()}
@@ -40,15 +41,15 @@ class RNNLMScratch(LanguageModel):
 
     def load_native(self, native: NativeParams) -> None:
         self.own = {name: np.array(native[name], dtype=np.float64) for name in self._own_names()}
-        self.rnn.load_native({name[len("rnn."):]: value for name, value in native.items()
-                              if name.startswith("rnn.")})
+        self.rnn.load_native({name[len("rnn.") :]: value for name, value in native.items() if name.startswith("rnn.")})
 
     def reference_params(self) -> dict[str, np.ndarray]:
         """Every canonical parameter (the stored arrays), as :func:`lm_forward` takes them."""
         return {**self.own, **self.rnn.params}
 
-    def reference_loss_and_grads(self, tokens: np.ndarray, targets: np.ndarray,
-                                 masks: Sequence[np.ndarray] | None = None) -> tuple[float, Params]:
+    def reference_loss_and_grads(
+        self, tokens: np.ndarray, targets: np.ndarray, masks: Sequence[np.ndarray] | None = None
+    ) -> tuple[float, Params]:
         """The reference's loss and gradients (``masks``: dropout between layers, training only)."""
         return lm_loss_and_grads(self.reference_params(), tokens, targets, config=self.config, masks=masks)
 

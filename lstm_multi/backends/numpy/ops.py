@@ -76,8 +76,9 @@ def loss_and_grads(model: Model, inputs: Tensor, targets: Tensor) -> tuple[float
     return loss, {name: grads[name] for name in model.canonical_shapes()}
 
 
-def train_step(model: Model, inputs: Tensor, targets: Tensor, optimizer: Optimizer | float,
-               clip: float | None) -> float:
+def train_step(
+    model: Model, inputs: Tensor, targets: Tensor, optimizer: Optimizer | float, clip: float | None
+) -> float:
     """One optimizer step (SGD or Adam; a number is SGD's lr), gradients clipped to global norm
     ``clip`` as :func:`lstm_multi.reference.train` does; dropout on. Returns the loss before it."""
     optimizer = as_optimizer(optimizer)
@@ -85,14 +86,18 @@ def train_step(model: Model, inputs: Tensor, targets: Tensor, optimizer: Optimiz
     masks = model.rnn.dropout_masks(inputs.shape[1], inputs.shape[0])
     loss, grads = model.reference_loss_and_grads(inputs, targets, masks)
     grads = {name: grads[name] for name in model.canonical_shapes()}
-    scale = clip_scale(float(np.sqrt(sum(np.sum(g ** 2) for g in grads.values()))), clip)
+    scale = clip_scale(float(np.sqrt(sum(np.sum(g**2) for g in grads.values()))), clip)
     native, native_grads = model.native_params(), model.from_canonical(grads)
     names = list(native)
     state = kept_state(model, optimizer, native, np.zeros_like)
     state["step"] += 1
     params, state["slots"] = optimizer.update(
-        [native[n] for n in names], [native_grads[n] * scale for n in names],
-        {slot: [state["slots"][slot][n] for n in names] for slot in optimizer.slots}, state["step"], np.sqrt)
+        [native[n] for n in names],
+        [native_grads[n] * scale for n in names],
+        {slot: [state["slots"][slot][n] for n in names] for slot in optimizer.slots},
+        state["step"],
+        np.sqrt,
+    )
     state["slots"] = {slot: dict(zip(names, values)) for slot, values in state["slots"].items()}
     model.load_native(dict(zip(names, params)))
     return loss

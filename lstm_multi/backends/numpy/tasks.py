@@ -35,14 +35,14 @@ class TaskModel(models.TaskModel):
 
     def load_native(self, native: NativeParams) -> None:
         self.own = {name: np.array(native[name], dtype=np.float64) for name in self.head_shapes()}
-        self.rnn.load_native({name[len("rnn."):]: value for name, value in native.items()
-                              if name.startswith("rnn.")})
+        self.rnn.load_native({name[len("rnn.") :]: value for name, value in native.items() if name.startswith("rnn.")})
 
     def reference_params(self) -> Params:
         return {**self.rnn.params, **self.own}
 
-    def reference_loss_and_grads(self, inputs: np.ndarray, targets: np.ndarray,
-                                 masks: Sequence[np.ndarray] | None = None) -> tuple[float, Params]:
+    def reference_loss_and_grads(
+        self, inputs: np.ndarray, targets: np.ndarray, masks: Sequence[np.ndarray] | None = None
+    ) -> tuple[float, Params]:
         return task_loss_and_grads(self.config, self.reference_params(), inputs, targets, self.task, masks)
 
     def __call__(self, inputs: Tensor) -> np.ndarray:
@@ -53,8 +53,16 @@ class TaskModel(models.TaskModel):
 class Classifier(TaskModel, models.Classifier):
     """Symbol ids ``(B, T)`` -> ``num_classes`` logits, on the reference (float64)."""
 
-    def __init__(self, rnn: ReferenceLayer, num_classes: int = 2, head: str = "linear", mlp_hiddens: int = 32,
-                 lr: float = 0.01, seed: int = 0, optimizer: str = "sgd") -> None:
+    def __init__(
+        self,
+        rnn: ReferenceLayer,
+        num_classes: int = 2,
+        head: str = "linear",
+        mlp_hiddens: int = 32,
+        lr: float = 0.01,
+        seed: int = 0,
+        optimizer: str = "sgd",
+    ) -> None:
         self.save_hyperparameters()
         self.init_head()
 
@@ -62,7 +70,14 @@ class Classifier(TaskModel, models.Classifier):
 class Regressor(TaskModel, models.Regressor):
     """Values ``(B, T)`` -> one prediction ``(B, 1)``, on the reference (float64)."""
 
-    def __init__(self, rnn: ReferenceLayer, head: str = "linear", mlp_hiddens: int = 32, lr: float = 0.01,
-                 seed: int = 0, optimizer: str = "sgd") -> None:
+    def __init__(
+        self,
+        rnn: ReferenceLayer,
+        head: str = "linear",
+        mlp_hiddens: int = 32,
+        lr: float = 0.01,
+        seed: int = 0,
+        optimizer: str = "sgd",
+    ) -> None:
         self.save_hyperparameters()
         self.init_head()

@@ -11,14 +11,51 @@ from .distributed import DataParallel
 from .gru import GRU, GRUScratch
 from .lm import RNNLM, RNNLMScratch
 from .lstm import LSTM, LSTMScratch
-from .ops import (concat, cross_entropy, evaluate, evaluate_loss, get_optimizer_state, get_params,
-                  loss_and_grads, mse, set_optimizer_state, set_params, tensor, to_numpy, trace, train_step)
+from .ops import (
+    concat,
+    cross_entropy,
+    evaluate,
+    evaluate_loss,
+    get_optimizer_state,
+    get_params,
+    loss_and_grads,
+    mse,
+    set_optimizer_state,
+    set_params,
+    tensor,
+    to_numpy,
+    trace,
+    train_step,
+)
 from .rnn import RNN, RNNScratch
 from .tasks import Classifier, Regressor
 
 NAME = "tensorflow"
 
-__all__ = ["GRU", "Classifier", "DataParallel", "GRUScratch", "LSTM", "LSTMScratch", "RNN", "RNNLM", "RNNLMScratch",
-           "RNNScratch", "Regressor", "concat", "cross_entropy", "evaluate", "evaluate_loss",
-           "get_optimizer_state", "get_params", "loss_and_grads", "mse", "set_optimizer_state", "set_params",
-           "tensor", "to_numpy", "trace", "train_step"]
+__all__ = [
+    "GRU",
+    "Classifier",
+    "DataParallel",
+    "GRUScratch",
+    "LSTM",
+    "LSTMScratch",
+    "RNN",
+    "RNNLM",
+    "RNNLMScratch",
+    "RNNScratch",
+    "Regressor",
+    "concat",
+    "cross_entropy",
+    "evaluate",
+    "evaluate_loss",
+    "get_optimizer_state",
+    "get_params",
+    "loss_and_grads",
+    "mse",
+    "set_optimizer_state",
+    "set_params",
+    "tensor",
+    "to_numpy",
+    "trace",
+    "train_step",
+]

@@ -35,9 +35,11 @@ import sys
 from ...backend import BackendError
 from ...core.distributed import HOST_DEVICES_VAR
 
-_HOW = ("Keras chooses its backend once per process, at its first import. Unset KERAS_BACKEND "
-        "or set KERAS_BACKEND=tensorflow before Python starts, or choose another lstm-multi "
-        "backend (LSTM_MULTI_BACKEND=torch, jax or mxnet).")
+_HOW = (
+    "Keras chooses its backend once per process, at its first import. Unset KERAS_BACKEND "
+    "or set KERAS_BACKEND=tensorflow before Python starts, or choose another lstm-multi "
+    "backend (LSTM_MULTI_BACKEND=torch, jax or mxnet)."
+)
 
 
 @contextlib.contextmanager
@@ -59,13 +61,16 @@ def _import_keras_on_tensorflow():
         import keras
 
         if keras.backend.backend() != "tensorflow":
-            raise BackendError(f"The tensorflow backend needs Keras on TensorFlow, but Keras is "
-                               f"already imported on {keras.backend.backend()!r}. {_HOW}")
+            raise BackendError(
+                f"The tensorflow backend needs Keras on TensorFlow, but Keras is "
+                f"already imported on {keras.backend.backend()!r}. {_HOW}"
+            )
         return keras
     original = os.environ.get("KERAS_BACKEND")
     if original and original != "tensorflow":
-        raise BackendError(f"The tensorflow backend needs Keras on TensorFlow, but "
-                           f"KERAS_BACKEND is {original!r}. {_HOW}")
+        raise BackendError(
+            f"The tensorflow backend needs Keras on TensorFlow, but KERAS_BACKEND is {original!r}. {_HOW}"
+        )
     level = os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before Keras imports TensorFlow
     quiet = level.strip() not in ("0", "1")  # info lines not asked for: hide the pre-initialisation log
     os.environ["KERAS_BACKEND"] = "tensorflow"  # for this import only: overrides keras.json
@@ -93,7 +98,8 @@ def _split_host_cpu(tf) -> None:
         return
     try:
         tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(int(count))])
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(int(count))]
+        )
     except RuntimeError:  # "Virtual devices cannot be modified after being initialized"
         pass
 

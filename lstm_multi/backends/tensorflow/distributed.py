@@ -30,7 +30,6 @@ from ...core.distributed import block, too_few_devices
 from . import ops
 from ._imports import tf
 
-
 _MULTI_WORKER: list[Any] = []  # the MultiWorkerMirroredStrategy made at import, when TF_CONFIG is set
 
 
@@ -56,8 +55,10 @@ class DataParallel:
         strategy = multi_worker_strategy()
         if strategy is not None:  # several processes (TF_CONFIG)
             if strategy.num_replicas_in_sync != workers:
-                raise ValueError(f"workers={workers}, but TF_CONFIG's cluster has "
-                                 f"{strategy.num_replicas_in_sync} workers; ask for as many.")
+                raise ValueError(
+                    f"workers={workers}, but TF_CONFIG's cluster has "
+                    f"{strategy.num_replicas_in_sync} workers; ask for as many."
+                )
             self.strategy, self.rank = strategy, strategy.cluster_resolver.task_id
         else:
             devices = tf.config.list_logical_devices("CPU")
@@ -86,13 +87,14 @@ class DataParallel:
 
     def _step(self, model, optimizer_class, inputs, targets, clip, hyperparameters):
         """Traced once per batch shape: the static ``B`` gives the blocks."""
+
         def rows(context):
             return block(inputs.shape[0], self.workers, context.replica_id_in_sync_group)
 
         blocks = self.strategy.experimental_distribute_values_from_function(
-            lambda context: (inputs[rows(context)], targets[rows(context)]))
-        loss, grads = self.strategy.run(
-            functools.partial(ops._loss_and_param_grads, model, training=True), args=blocks)
+            lambda context: (inputs[rows(context)], targets[rows(context)])
+        )
+        loss, grads = self.strategy.run(functools.partial(ops._loss_and_param_grads, model, training=True), args=blocks)
         mean = functools.partial(self.strategy.reduce, tf.distribute.ReduceOp.MEAN, axis=None)
         loss, grads = mean(loss), [mean(g) for g in grads]  # one by one: a list would be packed
         ops.apply_gradients(model, optimizer_class, grads, clip, hyperparameters)

@@ -25,9 +25,9 @@ def gru_step(config, p, state, XW_t):
         Z, R = tf.sigmoid(XW_z + HW_z), tf.sigmoid(XW_r + HW_r)
         H_tilde = tf.tanh(XW_h + R * (HW_h + p["b_hh"]))
     else:
-        HW_z, HW_r = tf.split(H @ p["W_h"][:, :2 * h], 2, axis=-1)
+        HW_z, HW_r = tf.split(H @ p["W_h"][:, : 2 * h], 2, axis=-1)
         Z, R = tf.sigmoid(XW_z + HW_z), tf.sigmoid(XW_r + HW_r)
-        H_tilde = tf.tanh(XW_h + (R * H) @ p["W_h"][:, 2 * h:])
+        H_tilde = tf.tanh(XW_h + (R * H) @ p["W_h"][:, 2 * h :])
     H = Z * H + (1 - Z) * H_tilde
     return (H,), {"z": Z, "r": R, "h_tilde": H_tilde, "H": H}
 
@@ -49,12 +49,22 @@ class GRUScratch(ScratchLayer):
     ``W_hz``, ``W_hr`` first. See :class:`~.layers.ScratchLayer` for the loop.
     """
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, reset_after: bool = True, seed: int = 0, init: str | None = None,
-                 sigma: float | None = None,
-                 hoist_input: bool = False):
-        config = LayerConfig("gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
-                             reset_after=reset_after)
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        reset_after: bool = True,
+        seed: int = 0,
+        init: str | None = None,
+        sigma: float | None = None,
+        hoist_input: bool = False,
+    ):
+        config = LayerConfig(
+            "gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout, reset_after=reset_after
+        )
         super().__init__(config, init=init, sigma=sigma, seed=seed, hoist_input=hoist_input)
 
     step = staticmethod(gru_step)
@@ -77,10 +87,19 @@ class GRU(NativeLayer):
     KERAS = keras.layers.GRU
     step = staticmethod(gru_step)  # the same equations, for trace()
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, reset_after: bool = True, seed: int = 0):
-        config = LayerConfig("gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
-                             reset_after=reset_after)
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        reset_after: bool = True,
+        seed: int = 0,
+    ):
+        config = LayerConfig(
+            "gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout, reset_after=reset_after
+        )
         super().__init__(config, seed, reset_after=config.reset_after)
 
     def bias_layout(self):

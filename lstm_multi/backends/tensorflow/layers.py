@@ -44,12 +44,16 @@ class Layer(CanonicalLayer, tf.Module):
         if config.dropout and config.num_layers > 1:
             self.dropout_rng = tf.random.Generator.from_seed(seed)
         state = tf.TensorSpec(config.state_shape(None), tf.float32)  # type: ignore[arg-type]  # (B, h) or (units, B, h)
-        signature = [tf.TensorSpec([None, None, config.num_inputs], tf.float32),
-                     (state,) * len(config.spec.state), tf.TensorSpec([], tf.bool)]
+        signature = [
+            tf.TensorSpec([None, None, config.num_inputs], tf.float32),
+            (state,) * len(config.spec.state),
+            tf.TensorSpec([], tf.bool),
+        ]
         # A partial, not the bound method: TensorFlow counts traces per function's code and would
         # warn of retracing after five layers. Kept out of tf.Module's tracking (it holds self).
-        self.__dict__["recurrence"] = tf.function(functools.partial(type(self)._all_units, self),
-                                                  input_signature=signature)
+        self.__dict__["recurrence"] = tf.function(
+            functools.partial(type(self)._all_units, self), input_signature=signature
+        )
 
     def __call__(self, inputs, state=None):
         check_sequence(inputs.shape, self.config)
@@ -113,7 +117,8 @@ class Layer(CanonicalLayer, tf.Module):
         return tf.cond(
             training,
             lambda: tf.nn.experimental.stateless_dropout(X, rate, seed=self.dropout_rng.make_seeds(1)[:, 0]),
-            lambda: X)
+            lambda: X,
+        )
 
     def named_variables(self):
         """Native name -> variable, what ``get_params`` lists (``units.{index}.`` per unit)."""
@@ -155,7 +160,7 @@ class Layer(CanonicalLayer, tf.Module):
                 layer_input, layer_outputs = tf.concat(layer_outputs, axis=-1), []
             p = {name: tf.constant(value) for name, value in fuse_unit(config, params, prefix).items()}
             unit_state, steps = tuple(s[u] for s in parts), {}
-            for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            for t in range(T - 1, -1, -1) if reverse else range(T):
                 unit_state, steps[t] = self.step(config, p, unit_state, layer_input[t] @ p["W_x"] + p["b"])
             layer_outputs.append(tf.stack([steps[t]["H"] for t in range(T)]))
             for name in config.spec.traces:
@@ -183,14 +188,22 @@ class ScratchLayer(Layer):
     h 32, 0.43 vs 0.36 s at h 256. So by default it stays in the step, as in Keras' cells.
     """
 
-    def __init__(self, config: LayerConfig, init: str | None = None, sigma: float | None = None, seed: int = 0,
-                 hoist_input: bool = False):
+    def __init__(
+        self,
+        config: LayerConfig,
+        init: str | None = None,
+        sigma: float | None = None,
+        seed: int = 0,
+        hoist_input: bool = False,
+    ):
         super().__init__(config, seed)
         self.init, self.sigma = resolve_init(config, init, sigma)
         self.hoist_input = hoist_input
         params = init_layer_params(config, self.sigma, seed, self.init)
-        self.units = [{name: tf.Variable(value, name=name) for name, value in fuse_unit(config, params, prefix).items()}
-                      for prefix, _, _, _ in config.units()]
+        self.units = [
+            {name: tf.Variable(value, name=name) for name, value in fuse_unit(config, params, prefix).items()}
+            for prefix, _, _, _ in config.units()
+        ]
 
     def named_variables(self):
         return {f"units.{i}.{name}": v for i, unit in enumerate(self.units) for name, v in unit.items()}
@@ -238,15 +251,23 @@ class NativeLayer(Layer):
         self.units = []
         for _, _, d, reverse in config.units():
             layer = self.KERAS(
-                config.num_hiddens, return_sequences=True, return_state=True, go_backwards=reverse,
+                config.num_hiddens,
+                return_sequences=True,
+                return_state=True,
+                go_backwards=reverse,
                 kernel_initializer=keras.initializers.GlorotUniform(seeds),
-                recurrent_initializer=keras.initializers.Orthogonal(seed=seeds), **options)
+                recurrent_initializer=keras.initializers.Orthogonal(seed=seeds),
+                **options,
+            )
             layer.build((None, None, d))  # create the weights now: (batch, time, inputs)
             self.units.append(layer)
 
     def named_variables(self):
-        return {f"units.{i}.{name}": getattr(layer.cell, name) for i, layer in enumerate(self.units)
-                for name in ("kernel", "recurrent_kernel", "bias")}
+        return {
+            f"units.{i}.{name}": getattr(layer.cell, name)
+            for i, layer in enumerate(self.units)
+            for name in ("kernel", "recurrent_kernel", "bias")
+        }
 
     def bias_layout(self) -> dict:
         """FusedLayout options for the bias: one ``(G h,)`` bias unless a subclass says otherwise."""
@@ -271,5 +292,5 @@ class NativeLayer(Layer):
         k = self.config.spec.native_gate_order["tensorflow"].index(gate)
         for layer in self.units:
             bias = np.asarray(layer.cell.bias).copy()
-            bias[k * h:(k + 1) * h] = value
+            bias[k * h : (k + 1) * h] = value
             layer.cell.bias.assign(bias)

@@ -79,17 +79,19 @@ class RNNLM(RNNLMScratch):
     ``seed + 2``.
     """
 
-    NATIVE = {"W_e": ("embedding.embeddings", False), "W_hq": ("dense.kernel", False),
-              "b_q": ("dense.bias", False)}
+    NATIVE = {"W_e": ("embedding.embeddings", False), "W_hq": ("dense.kernel", False), "b_q": ("dense.bias", False)}
 
     def init_params(self):
         self.dense = keras.layers.Dense(
-            self.vocab_size, kernel_initializer=keras.initializers.GlorotUniform(self.seed + 1))
+            self.vocab_size, kernel_initializer=keras.initializers.GlorotUniform(self.seed + 1)
+        )
         self.dense.build((None, self.config.num_hiddens))
         if self.embedding_dim is not None:
             self.embedding = keras.layers.Embedding(
-                self.vocab_size, self.embedding_dim,
-                embeddings_initializer=keras.initializers.RandomUniform(seed=self.seed + 2))
+                self.vocab_size,
+                self.embedding_dim,
+                embeddings_initializer=keras.initializers.RandomUniform(seed=self.seed + 2),
+            )
             self.embedding.build((None, None))
 
     def own_variables(self):

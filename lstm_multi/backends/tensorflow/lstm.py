@@ -53,11 +53,21 @@ class LSTMScratch(ScratchLayer):
     ``b_f`` starts at ``forget_bias``).
     """
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, peephole=False, forget_bias: float = 0.0, seed: int = 0,
-                 init: str | None = None, sigma: float | None = None, hoist_input: bool = False):
-        config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
-                             peephole, forget_bias)
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        peephole=False,
+        forget_bias: float = 0.0,
+        seed: int = 0,
+        init: str | None = None,
+        sigma: float | None = None,
+        hoist_input: bool = False,
+    ):
+        config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout, peephole, forget_bias)
         super().__init__(config, init=init, sigma=sigma, seed=seed, hoist_input=hoist_input)
 
     step = staticmethod(lstm_step)
@@ -80,10 +90,18 @@ class LSTM(NativeLayer):
     KERAS = keras.layers.LSTM
     step = staticmethod(lstm_step)  # the same equations, for trace()
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, peephole=False, forget_bias: float = 0.0, seed: int = 0):
-        config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
-                             peephole, forget_bias)
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        peephole=False,
+        forget_bias: float = 0.0,
+        seed: int = 0,
+    ):
+        config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout, peephole, forget_bias)
         if config.peephole:
             raise ValueError(NO_PEEPHOLE)
         super().__init__(config, seed, unit_forget_bias=False)

@@ -54,8 +54,7 @@ def concat(tensors, axis: int):
 
 def cross_entropy(logits, targets):
     """Mean cross-entropy of ``logits (..., C)`` against integer ``targets (...)``, over all positions."""
-    return tf.reduce_mean(
-        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits))
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits))
 
 
 def mse(outputs, targets):
@@ -119,8 +118,10 @@ def _loss_and_param_grads(model, inputs, targets, training=False):
 def _without_frozen(model, grads):
     """Gradients with the frozen entries (``model.frozen()``) multiplied by 0."""
     frozen = model.frozen()
-    return [g * (~frozen[name]).astype(np.float32) if name in frozen else g
-            for name, g in zip(model.named_variables(), grads)]
+    return [
+        g * (~frozen[name]).astype(np.float32) if name in frozen else g
+        for name, g in zip(model.named_variables(), grads)
+    ]
 
 
 class OptimizerState:
@@ -132,8 +133,10 @@ class OptimizerState:
     def __init__(self, model, optimizer_class):
         self.name = optimizer_class.name
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self.slots = {slot: [tf.Variable(tf.zeros_like(v), trainable=False, name=slot)
-                             for v in model.named_variables().values()] for slot in optimizer_class.slots}
+        self.slots = {
+            slot: [tf.Variable(tf.zeros_like(v), trainable=False, name=slot) for v in model.named_variables().values()]
+            for slot in optimizer_class.slots
+        }
 
     def reset(self):
         self.step.assign(0)
@@ -176,9 +179,13 @@ def apply_gradients(model, optimizer_class, grads, clip, hyperparameters):
     optimizer = types.SimpleNamespace(**dict(zip(names, hyperparameters)))  # fields as tensors
     variables = list(model.named_variables().values())
     params, slots = optimizer_class.update(
-        optimizer, [tf.convert_to_tensor(v) for v in variables], [g * scale for g in grads],
+        optimizer,
+        [tf.convert_to_tensor(v) for v in variables],
+        [g * scale for g in grads],
         {slot: [tf.convert_to_tensor(v) for v in state.slots[slot]] for slot in optimizer_class.slots},
-        tf.cast(step, tf.float32), tf.sqrt)
+        tf.cast(step, tf.float32),
+        tf.sqrt,
+    )
     for v, value in zip(variables, params):
         v.assign(value)
     for slot, values in slots.items():
@@ -200,8 +207,9 @@ def compiled(model, fn, *static):
     functions = model.__dict__.setdefault("_tf_functions", {})  # not tracked by tf.Module
     key = (fn, *static)
     if key not in functions:
-        functions[key] = tf.function(functools.partial(fn, model, *static),
-                                     input_signature=_signature(model, fn, static))
+        functions[key] = tf.function(
+            functools.partial(fn, model, *static), input_signature=_signature(model, fn, static)
+        )
     return functions[key]
 
 
@@ -238,8 +246,10 @@ def get_optimizer_state(model):
     if name is None:
         return None
     state = model.__dict__["_optimizer_states"][name]
-    native = {slot: {name: to_numpy(v) for name, v in zip(model.named_variables(), variables)}
-              for slot, variables in state.slots.items()}
+    native = {
+        slot: {name: to_numpy(v) for name, v in zip(model.named_variables(), variables)}
+        for slot, variables in state.slots.items()
+    }
     return canonical_state(model, name, int(state.step.numpy()), native)
 
 

@@ -28,9 +28,18 @@ class RNNScratch(ScratchLayer):
     :class:`~.layers.ScratchLayer` for the loop.
     """
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, seed: int = 0, init: str | None = None,
-                 sigma: float | None = None, hoist_input: bool = False):
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        seed: int = 0,
+        init: str | None = None,
+        sigma: float | None = None,
+        hoist_input: bool = False,
+    ):
         config = LayerConfig("rnn", num_inputs, num_hiddens, num_layers, bidirectional, dropout)
         super().__init__(config, init=init, sigma=sigma, seed=seed, hoist_input=hoist_input)
 
@@ -48,7 +57,14 @@ class RNN(NativeLayer):
     KERAS = keras.layers.SimpleRNN
     step = staticmethod(rnn_step)  # the same equation, for trace()
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, seed: int = 0):
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        seed: int = 0,
+    ):
         config = LayerConfig("rnn", num_inputs, num_hiddens, num_layers, bidirectional, dropout)
         super().__init__(config, seed)

@@ -54,8 +54,16 @@ class TaskModel(tf.Module):
 class Classifier(TaskModel, models.Classifier):
     """Symbol ids ``(B, T)`` -> ``num_classes`` logits (one-hot inputs, cross-entropy, accuracy)."""
 
-    def __init__(self, rnn, num_classes: int = 2, head: str = "linear", mlp_hiddens: int = 32,
-                 lr: float = 0.01, seed: int = 0, optimizer: str = "sgd"):
+    def __init__(
+        self,
+        rnn,
+        num_classes: int = 2,
+        head: str = "linear",
+        mlp_hiddens: int = 32,
+        lr: float = 0.01,
+        seed: int = 0,
+        optimizer: str = "sgd",
+    ):
         tf.Module.__init__(self)
         self.save_hyperparameters()
         self.init_head()
@@ -68,8 +76,9 @@ class Classifier(TaskModel, models.Classifier):
 class Regressor(TaskModel, models.Regressor):
     """Values ``(B, T)`` -> one prediction ``(B, 1)`` (one feature per step, squared error, MSE)."""
 
-    def __init__(self, rnn, head: str = "linear", mlp_hiddens: int = 32, lr: float = 0.01, seed: int = 0,
-                 optimizer: str = "sgd"):
+    def __init__(
+        self, rnn, head: str = "linear", mlp_hiddens: int = 32, lr: float = 0.01, seed: int = 0, optimizer: str = "sgd"
+    ):
         tf.Module.__init__(self)
         self.save_hyperparameters()
         self.init_head()

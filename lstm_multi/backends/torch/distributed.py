@@ -51,11 +51,14 @@ class DataParallel:
             raise ValueError(
                 f"torch trains on {workers} workers as {workers} processes, and this process was not "
                 f"started as one of them ({', '.join(missing)} not set). Start the script with "
-                f"torchrun --nproc-per-node {workers} SCRIPT, or use lstm-multi train --workers {workers}.")
+                f"torchrun --nproc-per-node {workers} SCRIPT, or use lstm-multi train --workers {workers}."
+            )
         world = dist.get_world_size() if dist.is_initialized() else int(os.environ["WORLD_SIZE"])
         if world != workers:
-            raise ValueError(f"workers={workers}, but this torch.distributed run has {world} processes "
-                             f"(WORLD_SIZE); ask for as many workers as processes.")
+            raise ValueError(
+                f"workers={workers}, but this torch.distributed run has {world} processes "
+                f"(WORLD_SIZE); ask for as many workers as processes."
+            )
         self.workers = workers
         self.rank = dist.get_rank() if dist.is_initialized() else int(os.environ["RANK"])
         self.owns_group = False
@@ -71,16 +74,18 @@ class DataParallel:
             for p in params:
                 dist.broadcast(p, src=0)
 
-    def training_step(self, model: torch.nn.Module, batch: Batch, optimizer: Optimizer, clip: float | None,
-                      stop: bool = False) -> tuple[float, bool]:
+    def training_step(
+        self, model: torch.nn.Module, batch: Batch, optimizer: Optimizer, clip: float | None, stop: bool = False
+    ) -> tuple[float, bool]:
         """One step on the global ``batch``: this worker's block, gradients averaged over all workers,
         the same clipped update everywhere. Returns the global batch's mean loss and whether any
         worker asked to stop (so that all stop after the same step)."""
         inputs, targets = batch
         rows = block(len(inputs), self.workers, self.rank)
         loss, params, grads = _loss_and_param_grads(model, inputs[rows], targets[rows], training=True)
-        flat = torch.cat([g.reshape(-1) for g in grads]
-                         + [loss.detach().reshape(1), torch.tensor([float(stop)], device=loss.device)])
+        flat = torch.cat(
+            [g.reshape(-1) for g in grads] + [loss.detach().reshape(1), torch.tensor([float(stop)], device=loss.device)]
+        )
         dist.all_reduce(flat)  # sum over workers, one collective per step
         flat /= self.workers
         grads = [g.view_as(p) for g, p in zip(torch.split(flat[:-2], [p.numel() for p in params]), params)]
@@ -104,8 +109,9 @@ def _free_port() -> int:
 def _worker(rank: int, workers: int, port: int, main: Main, argv: list[str]) -> None:
     """One spawned worker: the variables torchrun would set, then ``main(argv)``, the command line
     with the same arguments."""
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(workers),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(
+        RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(workers), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
     if rank:
         sys.stdout = open(os.devnull, "w")  # worker 0 prints
     sys.exit(main(argv))
@@ -124,8 +130,9 @@ def launch(main: Main, argv: list[str], workers: int) -> int:
     # The workers print their own errors; not torch's note that it stops the others.
     logging.getLogger("torch.multiprocessing.spawn").setLevel(logging.ERROR)
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
-    context = mp.start_processes(_worker, args=(workers, _free_port(), main, argv), nprocs=workers,
-                                 join=False, start_method="spawn")
+    context = mp.start_processes(
+        _worker, args=(workers, _free_port(), main, argv), nprocs=workers, join=False, start_method="spawn"
+    )
     # The terminal's Ctrl-C reaches the workers too; pass SIGTERM on, then wait for them.
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     signal.signal(signal.SIGINT, signal.SIG_IGN)

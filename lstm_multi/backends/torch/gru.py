@@ -32,11 +32,21 @@ class GRUScratch(ScratchLayer):
     before the loop; autograd differentiates the step.
     """
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, reset_after: bool = True, seed: int = 0, init: str | None = None,
-                 sigma: float | None = None):
-        config = LayerConfig("gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
-                             reset_after=reset_after)
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        reset_after: bool = True,
+        seed: int = 0,
+        init: str | None = None,
+        sigma: float | None = None,
+    ):
+        config = LayerConfig(
+            "gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout, reset_after=reset_after
+        )
         super().__init__(config, init=init, sigma=sigma, seed=seed)
 
     @staticmethod
@@ -56,9 +66,9 @@ def gru_step(config: LayerConfig, p: dict, state: tuple, XW_t):
         Z, R = torch.sigmoid(X_z + H_z), torch.sigmoid(X_r + H_r)
         H_tilde = torch.tanh(X_h + R * (H_h + p["b_hh"]))
     else:  # R multiplies H before the candidate's matmul: two matmuls of H
-        H_z, H_r = (H @ p["W_h"][:, :2 * h]).chunk(2, dim=-1)
+        H_z, H_r = (H @ p["W_h"][:, : 2 * h]).chunk(2, dim=-1)
         Z, R = torch.sigmoid(X_z + H_z), torch.sigmoid(X_r + H_r)
-        H_tilde = torch.tanh(X_h + (R * H) @ p["W_h"][:, 2 * h:])
+        H_tilde = torch.tanh(X_h + (R * H) @ p["W_h"][:, 2 * h :])
     H = Z * H + (1 - Z) * H_tilde
     return (H,), {"z": Z, "r": R, "h_tilde": H_tilde, "H": H}
 
@@ -78,11 +88,21 @@ class GRU(NativeLayer):
     TORCH = nn.GRU
     step = staticmethod(gru_step)  # the same equations, for trace()
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, reset_after: bool = True, seed: int = 0):
-        config = LayerConfig("gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
-                             reset_after=reset_after)
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        reset_after: bool = True,
+        seed: int = 0,
+    ):
+        config = LayerConfig(
+            "gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout, reset_after=reset_after
+        )
         if not config.reset_after:
-            raise ValueError("torch's nn.GRU has only the reset-after form (cuDNN's); use "
-                             "GRUScratch(reset_after=False) for d2l's.")
+            raise ValueError(
+                "torch's nn.GRU has only the reset-after form (cuDNN's); use GRUScratch(reset_after=False) for d2l's."
+            )
         super().__init__(config, seed=seed)

@@ -169,8 +169,14 @@ class NativeLayer(Layer):
         dropout = config.dropout if config.num_layers > 1 else 0.0
         with torch.random.fork_rng(devices=[]):  # torch's own init, seeded, global RNG untouched
             torch.manual_seed(seed)
-            self.rnn = self.TORCH(config.num_inputs, config.num_hiddens, config.num_layers,
-                                  bidirectional=config.bidirectional, dropout=dropout, **self.TORCH_ARGS)
+            self.rnn = self.TORCH(
+                config.num_inputs,
+                config.num_hiddens,
+                config.num_layers,
+                bidirectional=config.bidirectional,
+                dropout=dropout,
+                **self.TORCH_ARGS,
+            )
         from .ops import get_params, named_parameters, set_params  # ops imports nothing from here
 
         native = named_parameters(self)
@@ -187,9 +193,15 @@ class NativeLayer(Layer):
     def unit_layout(self, index, prefix, layer, reverse) -> FusedLayout:
         s = f"l{layer}{'_reverse' if reverse else ''}"
         separate = (("h", "b_hh"),) if self.config.cell == "gru" else ()
-        return FusedLayout(f"rnn.weight_ih_{s}", f"rnn.weight_hh_{s}", f"rnn.bias_ih_{s}",
-                           self.config.spec.native_gate_order["torch"], rows=True,
-                           b_h=f"rnn.bias_hh_{s}", separate=separate)
+        return FusedLayout(
+            f"rnn.weight_ih_{s}",
+            f"rnn.weight_hh_{s}",
+            f"rnn.bias_ih_{s}",
+            self.config.spec.native_gate_order["torch"],
+            rows=True,
+            b_h=f"rnn.bias_hh_{s}",
+            separate=separate,
+        )
 
     def run(self, inputs, state):
         if state is not None and self.config.single:  # torch wants (layers * directions, B, h)
@@ -256,7 +268,7 @@ def trace(layer: Layer, X, state=None) -> dict[str, np.ndarray]:
             p = {name: torch.from_numpy(value) for name, value in fuse_unit(config, params, prefix).items()}
             unit_state = tuple(s[u] for s in parts)
             steps: list[Any] = [None] * T  # steps[t]: {trace name: value}
-            for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            for t in range(T - 1, -1, -1) if reverse else range(T):
                 unit_state, steps[t] = layer.step(config, p, unit_state, layer_input[t] @ p["W_x"] + p["b"])
             outputs.append(torch.stack([values["H"] for values in steps]))
             for name in config.spec.traces:

@@ -64,8 +64,7 @@ class RNNLM(RNNLMScratch):
     embedding ``nn.Embedding(vocab, embedding_dim)`` (``weight`` is ``W_e``); torch's
     initialisation, seeded from ``seed + 1`` and ``seed + 2`` (the global RNG left as it was)."""
 
-    NATIVE = {"W_e": ("embedding.weight", False), "W_hq": ("linear.weight", True),
-              "b_q": ("linear.bias", False)}
+    NATIVE = {"W_e": ("embedding.weight", False), "W_hq": ("linear.weight", True), "b_q": ("linear.bias", False)}
 
     def init_params(self):
         with torch.random.fork_rng(devices=[]):

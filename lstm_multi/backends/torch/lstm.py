@@ -36,7 +36,7 @@ def lstm_forward(X, W_x, b, W_h, H, C):
     T, B, h = X.shape[0], X.shape[1], W_h.shape[0]
     gates = torch.addmm(b, X.reshape(T * B, -1), W_x).view(T, B, 4 * h)  # X W_x + b, hoisted
     outputs, Cs, tanh_Cs = (X.new_empty((T, B, h)) for _ in range(3))
-    A, I_F_O = gates.unbind(0), gates[..., :3 * h].unbind(0)
+    A, I_F_O = gates.unbind(0), gates[..., : 3 * h].unbind(0)
     I, F, O, C_tilde = (gate.unbind(0) for gate in gates.split(h, dim=-1))
     Cs_, tanh_Cs_, outputs_ = Cs.unbind(0), tanh_Cs.unbind(0), outputs.unbind(0)
     for t in range(T):
@@ -70,7 +70,7 @@ def lstm_backward(d_outputs, dH, dC, X, W_x, W_h, H0, C0, outputs, Cs, gates, ta
     G_i, G_f, G_o, G_c = G.split(h, dim=-1)
     A, (I, F, O, C_tilde) = gates.unbind(0), (gate.unbind(0) for gate in gates.split(h, dim=-1))
     C_prev, tanh_C, d_out = (C0,) + Cs.unbind(0)[:-1], tanh_Cs.unbind(0), d_outputs.unbind(0)
-    dA_, dA_by_gate, dA_o = dA.unbind(0), dA.view(T, B, 4, h).unbind(0), dA[..., 2 * h:3 * h].unbind(0)
+    dA_, dA_by_gate, dA_o = dA.unbind(0), dA.view(T, B, 4, h).unbind(0), dA[..., 2 * h : 3 * h].unbind(0)
     W_h_T = W_h.t()
     for t in range(T - 1, -1, -1):
         torch.addcmul(A[t], A[t], A[t], value=-1, out=G)  # sigmoid' = S - S^2 (c is overwritten)
@@ -141,16 +141,28 @@ class LSTMScratch(ScratchLayer):
     the arithmetic at small h.
     """
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, peephole=False, forget_bias: float = 0.0, seed: int = 0,
-                 init: str | None = None, sigma: float | None = None, fused: bool | None = None):
-        config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
-                             peephole, forget_bias)
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        peephole=False,
+        forget_bias: float = 0.0,
+        seed: int = 0,
+        init: str | None = None,
+        sigma: float | None = None,
+        fused: bool | None = None,
+    ):
+        config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout, peephole, forget_bias)
         if fused not in (None, True, False):
             raise ValueError(f"fused must be None, True or False, got {fused!r}.")
         if fused and config.peephole:
-            raise ValueError("The fused LSTM (LSTMFunction) has no peephole connections; use "
-                             "fused=False or None for a peephole LSTM.")
+            raise ValueError(
+                "The fused LSTM (LSTMFunction) has no peephole connections; use "
+                "fused=False or None for a peephole LSTM."
+            )
         super().__init__(config, init=init, sigma=sigma, seed=seed)
         self.fused = not config.peephole if fused is None else fused
 
@@ -202,10 +214,18 @@ class LSTM(NativeLayer):
     TORCH = nn.LSTM
     step = staticmethod(lstm_step)  # the same equations, for trace() (nn.LSTM returns no gates)
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, peephole=False, forget_bias: float = 0.0, seed: int = 0):
-        config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout,
-                             peephole, forget_bias)
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        peephole=False,
+        forget_bias: float = 0.0,
+        seed: int = 0,
+    ):
+        config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout, peephole, forget_bias)
         if config.peephole:
             raise ValueError(NO_PEEPHOLE)
         super().__init__(config, seed=seed)

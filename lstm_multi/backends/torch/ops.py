@@ -74,8 +74,11 @@ def trained_parameters(model):
     cached = model.__dict__.get("_trained_parameters")
     if cached is None:
         frozen = model.frozen()
-        cached = [(name, p, None if name not in frozen else torch.from_numpy((~frozen[name]).astype(np.float32)))
-                  for name, p in named_parameters(model).items() if p.requires_grad]
+        cached = [
+            (name, p, None if name not in frozen else torch.from_numpy((~frozen[name]).astype(np.float32)))
+            for name, p in named_parameters(model).items()
+            if p.requires_grad
+        ]
         model.__dict__["_trained_parameters"] = cached
     return cached
 
@@ -168,8 +171,9 @@ def get_optimizer_state(model):
 def set_optimizer_state(model, state) -> None:
     """Continue from a saved state (checked): the next step with an optimizer of its kind is ``step + 1``."""
     trained = {name: p for name, p, _ in trained_parameters(model)}
-    restore_kept_state(model, state, trained,
-                       lambda value, p: torch.tensor(value, dtype=torch.float32, device=p.device))
+    restore_kept_state(
+        model, state, trained, lambda value, p: torch.tensor(value, dtype=torch.float32, device=p.device)
+    )
 
 
 def evaluate(model, inputs, targets):

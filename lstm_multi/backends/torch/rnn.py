@@ -22,9 +22,17 @@ class RNNScratch(ScratchLayer):
     Each unit stores ``W_x (d, h)``, ``W_h (h, h)``, ``b (h,)``; ``X_t W_x + b`` is hoisted.
     """
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, seed: int = 0, init: str | None = None,
-                 sigma: float | None = None):
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        seed: int = 0,
+        init: str | None = None,
+        sigma: float | None = None,
+    ):
         config = LayerConfig("rnn", num_inputs, num_hiddens, num_layers, bidirectional, dropout)
         super().__init__(config, init=init, sigma=sigma, seed=seed)
 
@@ -51,7 +59,14 @@ class RNN(NativeLayer):
     TORCH_ARGS = {"nonlinearity": "tanh"}
     step = staticmethod(rnn_step)  # the same equation, for trace()
 
-    def __init__(self, num_inputs: int, num_hiddens: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, seed: int = 0):
+    def __init__(
+        self,
+        num_inputs: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        seed: int = 0,
+    ):
         config = LayerConfig("rnn", num_inputs, num_hiddens, num_layers, bidirectional, dropout)
         super().__init__(config, seed=seed)

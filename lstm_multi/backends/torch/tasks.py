@@ -49,8 +49,16 @@ class TaskModel:
 class Classifier(TaskModel, models.Classifier, nn.Module):
     """Symbol ids ``(B, T)`` (one-hot) -> ``num_classes`` logits; cross-entropy; accuracy."""
 
-    def __init__(self, rnn, num_classes: int = 2, head: str = "linear", mlp_hiddens: int = 32,
-                 lr: float = 0.01, seed: int = 0, optimizer: str = "sgd"):
+    def __init__(
+        self,
+        rnn,
+        num_classes: int = 2,
+        head: str = "linear",
+        mlp_hiddens: int = 32,
+        lr: float = 0.01,
+        seed: int = 0,
+        optimizer: str = "sgd",
+    ):
         nn.Module.__init__(self)
         self.save_hyperparameters()
         self.init_head()
@@ -62,8 +70,9 @@ class Classifier(TaskModel, models.Classifier, nn.Module):
 class Regressor(TaskModel, models.Regressor, nn.Module):
     """Real values ``(B, T)`` (one feature per step) -> one value ``(B, 1)``; squared error; MSE."""
 
-    def __init__(self, rnn, head: str = "linear", mlp_hiddens: int = 32, lr: float = 0.01, seed: int = 0,
-                 optimizer: str = "sgd"):
+    def __init__(
+        self, rnn, head: str = "linear", mlp_hiddens: int = 32, lr: float = 0.01, seed: int = 0, optimizer: str = "sgd"
+    ):
         nn.Module.__init__(self)
         self.save_hyperparameters()
         self.init_head()

@@ -32,8 +32,12 @@ HEADS = ("linear", "mlp")
 def head_shapes(num_features: int, head: str, mlp_hiddens: int, num_outputs: int) -> Shapes:
     """The head's canonical shapes on ``num_features`` (h, or 2h bidirectional) features."""
     if head == "mlp":
-        return {"W_mlp": (num_features, mlp_hiddens), "b_mlp": (mlp_hiddens,),
-                "W_out": (mlp_hiddens, num_outputs), "b_out": (num_outputs,)}
+        return {
+            "W_mlp": (num_features, mlp_hiddens),
+            "b_mlp": (mlp_hiddens,),
+            "W_out": (mlp_hiddens, num_outputs),
+            "b_out": (num_outputs,),
+        }
     return {"W_out": (num_features, num_outputs), "b_out": (num_outputs,)}
 
 
@@ -41,8 +45,12 @@ class TaskModel(Module):
     """A layer (``self.rnn``) and a head; ``outputs`` are ``(B, num_outputs)``."""
 
     #: canonical name -> (native name, stored transposed), for the head.
-    NATIVE = {"W_mlp": ("W_mlp", False), "b_mlp": ("b_mlp", False),
-              "W_out": ("W_out", False), "b_out": ("b_out", False)}
+    NATIVE = {
+        "W_mlp": ("W_mlp", False),
+        "b_mlp": ("b_mlp", False),
+        "W_out": ("W_out", False),
+        "b_out": ("b_out", False),
+    }
     # saved by the backend class's save_hyperparameters:
     rnn: CanonicalLayer
     head: str
@@ -71,21 +79,23 @@ class TaskModel(Module):
 
     def task_hparams(self, name: str) -> dict[str, Any]:
         """What a checkpoint records to rebuild this model (``hparams["task"]``)."""
-        return {"name": name, "head": self.head, "mlp_hiddens": self.mlp_hiddens,
-                "num_outputs": self.num_outputs}
+        return {"name": name, "head": self.head, "mlp_hiddens": self.mlp_hiddens, "num_outputs": self.num_outputs}
 
     def initial_head_params(self) -> Params:
         """Weights ~ N(0, 1/fan_in), biases 0, drawn by NumPy from ``seed + 1``: the same on every backend."""
         rng = np.random.default_rng(self.seed + 1)
-        return {name: (np.zeros(shape) if name.startswith("b_") else
-                       rng.standard_normal(shape) / np.sqrt(shape[0])).astype(np.float32)
-                for name, shape in self.head_shapes().items()}
+        return {
+            name: (np.zeros(shape) if name.startswith("b_") else rng.standard_normal(shape) / np.sqrt(shape[0])).astype(
+                np.float32
+            )
+            for name, shape in self.head_shapes().items()
+        }
 
     def canonical_shapes(self) -> Shapes:
         return {**self.rnn.canonical_shapes(), **self.head_shapes()}
 
     def to_canonical(self, native: NativeParams, grads: bool = False) -> Params:
-        rnn = {name[len("rnn."):]: value for name, value in native.items() if name.startswith("rnn.")}
+        rnn = {name[len("rnn.") :]: value for name, value in native.items() if name.startswith("rnn.")}
         params = self.rnn.to_canonical(rnn, grads)
         for name in self.head_shapes():
             native_name, transposed = self.NATIVE[name]
@@ -125,15 +135,23 @@ class Classifier(TaskModel):
         inputs, labels = as_numpy(inputs), as_numpy(labels)
         d = self.config.num_inputs
         if inputs.ndim != 2 or not np.issubdtype(inputs.dtype, np.integer):
-            raise ValueError(f"inputs must be integer symbol ids of shape (batch_size, num_steps), got "
-                             f"{inputs.dtype} {inputs.shape}.")
+            raise ValueError(
+                f"inputs must be integer symbol ids of shape (batch_size, num_steps), got "
+                f"{inputs.dtype} {inputs.shape}."
+            )
         if inputs.min() < 0 or inputs.max() >= d:
-            raise ValueError(f"inputs must lie in [0, {d}) (the one-hot size), got values from "
-                             f"{inputs.min()} to {inputs.max()}.")
-        if labels.shape != (len(inputs),) or not np.issubdtype(labels.dtype, np.integer) \
-                or labels.min() < 0 or labels.max() >= self.num_classes:
-            raise ValueError(f"labels must be {len(inputs)} integers in [0, {self.num_classes}), got "
-                             f"{labels.dtype} {labels.shape}.")
+            raise ValueError(
+                f"inputs must lie in [0, {d}) (the one-hot size), got values from {inputs.min()} to {inputs.max()}."
+            )
+        if (
+            labels.shape != (len(inputs),)
+            or not np.issubdtype(labels.dtype, np.integer)
+            or labels.min() < 0
+            or labels.max() >= self.num_classes
+        ):
+            raise ValueError(
+                f"labels must be {len(inputs)} integers in [0, {self.num_classes}), got {labels.dtype} {labels.shape}."
+            )
         return inputs.astype(np.int32), labels.astype(np.int32)
 
     def metrics(self, outputs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -153,9 +171,11 @@ class Regressor(TaskModel):
     def check_batch(self, inputs: Tensor, targets: Tensor) -> tuple[np.ndarray, np.ndarray]:
         inputs, targets = as_numpy(inputs), as_numpy(targets)
         if inputs.ndim != 2 or self.config.num_inputs != 1:
-            raise ValueError(f"inputs must be real values of shape (batch_size, num_steps) for a layer "
-                             f"with num_inputs=1, got {inputs.shape} (num_inputs="
-                             f"{self.config.num_inputs}).")
+            raise ValueError(
+                f"inputs must be real values of shape (batch_size, num_steps) for a layer "
+                f"with num_inputs=1, got {inputs.shape} (num_inputs="
+                f"{self.config.num_inputs})."
+            )
         if targets.shape != (len(inputs),):
             raise ValueError(f"targets must have shape ({len(inputs)},), got {targets.shape}.")
         return inputs.astype(np.float32), targets.astype(np.float32)

@@ -90,8 +90,9 @@ class Parentheses(DataModule):
     num_train: int  # saved by save_hyperparameters
     num_val: int
 
-    def __init__(self, batch_size: int = 100, length: int = 25, num_train: int = 10000,
-                 num_val: int = 2000, seed: int = 0) -> None:
+    def __init__(
+        self, batch_size: int = 100, length: int = 25, num_train: int = 10000, num_val: int = 2000, seed: int = 0
+    ) -> None:
         super().__init__()
         for name, value in (("batch_size", batch_size), ("num_train", num_train), ("num_val", num_val)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -109,7 +110,7 @@ class Parentheses(DataModule):
         else:
             indices = np.arange(self.num_train, self.num_train + self.num_val)
         for start in range(0, len(indices), self.batch_size):
-            batch = indices[start:start + self.batch_size]
+            batch = indices[start : start + self.batch_size]
             yield self.X[batch], self.y[batch]
 
     def num_batches(self, train: bool) -> int:

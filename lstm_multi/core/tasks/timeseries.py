@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .models import Regressor
 
 NOISE_STD = 0.2
-NOISE_FLOOR = NOISE_STD ** 2  # 0.04
+NOISE_FLOOR = NOISE_STD**2  # 0.04
 
 
 def noisy_sine(T: int = 1000, seed: int = 0) -> np.ndarray:
@@ -61,7 +61,7 @@ def forecast(step: Callable[[np.ndarray], ArrayLike], x: np.ndarray, tau: int, s
         raise ValueError(f"start must be >= tau + k - 1 = {tau + k - 1}, got {start}.")
     n = len(x) - start
     first = start - k + 1  # the first index predicted in the first round
-    history = np.stack([x[first - tau + j: first - tau + j + n] for j in range(tau)], axis=1)
+    history = np.stack([x[first - tau + j : first - tau + j + n] for j in range(tau)], axis=1)
     for _ in range(k):
         next_values = np.asarray(step(history[:, -tau:]), dtype=np.float64).reshape(n)
         history = np.concatenate([history, next_values[:, None]], axis=1)
@@ -82,8 +82,7 @@ class TimeSeries(DataModule):
 
     tau: int  # saved by save_hyperparameters
 
-    def __init__(self, batch_size: int = 16, tau: int = 4, T: int = 1000, num_train: int = 600,
-                 seed: int = 0) -> None:
+    def __init__(self, batch_size: int = 16, tau: int = 4, T: int = 1000, num_train: int = 600, seed: int = 0) -> None:
         super().__init__()
         for name, value in (("batch_size", batch_size), ("tau", tau), ("T", T), ("num_train", num_train)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -95,10 +94,11 @@ class TimeSeries(DataModule):
         self.features, self.targets = windows(self.x, tau)
         self.num_train = num_train - tau  # targets x[tau .. num_train - 1] train
         self.num_val = len(self.targets) - self.num_train
-        self.ar_weights = fit_autoregression(self.features[:self.num_train], self.targets[:self.num_train])
+        self.ar_weights = fit_autoregression(self.features[: self.num_train], self.targets[: self.num_train])
         val = slice(self.num_train, None)
-        self.baseline_mse = float(np.mean(
-            (predict_autoregression(self.ar_weights, self.features[val]) - self.targets[val]) ** 2))
+        self.baseline_mse = float(
+            np.mean((predict_autoregression(self.ar_weights, self.features[val]) - self.targets[val]) ** 2)
+        )
         self.rng = np.random.default_rng(seed + 1)
 
     def get_dataloader(self, train: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -107,7 +107,7 @@ class TimeSeries(DataModule):
         else:
             indices = np.arange(self.num_train, len(self.targets))
         for start in range(0, len(indices), self.batch_size):
-            batch = indices[start:start + self.batch_size]
+            batch = indices[start : start + self.batch_size]
             yield self.features[batch], self.targets[batch]
 
     def num_batches(self, train: bool) -> int:
@@ -117,14 +117,15 @@ class TimeSeries(DataModule):
 HORIZONS = (1, 4, 16, 64)  # d2l's k-step-ahead forecasts
 
 
-def forecast_errors(model: Regressor, data: TimeSeries,
-                    horizons: Sequence[int] = HORIZONS) -> dict[int, tuple[float, float]]:
+def forecast_errors(
+    model: Regressor, data: TimeSeries, horizons: Sequence[int] = HORIZONS
+) -> dict[int, tuple[float, float]]:
     """k -> (the model's, AR(tau)'s) MSE of k-step-ahead forecasts over the validation targets."""
     tau, x = data.tau, data.x
     start = data.num_train + tau  # the first validation target
     errors = {}
     for k in horizons:
-        truth = x[max(start, tau + k - 1):]
+        truth = x[max(start, tau + k - 1) :]
         first = len(x) - len(truth)
         ours = forecast(model.predict_next, x, tau, first, k)
         ar = forecast(lambda f: predict_autoregression(data.ar_weights, f), x, tau, first, k)
@@ -132,8 +133,9 @@ def forecast_errors(model: Regressor, data: TimeSeries,
     return errors
 
 
-def plot_forecasts(model: Regressor, data: TimeSeries, path: str | Path | None = None,
-                   horizons: Sequence[int] = HORIZONS) -> Figure | Path:
+def plot_forecasts(
+    model: Regressor, data: TimeSeries, path: str | Path | None = None, horizons: Sequence[int] = HORIZONS
+) -> Figure | Path:
     """d2l's figure: the series and the model's k-step-ahead forecasts (predictions fed back
     k - 1 times) beside AR(tau)'s one-step ones. Saved to ``path``, or returned as a figure."""
     from ..plot import _pyplot, save_figure

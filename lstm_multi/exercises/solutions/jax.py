@@ -70,7 +70,7 @@ def bidirectional(step, X, params_fwd, params_rev):
 
 
 def clip_gradients(grads, max_norm):
-    global_norm = jnp.sqrt(sum(jnp.sum(g ** 2) for g in grads.values()))
+    global_norm = jnp.sqrt(sum(jnp.sum(g**2) for g in grads.values()))
     scale = jnp.minimum(1.0, max_norm / global_norm)
     return {name: g * scale for name, g in grads.items()}
 

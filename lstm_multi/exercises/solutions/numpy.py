@@ -84,12 +84,12 @@ def lstm_step_forward(X_t, state, params):
 def lstm_step_backward(dH, dC, cache):
     X_t, H_prev, C_prev, p = cache["X_t"], cache["H_prev"], cache["C_prev"], cache["params"]
     I, F, O, C_tilde, tanh_C = cache["I"], cache["F"], cache["O"], cache["C_tilde"], np.tanh(cache["C"])
-    dC = dC + dH * O * (1 - tanh_C ** 2)  # H = O * tanh(C), plus what comes back from the next step
+    dC = dC + dH * O * (1 - tanh_C**2)  # H = O * tanh(C), plus what comes back from the next step
     dA = {  # the gradients of the gates' pre-activations
         "i": dC * C_tilde * I * (1 - I),
         "f": dC * C_prev * F * (1 - F),
         "o": dH * tanh_C * O * (1 - O),
-        "c": dC * I * (1 - C_tilde ** 2),
+        "c": dC * I * (1 - C_tilde**2),
     }
     grads = {"X_t": 0, "H": 0, "C": dC * F}
     for g, dA_g in dA.items():
@@ -102,7 +102,7 @@ def lstm_step_backward(dH, dC, cache):
 
 
 def clip_gradients(grads, max_norm):
-    global_norm = np.sqrt(sum((g ** 2).sum() for g in grads.values()))
+    global_norm = np.sqrt(sum((g**2).sum() for g in grads.values()))
     scale = min(1.0, max_norm / global_norm)
     return {name: g * scale for name, g in grads.items()}
 

@@ -65,7 +65,7 @@ def bidirectional(step, X, params_fwd, params_rev):
 
 
 def clip_gradients(grads, max_norm):
-    global_norm = torch.sqrt(sum((g ** 2).sum() for g in grads.values()))
+    global_norm = torch.sqrt(sum((g**2).sum() for g in grads.values()))
     scale = min(1.0, max_norm / float(global_norm))
     return {name: g * scale for name, g in grads.items()}
 
