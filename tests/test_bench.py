@@ -67,9 +67,12 @@ def test_run_in_subprocesses_and_ratios(bk):
     assert table.count("\n") == 4 and f"| {bk.NAME} | lstm | d2l | 4 | 2 |" in table
 
 
-def test_gru_and_rnn_are_timed_without_a_d2l_loop(bk):
+def test_gru_and_rnn_are_timed_without_a_d2l_loop():
+    """Which configurations a run times is the harness's own logic: checked once, on the NumPy
+    backend (each framework's subprocess run is test_run_in_subprocesses_and_ratios; each
+    framework's GRU and RNN are timed in test_measure_times_every_cell)."""
     results = run(
-        [bk.NAME],
+        ["numpy"],
         hiddens=(4,),
         batch_sizes=(2,),
         num_steps=3,
@@ -89,6 +92,15 @@ def test_gru_and_rnn_are_timed_without_a_d2l_loop(bk):
     assert results[0]["vs_native"] == pytest.approx(results[0]["train_tokens_per_s"] / results[1]["train_tokens_per_s"])
 
 
+@pytest.mark.parametrize("model", ["gru", "rnn"])
+def test_measure_times_every_cell(bk, model):
+    result = measure(
+        bk.NAME, "scratch", hidden=4, batch_size=2, num_steps=3, steps=1, gen_tokens=2, min_seconds=0, model=model
+    )
+    assert result["model"] == model and result["train_tokens_per_s"] > 0
+    assert result["flops_per_token"] == flops_per_token(4, 28, model)
+
+
 def test_ratios_and_flops():
     assert flops_per_token(256, 28) == 6 * (4 * 256 * 284 + 256 * 28)  # ~1.8 MFLOP, DESIGN.md
     assert flops_per_token(256, 28, "gru") == 6 * (3 * 256 * 284 + 256 * 28)
@@ -103,7 +115,9 @@ def test_ratios_and_flops():
     assert rows[0]["vs_native"] == 2.0 and rows[0]["vs_d2l"] == 3.0 and rows[2]["vs_d2l"] == 1.0
 
 
-def test_cli_writes_tables(bk, tmp_path, capsys):
+def test_cli_writes_tables(tmp_path, capsys):
+    """The command's own work (its tables and files), on the NumPy backend: every framework's runs
+    are test_run_in_subprocesses_and_ratios'."""
     from lstm_multi.cli import main
 
     assert (
@@ -111,7 +125,7 @@ def test_cli_writes_tables(bk, tmp_path, capsys):
             [
                 "bench",
                 "--backends",
-                bk.NAME,
+                "numpy",
                 "--impls",
                 "scratch",
                 "--hidden",
