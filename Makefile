@@ -4,7 +4,6 @@
 #                  built, installed into a fresh venv and run), one tox environment per framework,
 #                  then `cross` (checkpoints and parity between frameworks and environments), then
 #                  `notebooks` (every notebook executed at quick size).
-# `make test-all`: `make test`, then the tests marked slow (training to a target) in every framework.
 # `make lint`:     ruff check, ruff format --check and mypy only.
 # All bootstrap tox (with tox-uv: uv installs the environments) into .venv-tox; tox builds the framework's environment (.tox/$(BACKEND)),
 # with the versions pinned in constraints/, and installs this package there.
@@ -19,7 +18,7 @@ BACKENDS := torch tensorflow jax mxnet
 
 ENVS := package,torch,tensorflow,jax,mxnet,cross,notebooks
 
-.PHONY: train generate test test-all lint env
+.PHONY: train generate test lint env
 train: env
 	$(CLI) train --backend $(BACKEND) $(ARGS)
 
@@ -29,9 +28,6 @@ generate: env
 test: $(TOX)
 	$(TOX) run -e lint
 	$(TOX) run -e $(ENVS)
-
-test-all: test
-	$(TOX) run -e torch,tensorflow,jax,mxnet -- -m slow
 
 lint: $(TOX)
 	$(TOX) run -e lint
