@@ -5,6 +5,8 @@
 #                  then `cross` (checkpoints and parity between frameworks and environments), then
 #                  `notebooks` (every notebook executed at quick size).
 # `make lint`:     ruff check, ruff format --check and mypy only.
+# `make docs`:     the book, a static site in site/ (open site/index.html); `make test` also drives it in
+#                  headless Chromium (tox -e docs: tests/test_book.py).
 # All bootstrap tox (with tox-uv: uv installs the environments) into .venv-tox; tox builds the framework's environment (.tox/$(BACKEND)),
 # with the versions pinned in constraints/, and installs this package there.
 #   make train BACKEND=jax ARGS="--impl concise --epochs 10"
@@ -16,9 +18,11 @@ TOX := .venv-tox/bin/tox
 CLI := .tox/$(BACKEND)/bin/lstm-multi
 BACKENDS := torch tensorflow jax mxnet
 
-ENVS := package,torch,tensorflow,jax,mxnet,cross,notebooks
+ENVS := package,torch,tensorflow,jax,mxnet,cross,notebooks,docs
+# the book's build, as tox -e docs runs it before its test (-W -n: a broken reference or a missing figure fails)
+SPHINX_BUILD := sphinx-build -b html -W --keep-going -n -q -d build/book-doctrees -c docs . site
 
-.PHONY: train generate test lint env
+.PHONY: train generate test lint env docs
 train: env
 	$(CLI) train --backend $(BACKEND) $(ARGS)
 
@@ -31,6 +35,11 @@ test: $(TOX)
 
 lint: $(TOX)
 	$(TOX) run -e lint
+
+docs: $(TOX)
+	$(TOX) run -e docs --notest -q
+	.tox/docs/bin/$(SPHINX_BUILD)
+	@echo "the book: site/index.html (open it, or serve it: python3 -m http.server -d site)"
 
 env: $(TOX)
 	@case " $(BACKENDS) " in *" $(BACKEND) "*) ;; \

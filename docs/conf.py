@@ -51,8 +51,9 @@ myst_heading_anchors = 3  # README's links to its own sections (#command-line) r
 # A broken cross-reference, a missing figure or an unresolvable name fails the build (-W -n).
 nitpicky = True
 nitpick_ignore_regex = [
-    # names of other libraries in signatures and docstrings: not part of this book
-    (r"py:.*", r"(torch|tf|keras|jax|jnp|flax|nnx|optax|mx|mxnet|np|numpy|npt|gluon|argparse|collections|typing)(\..*)?"),
+    # other libraries' names in signatures (no intersphinx: the build reads nothing from the network)
+    (r"py:.*", r"(torch|tf|keras|jax|jnp|flax|nnx|optax|mx|mxnet|np|numpy|npt|gluon|matplotlib|tqdm)(\..*)?"),
+    (r"py:.*", r"(argparse|collections|typing|types|pathlib)(\..*)?"),
     (r"py:.*", r"(Any|Callable|Iterator|Iterable|Sequence|Mapping|Path|TextIO|Array|Literal|Protocol|NamedTuple)"),
 ]
 
@@ -70,8 +71,8 @@ autodoc_typehints = "signature"
 
 html_theme = "furo"  # light and dark (follows the system, or the toggle), responsive, no remote fonts
 html_title = f"lstm-multi {release}"
-html_static_path: list[str] = []
+html_favicon = "_static/favicon.svg"  # also spares the browser a request for /favicon.ico
 html_copy_source = False
 html_show_sourcelink = False
 # MathJax 3 served from the site (copied by _ext/book.py); relative to _static
-mathjax_path = "mathjax/tex-chtml.js"
+mathjax_path = "mathjax/tex-chtml.js"  # _ext/book.py MATHJAX

@@ -39,10 +39,17 @@ TOC = REPO / "docs" / "_toc.md"
 PACKAGE = REPO / "lstm_multi"
 
 #: (backend name, tab label), in the order the tabs are shown.
-FRAMEWORKS = (("torch", "PyTorch"), ("tensorflow", "TensorFlow"), ("jax", "JAX"), ("mxnet", "MXNet"), ("numpy", "NumPy"))
+FRAMEWORKS = (
+    ("torch", "PyTorch"),
+    ("tensorflow", "TensorFlow"),
+    ("jax", "JAX"),
+    ("mxnet", "MXNet"),
+    ("numpy", "NumPy"),
+)
 CELLS = ("lstm", "gru", "rnn")
 PARTS = ("step", "scratch", "native")
 SYNC_GROUP = "framework"
+MATHJAX = "mathjax/tex-chtml.js"  # conf.py's mathjax_path, under _static
 
 
 def source_of(backend: str, cell: str, part: str) -> tuple[Path, str]:
@@ -141,7 +148,10 @@ def copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
         raise RuntimeError("MathJax not found: pip install django-static-mathjax (tox -e docs installs it)")
     es5 = Path(spec.submodule_search_locations[0]) / "static" / "mathjax" / "es5"
     target = Path(app.outdir) / "_static" / "mathjax"
-    shutil.copytree(es5, target, dirs_exist_ok=True)
+    # tex-chtml.js and what it loads on demand (TeX extensions, fonts, the menu, the accessibility
+    # explorer); not the package's other combined builds or the SVG output
+    bundles = [p.name for p in es5.glob("*.js") if p.name != Path(MATHJAX).name]
+    shutil.copytree(es5, target, ignore=shutil.ignore_patterns(*bundles, "svg"), dirs_exist_ok=True)
 
 
 class InternalDocstringReferences(logging.Filter):
