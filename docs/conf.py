@@ -36,6 +36,7 @@ extensions = [
 ]
 
 root_doc = "README"
+smartquotes = False  # "--backend" stays two hyphens (options, code in help texts), never a dash
 # the pages, from the repository root; the exclusions are folders not worth walking
 include_patterns = ["README.md", "CONTRIBUTING.md", "docs/*.md", "notebooks/*.ipynb", "benchmarks/**.md"]
 exclude_patterns = ["docs/_*", ".*", "site", "build", "dist", "runs", "lstm_multi", "tests", "constraints"]

@@ -13,6 +13,7 @@ selenium (``apt-get install chromium chromium-driver``), or before the site is b
 
 from __future__ import annotations
 
+import ast
 import functools
 import http.server
 import json
@@ -25,7 +26,11 @@ from urllib.parse import unquote, urldefrag, urlsplit
 
 import pytest
 
-SITE = Path(__file__).resolve().parents[1] / "site"
+import lstm_multi
+from lstm_multi.backend import BACKENDS
+
+REPO = Path(__file__).resolve().parents[1]
+SITE, PACKAGE = REPO / "site", REPO / "lstm_multi"  # the book is built from this checkout's source
 SCREENSHOTS = SITE / "_screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -33,10 +38,6 @@ FRAMEWORKS = ("PyTorch", "TensorFlow", "JAX", "MXNet", "NumPy")
 DESKTOP, PHONE = (1280, 900), (390, 844)  # CSS pixels; the phone is an iPhone 12's screen
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (tox -e docs installs it)")
-if not Path(CHROMIUM).exists() or not Path(CHROMEDRIVER).exists():
-    pytest.skip(
-        "no Chromium here: apt-get install -y chromium chromium-driver (.ci/run does it)", allow_module_level=True
-    )
 if not (SITE / "index.html").exists():
     pytest.skip("site/ is not built: make docs", allow_module_level=True)
 
@@ -77,6 +78,8 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser():
+    if not Path(CHROMIUM).exists() or not Path(CHROMEDRIVER).exists():
+        pytest.skip("no Chromium here: apt-get install -y chromium chromium-driver (.ci/run does it)")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -94,6 +97,11 @@ def open_page(driver, url: str) -> None:
     """Load ``url`` and wait until MathJax (where the page has it) has typeset it."""
     driver.get(url)
     WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    WebDriverWait(driver, 30).until(  # a page with math: MathJax has started
+        lambda d: d.execute_script(
+            "return !document.querySelector('.math') || !!(window.MathJax && MathJax.startup && MathJax.startup.promise)"
+        )
+    )
     driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
         "if (window.MathJax && MathJax.startup && MathJax.startup.promise)"
@@ -254,3 +262,35 @@ def test_screenshots_desktop_and_phone(browser, server, page):
         assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
         print(f"screenshot: {shot}")
     browser.set_window_rect(width=DESKTOP[0], height=DESKTOP[1])
+
+
+def test_the_cli_and_api_reference_are_the_code():
+    """The CLI page shows every option of every command (from the parser itself), the API page
+    every public name of the package and of each backend."""
+    import argparse
+
+    from lstm_multi.cli import COMMANDS, build_parser
+
+    cli = (SITE / "docs" / "cli.html").read_text(encoding="utf-8")
+    subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for command in COMMANDS:
+        options = [o for action in subparsers.choices[command]._actions for o in action.option_strings]
+        missing = [o for o in options if o not in cli]
+        assert f"lstm-multi-{command}" in anchors("docs/cli.html") and not missing, (command, missing)
+
+    api = anchors("docs/api.html")
+    names = [f"lstm_multi.{name}" for name in lstm_multi.__all__]
+    for backend in BACKENDS:  # read from the source: importing a backend would import its framework
+        names += [f"lstm_multi.backends.{backend}.{name}" for name in exported_names(backend)]
+    missing = [name for name in names if name not in api]
+    assert len(names) > 100 and not missing, missing
+
+
+def exported_names(backend: str) -> list[str]:
+    """A backend's ``__all__``, read from its ``__init__.py``."""
+    tree = ast.parse((PACKAGE / "backends" / backend / "__init__.py").read_text(encoding="utf-8"))
+    return next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets)
+    )
