@@ -98,9 +98,7 @@ def open_page(driver, url: str) -> None:
     driver.get(url)
     WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
     WebDriverWait(driver, 30).until(  # a page with math: MathJax has started
-        lambda d: d.execute_script(
-            "return !document.querySelector('.math') || !!(window.MathJax && MathJax.startup && MathJax.startup.promise)"
-        )
+        lambda d: d.execute_script("return !document.querySelector('.math') || !!(window.MathJax?.startup?.promise)")
     )
     driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
