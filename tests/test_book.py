@@ -17,6 +17,7 @@ import ast
 import functools
 import http.server
 import json
+import re
 import shutil
 import threading
 import time
@@ -292,3 +293,26 @@ def exported_names(backend: str) -> list[str]:
         for node in tree.body
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets)
     )
+
+
+def test_the_notebooks_show_their_stored_outputs():
+    """Each notebook's page has every figure its .ipynb stores (rendered, not run again)."""
+    import nbformat
+
+    notebooks = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert len(notebooks) == 8
+    total = 0
+    for notebook in notebooks:
+        stored = nbformat.read(notebook, as_version=4)
+        figures = sum(
+            "image/png" in output.get("data", {})
+            for cell in stored.cells
+            if cell.cell_type == "code"
+            for output in cell.outputs
+        )
+        html = (SITE / "notebooks" / f"{notebook.stem}.html").read_text(encoding="utf-8")
+        images = re.findall(r'<img [^>]*src="\.\./(_images/[^"]+)"', html)
+        assert len(images) >= figures, f"{notebook.name}: {figures} figures stored, {len(images)} on its page"
+        assert all((SITE / image).stat().st_size > 1000 for image in images)
+        total += figures
+    assert total >= 15  # 18 as written: curves, heatmaps, forecasts, speed charts
