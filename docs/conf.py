@@ -3,8 +3,8 @@
 ``sphinx-build -c docs . site``: the source folder is the repository itself, so README.md (the
 first page, with the table of contents of ``docs/_toc.md`` appended), the notebooks, docs/*.md
 and benchmarks/ are pages where they are, and their own relative links resolve in the book as
-they do on a repository page. Notebooks are rendered from their stored
-outputs (never executed); the API reference is parsed from the source by sphinx-autoapi (no
+they do on a repository page. Notebooks are rendered from their stored outputs (never
+executed); the API reference is parsed from the source by sphinx-autoapi (no
 framework imported: MXNet and JAX cannot share an environment); the CLI reference is generated
 from ``lstm_multi.cli.build_parser`` by sphinx-argparse. Everything a page loads (theme, fonts,
 MathJax) is served from the site itself.
@@ -40,8 +40,7 @@ smartquotes = False  # "--backend" stays two hyphens (options, code in help text
 # the pages, from the repository root; the exclusions are folders not worth walking
 include_patterns = ["README.md", "CONTRIBUTING.md", "docs/*.md", "notebooks/*.ipynb", "benchmarks/**.md"]
 exclude_patterns = ["docs/_*", ".*", "site", "build", "dist", "runs", "lstm_multi", "tests", "constraints"]
-# .rst first: sphinx-autoapi writes its pages in reStructuredText with the first suffix
-source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
 
 # The notebooks are shown with the outputs and figures they are stored with: a build trains nothing.
 nb_execution_mode = "off"

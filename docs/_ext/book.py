@@ -1,6 +1,6 @@
 """The book's own Sphinx extension: code in framework tabs, read from the package when the site is built.
 
-Directives (MyST syntax, in ``docs/book/*.md``):
+Directives (MyST syntax, in ``docs/*.md``):
 
 ``{cell-code} CELL PART``
     ``CELL`` one of lstm, gru, rnn; ``PART`` one of step, scratch, native. A sphinx-design
@@ -190,7 +190,7 @@ def resolve_reexport(app: Sphinx, env: object, node: nodes.Element, contnode: no
         candidates.insert(0, ".".join(parts[:3] + parts[-1:]))
     domain = app.env.get_domain("py")
     for candidate in candidates:
-        if candidate in domain.objects:  # type: ignore[attr-defined]
+        if candidate in domain.objects:
             new = node.deepcopy()
             new["reftarget"] = candidate
             return domain.resolve_xref(app.env, node["refdoc"], app.builder, node["reftype"], candidate, new, contnode)
@@ -199,7 +199,7 @@ def resolve_reexport(app: Sphinx, env: object, node: nodes.Element, contnode: no
 
 def keep_outputs_in_build(app: Sphinx) -> None:
     """myst-nb writes the notebooks' figures beside the output folder (the repository root here):
-    keep them with the doctrees (site/.doctrees) instead."""
+    keep them with the doctrees (build/book-doctrees) instead; Sphinx copies them into site/_images."""
     folder = Path(app.doctreedir) / "jupyter_execute"
     app.env.mystnb_config = app.env.mystnb_config.copy(output_folder=str(folder))
 
