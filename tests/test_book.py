@@ -4,8 +4,8 @@
 checked: no JavaScript console error, no failed request, no request to any other host, every
 internal link and anchor resolves, math is typeset by MathJax. Then the framework tabs (a click
 on "JAX" switches every tab set and the choice holds on the next page), the search, the theme
-toggle, and screenshots of three pages at desktop and phone widths (``site/_screenshots``,
-where the test prints them), with no page wider than a phone's screen.
+toggle, and screenshots of three pages at desktop and phone widths (saved in
+``site/_screenshots/``), with no page wider than a phone's screen.
 
 ``tox -e docs`` builds the site, then runs this file. Without Chromium, chromedriver or
 selenium (``apt-get install chromium chromium-driver``), or before the site is built, it skips.
@@ -61,7 +61,8 @@ class Server(http.server.ThreadingHTTPServer):
 
         class Handler(http.server.SimpleHTTPRequestHandler):
             def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-                server.served.append((self.path, int(code) if str(code).isdigit() else 0))
+                status = int(code) if isinstance(code, int) or code.isdigit() else 0  # HTTPStatus is an int
+                server.served.append((self.path, status))
 
         super().__init__(("127.0.0.1", 0), functools.partial(Handler, directory=str(SITE)))
         self.url = f"http://127.0.0.1:{self.server_address[1]}/"
