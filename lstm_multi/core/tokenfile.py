@@ -234,18 +234,18 @@ def write_token_files(files: list[Path], out: Path, meta: dict[str, Any], vocab:
     then ``meta.json`` (last: a folder without it is not a finished corpus). On any failure the
     temporary files are removed."""
     dtype = np.dtype(meta["dtype"])
-    table = np.full(0x110000, vocab.unk, dtype=dtype)  # characters: code point -> id (<unk> if rare)
-    if meta["tokens"] == "char":
-        for token, index in vocab.token_to_idx.items():
-            if len(token) == 1:
-                table[ord(token)] = index
+    characters = [token for token in vocab.idx_to_token if len(token) == 1]
+    last = max(map(ord, characters), default=0) + 1  # this and any higher code point: <unk>
+    table = np.full(last + 1, vocab.unk, dtype=dtype)  # characters: code point -> id
+    for token in characters:
+        table[ord(token)] = vocab.token_to_idx[token]
     temporary = {name: out / f".{name}.tmp" for name in (TRAIN, VAL)}
     files_open = {name: open(path, "wb") for name, path in temporary.items()}
     try:
         left = meta["train_tokens"]  # ids still to go to train.bin
         for chunk in token_chunks(files, meta["preprocessing"], meta["tokens"], {}, bar):
             if isinstance(chunk, np.ndarray):
-                ids = table[chunk]
+                ids = table[np.minimum(chunk, last)]
             else:
                 token_ids, unk = vocab.token_to_idx, vocab.unk
                 ids = np.fromiter((token_ids.get(w, unk) for w in chunk), dtype=dtype, count=len(chunk))
