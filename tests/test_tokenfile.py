@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import assert_close
-from test_cli import run_cli
 
 from lstm_multi.cli import main
 from lstm_multi.core import checkpoint as checkpoint_module
@@ -460,9 +459,9 @@ def test_a_folder_is_held_by_one_lock(tmp_path):
     assert not (tmp_path / "run" / LOCK_FILE).exists()  # released on exit
 
 
-def test_two_runs_into_one_folder(tmp_path):
-    """A run in progress holds its folder: a second run, and a --resume of it, are refused; once it
-    is killed, its stale lock is taken over."""
+def test_two_runs_into_one_folder(tmp_path, capsys):
+    """A run in progress (another process) holds its folder: a second run, and a --resume of it, are
+    refused; once it is killed, its stale lock is taken over."""
     out = tmp_path / "run"
     slow = [*TINY, "--num-train", "256", "--num-val", "32", "--epochs", "100000", "--out", str(out)]
     first = subprocess.Popen([sys.executable, "-m", "lstm_multi.cli", "train", *slow], stderr=subprocess.PIPE)
@@ -473,23 +472,18 @@ def test_two_runs_into_one_folder(tmp_path):
             time.sleep(0.1)
         holder = json.loads((out / LOCK_FILE).read_text())
         assert holder["pid"] == first.pid and "train" in holder["command"]
-        second = run_cli("train", *TINY, "--epochs", "1", "--out", str(out))
-        assert second.returncode == 2
-        assert second.stderr.startswith(
-            f"lstm-multi train: error: --out {out} is in use by another run: pid {first.pid} on "
-        )
-        assert second.stderr.endswith("Wait for it to finish (or stop it), or train into another --out.\n")
-        resumed = run_cli("train", "--resume", str(out), "--epochs", "200000", "--no-progress")
-        assert resumed.returncode == 2
-        assert resumed.stderr.startswith(f"lstm-multi train: error: --resume {out} is in use by another run: ")
+        assert main(["train", *TINY, "--epochs", "1", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"lstm-multi train: error: --out {out} is in use by another run: pid {first.pid} on ")
+        assert err.endswith("Wait for it to finish (or stop it), or train into another --out.\n")
+        assert main(["train", "--resume", str(out), "--epochs", "200000", "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"lstm-multi train: error: --resume {out} is in use by another run: pid {first.pid} ")
     finally:
         first.send_signal(signal.SIGKILL)  # dies holding the lock: the file stays, unlocked
         first.wait()
     assert (out / LOCK_FILE).exists()
-    taken = run_cli("train", *TINY, "--num-train", "32", "--num-val", "32", "--epochs", "1", "--out", str(out))
-    assert taken.returncode == 0, taken.stderr
-    assert f"lstm-multi: warning: {out / LOCK_FILE} was left by a run that is no longer running (pid {first.pid}" in (
-        taken.stderr
-    )
+    assert main(["train", *TINY, "--num-train", "32", "--num-val", "32", "--epochs", "1", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"lstm-multi: warning: {out / LOCK_FILE} was left by a run that is no longer running (pid {first.pid}" in err
     assert not (out / LOCK_FILE).exists()
-

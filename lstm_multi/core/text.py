@@ -17,12 +17,6 @@ def preprocess(text: str) -> str:
     return re.sub("[^A-Za-z]+", " ", text).lower()
 
 
-_IS_LETTER = np.zeros(256, dtype=bool)  # byte -> is it A-Z or a-z
-_IS_LETTER[ord("A") : ord("Z") + 1] = _IS_LETTER[ord("a") : ord("z") + 1] = True
-_LOWER_OR_SPACE = np.full(256, ord(" "), dtype=np.uint8)  # letter -> lower case, anything else -> space
-_LOWER_OR_SPACE[_IS_LETTER] = np.frombuffer(bytes(range(256)), np.uint8)[_IS_LETTER] | 0x20
-
-
 def preprocess_utf8(data: np.ndarray, after_letter: bool = True) -> np.ndarray:
     """:func:`preprocess` on UTF-8 bytes (a uint8 array), vectorised: 4x as fast, same result.
 
@@ -33,12 +27,13 @@ def preprocess_utf8(data: np.ndarray, after_letter: bool = True) -> np.ndarray:
     whose first run becomes a space too), so that a text read in chunks gives the same result.
     Returns the cleaned ASCII bytes (uint8).
     """
-    letter = _IS_LETTER[data]
+    lower = data | 0x20  # ASCII: 'A' | 0x20 = 'a'; uint8 arithmetic, no lookup table (fast)
+    letter = (lower >= ord("a")) & (lower <= ord("z"))
     keep = letter.copy()  # a letter, or the first non-letter after a letter
     keep[1:] |= letter[:-1]
     if len(keep):
         keep[0] |= after_letter
-    return _LOWER_OR_SPACE[data[keep]]
+    return np.where(letter, lower, np.uint8(ord(" ")))[keep]
 
 
 #: How text becomes characters: d2l's cleaning (letters a-z and space), or the text as it is.
