@@ -16,9 +16,10 @@ Two passes over the source: the first counts tokens (the vocabulary, as :class:`
 it) and checks the text (UTF-8, not binary, not empty); the second writes the ids. Memory is a few
 chunks whatever the size of the corpus.
 
-``TokenFile(data_dir, batch_size, num_steps)`` reads windows of ``train.bin`` through ``np.memmap``
-(the operating system pages in only what is read): each epoch is a seeded random sample of
-``num_train`` window starts; validation reads ``num_val`` windows spread evenly over ``val.bin``.
+``TokenFile(data_dir, batch_size, num_steps)`` reads windows of ``train.bin`` through a memory map
+(``mmap``, what ``np.memmap`` wraps: the operating system pages in only what is read): each epoch
+is a seeded random sample of ``num_train`` window starts; validation reads ``num_val`` windows
+spread evenly over ``val.bin``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import collections
 import hashlib
 import json
 import math
+import mmap
 import os
 import shutil
 from collections.abc import Iterator
@@ -370,10 +372,13 @@ class TokenFile(DataModule):
         self.vocab = Vocab.from_tokens(self.meta["vocab"])
         self.vocab.preprocessing, self.vocab.tokens = self.meta["preprocessing"], self.meta["tokens"]
         dtype = np.dtype(self.meta["dtype"])
-        self.ids = {  # read-only views of the files (np.memmap refuses an empty file)
-            name: np.memmap(Path(data_dir) / name, dtype=dtype, mode="r") if count else np.zeros(0, dtype)
-            for name, count in ((TRAIN, self.meta["train_tokens"]), (VAL, self.meta["val_tokens"]))
-        }
+        self.maps: dict[str, mmap.mmap] = {}  # the files mapped read-only (an empty one cannot be)
+        self.ids: dict[str, np.ndarray] = {name: np.zeros(0, dtype) for name in (TRAIN, VAL)}
+        for name, count in ((TRAIN, self.meta["train_tokens"]), (VAL, self.meta["val_tokens"])):
+            if count:
+                with open(Path(data_dir) / name, "rb") as f:
+                    self.maps[name] = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                self.ids[name] = np.frombuffer(self.maps[name], dtype=dtype)  # a view: np.memmap's
         self.num_windows = {name: max(len(ids) - num_steps, 0) for name, ids in self.ids.items()}
         source = f"Prepared corpus {str(data_dir)!r}"
         if self.num_windows[TRAIN] == 0:
@@ -414,12 +419,21 @@ class TokenFile(DataModule):
             X[rows], Y[rows] = windows[:, :-1], windows[:, 1:]
         return X, Y
 
+    def release_pages(self) -> None:
+        """Unmap the pages read so far (they stay in the page cache): without this, every page an
+        epoch touched would count in the process's memory (RSS) until all of a large file had."""
+        for mapped in self.maps.values():
+            if hasattr(mapped, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+                mapped.madvise(mmap.MADV_DONTNEED)
+
     def get_dataloader(self, train: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Batches of ``(X, Y)`` NumPy arrays; a new sample of training windows each call."""
         starts = self.window_starts(train)
         ids = self.ids[TRAIN if train else VAL]
         for first in range(0, len(starts), self.batch_size):
-            yield self.read(ids, starts[first : first + self.batch_size])
+            batch = self.read(ids, starts[first : first + self.batch_size])
+            self.release_pages()
+            yield batch
 
     def num_batches(self, train: bool) -> int:
         n = self.num_train if train else self.num_val
