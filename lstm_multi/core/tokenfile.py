@@ -16,10 +16,12 @@ Two passes over the source: the first counts tokens (the vocabulary, as :class:`
 it) and checks the text (UTF-8, not binary, not empty); the second writes the ids. Memory is a few
 chunks whatever the size of the corpus.
 
-``TokenFile(data_dir, batch_size, num_steps)`` reads windows of ``train.bin`` through a memory map
-(``mmap``, what ``np.memmap`` wraps: the operating system pages in only what is read): each epoch
-is a seeded random sample of ``num_train`` window starts; validation reads ``num_val`` windows
-spread evenly over ``val.bin``.
+``TokenFile(data_dir, batch_size, num_steps)`` reads only the windows of a batch from ``train.bin``
+(``os.pread``, one read a window): each epoch is a seeded random sample of ``num_train`` window
+starts; validation reads ``num_val`` windows spread evenly over ``val.bin``. Not a memory map
+(``np.memmap``, nanoGPT's): a page fault maps a whole page-cache folio, which on Linux 6.x is up
+to 2 MB, so random windows from a memory map counted some 600 KB each in the process's memory (a
+batch of 1024 windows: 600 MB, measured in benchmarks/README.md); a read copies just the window.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import collections
 import hashlib
 import json
 import math
-import mmap
 import os
 import shutil
 from collections.abc import Iterator
@@ -371,19 +372,14 @@ class TokenFile(DataModule):
         self.meta = read_meta(data_dir)
         self.vocab = Vocab.from_tokens(self.meta["vocab"])
         self.vocab.preprocessing, self.vocab.tokens = self.meta["preprocessing"], self.meta["tokens"]
-        dtype = np.dtype(self.meta["dtype"])
-        self.maps: dict[str, mmap.mmap] = {}  # the files mapped read-only (an empty one cannot be)
-        self.ids: dict[str, np.ndarray] = {name: np.zeros(0, dtype) for name in (TRAIN, VAL)}
-        for name, count in ((TRAIN, self.meta["train_tokens"]), (VAL, self.meta["val_tokens"])):
-            if count:
-                with open(Path(data_dir) / name, "rb") as f:
-                    self.maps[name] = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-                self.ids[name] = np.frombuffer(self.maps[name], dtype=dtype)  # a view: np.memmap's
-        self.num_windows = {name: max(len(ids) - num_steps, 0) for name, ids in self.ids.items()}
+        self.dtype = np.dtype(self.meta["dtype"])
+        self.paths = {name: Path(data_dir) / name for name in (TRAIN, VAL)}
+        self.num_tokens = {TRAIN: self.meta["train_tokens"], VAL: self.meta["val_tokens"]}
+        self.num_windows = {name: max(count - num_steps, 0) for name, count in self.num_tokens.items()}
         source = f"Prepared corpus {str(data_dir)!r}"
         if self.num_windows[TRAIN] == 0:
             raise CorpusError(
-                f"{source}: {TRAIN} holds {len(self.ids[TRAIN])} tokens, fewer than one window of "
+                f"{source}: {TRAIN} holds {self.num_tokens[TRAIN]} tokens, fewer than one window of "
                 f"num_steps + 1 = {num_steps + 1}. Use a longer text or a smaller num_steps."
             )
         for name, wanted, option in ((TRAIN, num_train, "num_train"), (VAL, num_val, "num_val")):
@@ -404,8 +400,9 @@ class TokenFile(DataModule):
             return self.rng.permutation(self.num_train)
         return self.rng.choice(self.num_windows[TRAIN], self.num_train, replace=False)
 
-    def read(self, ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The windows at ``starts`` and their targets, read from ``ids`` (only this process' rows)."""
+    def read(self, fd: int, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The windows at ``starts`` of the open token file ``fd`` and their targets (only this
+        process's rows)."""
         X = np.zeros((len(starts), self.num_steps), dtype=np.int32)
         Y = np.zeros_like(X)
         if self.local_blocks is None:
@@ -413,27 +410,20 @@ class TokenFile(DataModule):
         else:
             workers, blocks = self.local_blocks
             parts = [block(len(starts), workers, rank) for rank in blocks]
-        offsets = np.arange(self.num_steps + 1)
+        size = self.dtype.itemsize
+        width = (self.num_steps + 1) * size  # a window and its last target, in bytes
         for rows in parts:
-            windows = ids[starts[rows, None] + offsets]  # (rows, num_steps + 1): only these pages are read
+            raw = b"".join([os.pread(fd, width, start * size) for start in starts[rows].tolist()])
+            windows = np.frombuffer(raw, dtype=self.dtype).reshape(-1, self.num_steps + 1)
             X[rows], Y[rows] = windows[:, :-1], windows[:, 1:]
         return X, Y
-
-    def release_pages(self) -> None:
-        """Unmap the pages read so far (they stay in the page cache): without this, every page an
-        epoch touched would count in the process's memory (RSS) until all of a large file had."""
-        for mapped in self.maps.values():
-            if hasattr(mapped, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
-                mapped.madvise(mmap.MADV_DONTNEED)
 
     def get_dataloader(self, train: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Batches of ``(X, Y)`` NumPy arrays; a new sample of training windows each call."""
         starts = self.window_starts(train)
-        ids = self.ids[TRAIN if train else VAL]
-        for first in range(0, len(starts), self.batch_size):
-            batch = self.read(ids, starts[first : first + self.batch_size])
-            self.release_pages()
-            yield batch
+        with open(self.paths[TRAIN if train else VAL], "rb") as f:  # closed after the epoch
+            for first in range(0, len(starts), self.batch_size):
+                yield self.read(f.fileno(), starts[first : first + self.batch_size])
 
     def num_batches(self, train: bool) -> int:
         n = self.num_train if train else self.num_val
