@@ -7,7 +7,10 @@
    clock and over the process's CPU time (user + system, what one core gives it when the machine
    is shared), and its peak RSS.
 3. ``lstm-multi train`` with the same model and batches (d2l's recipe) on The Time Machine in
-   memory and with ``--data WORK/data``: peak RSS and training tokens/s.
+   memory and with ``--data WORK/data``: peak RSS and training tokens/s (wall clock).
+4. Training tokens per CPU second, the two data modules' epochs alternating in one process
+   (``--rounds`` of each; the median): what reading windows from disk costs, free of the other
+   work a shared machine does.
 
 Every command runs in its own process, single-threaded (``OMP_NUM_THREADS=1``); peak RSS is the
 kernel's ``ru_maxrss`` of that process (``os.wait4``). Prints a Markdown table.
@@ -44,6 +47,7 @@ def main() -> None:
     parser.add_argument("--work", required=True, help="a folder for the corpus, its tokens and the runs")
     parser.add_argument("--backend", default="torch")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5, help="alternating epochs of each data module")
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -71,8 +75,38 @@ def main() -> None:
         seconds = sum(r["seconds"] for r in history)
         tokens = args.epochs * 10000 * 32  # d2l's recipe: 10000 windows of 32 characters an epoch
         rows.append(f"| train {args.backend}, {name} | {tokens / seconds:,.0f} tokens/s | {rss:.0f} MB |")
+    for name, rate in alternating_epochs(work / "data", args.backend, args.rounds).items():
+        rows.append(f"| training steps, {name}, CPU time | {rate:,.0f} tokens/s | |")
     print("| run | throughput | peak RSS |\n|---|---|---|")
     print("\n".join(rows))
+
+
+def alternating_epochs(data_dir: Path, backend: str, rounds: int) -> dict[str, float]:
+    """Median training tokens per CPU second of an epoch on The Time Machine (in memory) and on
+    ``data_dir`` (read from disk), epochs alternating; the same model and batch shapes."""
+    import statistics
+
+    import lstm_multi as lm
+    from lstm_multi.core.lm import build_model
+
+    bk = lm.get_backend(backend)
+    if backend == "torch":
+        import torch
+
+        torch.set_num_threads(1)
+    modules = {
+        "The Time Machine in memory": lm.TimeMachine(1024, 32),
+        f"--data {data_dir}": lm.TokenFile(data_dir, 1024, 32),
+    }
+    models = {name: build_model(bk, "scratch", len(data.vocab), 32, lr=4.0) for name, data in modules.items()}
+    rates: dict[str, list[float]] = {name: [] for name in modules}
+    for _ in range(rounds):
+        for name, data in modules.items():
+            start = time.process_time()
+            for X, Y in data.train_dataloader():
+                models[name].training_step((X, Y), 4.0, 1.0)
+            rates[name].append(data.num_train * data.num_steps / (time.process_time() - start))
+    return {name: statistics.median(values) for name, values in rates.items()}
 
 
 if __name__ == "__main__":

@@ -192,6 +192,25 @@ def test_resume_continues_exactly(time_machine, tmp_path):
     assert ckpt.hparams["data_sha256"] == read_meta(data_dir)["source"]["sha256"]
 
 
+def test_resume_refuses_a_corpus_prepared_again_from_other_text(tmp_path, capsys):
+    book = read_time_machine()
+    (tmp_path / "a.txt").write_text(book[:8000])
+    prepare(tmp_path / "a.txt", tmp_path / "data")
+    options = [*TINY, "--data", str(tmp_path / "data"), "--num-train", "64", "--num-val", "32"]
+    assert main(["train", *options, "--epochs", "1", "--out", str(tmp_path / "run")]) == 0
+    (tmp_path / "b.txt").write_text(book[8000:16000])  # the same vocabulary, another text
+    prepare(tmp_path / "b.txt", tmp_path / "data")
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "run"), "--epochs", "2", "--no-progress"]) == 2
+    now = read_meta(tmp_path / "data")["source"]["sha256"]
+    trained = load_checkpoint(tmp_path / "run" / "model.safetensors").hparams["data_sha256"]
+    assert capsys.readouterr().err == (
+        f"lstm-multi train: error: {tmp_path / 'run'} was trained on a corpus with SHA-256 {trained[:12]}..., "
+        f"but {tmp_path / 'data'} was prepared from another text ({now[:12]}...); resuming needs the same "
+        "corpus.\n"
+    )
+
+
 def test_same_batches_on_every_backend(bk, time_machine):
     """One seed, one corpus: each backend's epoch losses are the NumPy reference's (float32)."""
     from lstm_multi import get_backend

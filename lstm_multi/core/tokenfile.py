@@ -262,6 +262,7 @@ def write_token_files(files: list[Path], out: Path, meta: dict[str, Any], vocab:
         (out / META).unlink(missing_ok=True)  # an older corpus' metadata goes first
         for name, path in temporary.items():
             os.replace(path, out / name)
+            temporary[name] = out / name  # removed too if meta.json cannot be written
         write_atomically(out / META, json.dumps(meta, indent=1).encode())
     except BaseException as err:
         for f in files_open.values():
