@@ -369,14 +369,7 @@ def test_two_torch_workers_on_a_prepared_corpus_train_like_one(tmp_path):
 
     (tmp_path / "book.txt").write_text(read_time_machine()[:20000])
     prepare(tmp_path / "book.txt", tmp_path / "data")
+    torch = SimpleNamespace(NAME="torch")
     for workers in (1, 2):
-        train(
-            SimpleNamespace(NAME="torch"),
-            tmp_path / f"run{workers}",
-            workers,
-            "--epochs",
-            "2",
-            "--data",
-            str(tmp_path / "data"),
-        )
+        train(torch, tmp_path / f"run{workers}", workers, "--epochs", "1", "--data", str(tmp_path / "data"))
     assert_trains_like_one(tmp_path / "run2", history(tmp_path / "run1"), "2 workers reading their rows")

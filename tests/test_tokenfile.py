@@ -174,6 +174,8 @@ def test_epochs_sample_without_replacement_and_workers_read_their_rows(time_mach
     np.testing.assert_array_equal(X2[32:48], X[32:48])
     np.testing.assert_array_equal(Y2[32:48], Y[32:48])
     assert not X2[:32].any() and not X2[48:].any()
+    Xv, _ = next(worker.get_dataloader(False))  # every worker validates on whole batches
+    assert Xv[:32].any() and Xv[48:].any()
 
 
 def test_resume_continues_exactly(time_machine, tmp_path):

@@ -401,12 +401,12 @@ class TokenFile(DataModule):
             return self.rng.permutation(self.num_train)
         return self.rng.choice(self.num_windows[TRAIN], self.num_train, replace=False)
 
-    def read(self, fd: int, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The windows at ``starts`` of the open token file ``fd`` and their targets (only this
-        process's rows)."""
+    def read(self, fd: int, starts: np.ndarray, train: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """The windows at ``starts`` of the open token file ``fd`` and their targets (training:
+        only this process's rows; every worker validates on whole batches)."""
         X = np.zeros((len(starts), self.num_steps), dtype=np.int32)
         Y = np.zeros_like(X)
-        if self.local_blocks is None:
+        if self.local_blocks is None or not train:
             parts = [slice(None)]
         else:
             workers, blocks = self.local_blocks
@@ -424,7 +424,7 @@ class TokenFile(DataModule):
         starts = self.window_starts(train)
         with open(self.paths[TRAIN if train else VAL], "rb") as f:  # closed after the epoch
             for first in range(0, len(starts), self.batch_size):
-                yield self.read(f.fileno(), starts[first : first + self.batch_size])
+                yield self.read(f.fileno(), starts[first : first + self.batch_size], train)
 
     def num_batches(self, train: bool) -> int:
         n = self.num_train if train else self.num_val
