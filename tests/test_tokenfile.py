@@ -183,7 +183,10 @@ def test_resume_continues_exactly(time_machine, tmp_path):
     options = [*TINY, "--data", str(data_dir), "--num-train", "128", "--num-val", "64"]
     assert main(["train", *options, "--epochs", "3", "--out", str(tmp_path / "straight")]) == 0
     assert main(["train", *options, "--epochs", "1", "--out", str(tmp_path / "resumed")]) == 0
-    assert main(["train", "--resume", str(tmp_path / "resumed"), "--epochs", "3", "--no-progress"]) == 0
+    assert (
+        main(["train", "--backend", "numpy", "--resume", str(tmp_path / "resumed"), "--epochs", "3", "--no-progress"])
+        == 0
+    )
     straight, resumed = (json.loads((tmp_path / run / "history.json").read_text()) for run in ("straight", "resumed"))
     assert straight[0] == {**resumed[0], "seconds": straight[0]["seconds"]}
     # the NumPy reference trains in float64 and checkpoints hold float32: equal to float32 round-off
@@ -203,7 +206,9 @@ def test_resume_refuses_a_corpus_prepared_again_from_other_text(tmp_path, capsys
     (tmp_path / "b.txt").write_text(book[8000:16000])  # the same vocabulary, another text
     prepare(tmp_path / "b.txt", tmp_path / "data")
     capsys.readouterr()
-    assert main(["train", "--resume", str(tmp_path / "run"), "--epochs", "2", "--no-progress"]) == 2
+    assert (
+        main(["train", "--backend", "numpy", "--resume", str(tmp_path / "run"), "--epochs", "2", "--no-progress"]) == 2
+    )
     now = read_meta(tmp_path / "data")["source"]["sha256"]
     trained = load_checkpoint(tmp_path / "run" / "model.safetensors").hparams["data_sha256"]
     assert capsys.readouterr().err == (
@@ -500,7 +505,7 @@ def test_two_runs_into_one_folder(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith(f"lstm-multi train: error: --out {out} is in use by another run: pid {first.pid} on ")
         assert err.endswith("Wait for it to finish (or stop it), or train into another --out.\n")
-        assert main(["train", "--resume", str(out), "--epochs", "200000", "--no-progress"]) == 2
+        assert main(["train", "--backend", "numpy", "--resume", str(out), "--epochs", "200000", "--no-progress"]) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"lstm-multi train: error: --resume {out} is in use by another run: pid {first.pid} ")
     finally:
