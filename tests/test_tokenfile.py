@@ -96,6 +96,16 @@ def test_prepare_writes_the_tokens_of_build_corpus(tmp_path, monkeypatch, tokens
     assert meta["source"]["bytes"] == sum(len(p.encode()) for p in parts)
 
 
+def test_rare_characters_are_unk(tmp_path):
+    text = read_time_machine()[:3000] + "Ωmega ∑ 漢"
+    (tmp_path / "a.txt").write_text(text)
+    meta = prepare(tmp_path / "a.txt", tmp_path / "data", preprocessing="none", min_freq=3)
+    expected, vocab = build_corpus(text, preprocessing="none", min_freq=3)
+    assert meta["vocab"] == vocab.idx_to_token and "Ω" not in meta["vocab"]
+    assert all_ids(tmp_path / "data").tolist() == expected
+    assert expected[-10] == vocab.unk  # Ω
+
+
 def test_token_type_is_the_smallest_that_fits():
     assert [token_dtype(n).name for n in (2, 256, 257, 65536, 65537)] == [
         "uint8",

@@ -186,7 +186,8 @@ def prepare(
     of the tokens (the end of the corpus) validate. The free space is checked before writing; a
     failed write removes the partial files (:class:`~.checkpoint.WriteError`).
     """
-    get_preprocessor(preprocessing), tokenize("", tokens)  # clear errors for unknown options
+    get_preprocessor(preprocessing)  # clear errors for unknown options
+    tokenize("", tokens)
     if not 0 <= val_fraction < 1:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}.")
     if min_freq is None:
@@ -237,18 +238,16 @@ def write_token_files(files: list[Path], out: Path, meta: dict[str, Any], vocab:
     then ``meta.json`` (last: a folder without it is not a finished corpus). On any failure the
     temporary files are removed."""
     dtype = np.dtype(meta["dtype"])
-    characters = [token for token in vocab.idx_to_token if len(token) == 1]
-    last = max(map(ord, characters), default=0) + 1  # this and any higher code point: <unk>
-    table = np.full(last + 1, vocab.unk, dtype=dtype)  # characters: code point -> id
-    for token in characters:
-        table[ord(token)] = vocab.token_to_idx[token]
+    table = character_ids(vocab, dtype)
     temporary = {name: out / f".{name}.tmp" for name in (TRAIN, VAL)}
-    files_open = {name: open(path, "wb") for name, path in temporary.items()}
+    files_open = {}
     try:
+        for name, path in temporary.items():
+            files_open[name] = open(path, "wb")
         left = meta["train_tokens"]  # ids still to go to train.bin
         for chunk in token_chunks(files, meta["preprocessing"], meta["tokens"], {}, bar):
             if isinstance(chunk, np.ndarray):
-                ids = table[np.minimum(chunk, last)]
+                ids = table[np.minimum(chunk, len(table) - 1)]
             else:
                 token_ids, unk = vocab.token_to_idx, vocab.unk
                 ids = np.fromiter((token_ids.get(w, unk) for w in chunk), dtype=dtype, count=len(chunk))
@@ -272,6 +271,16 @@ def write_token_files(files: list[Path], out: Path, meta: dict[str, Any], vocab:
         if isinstance(err, OSError):
             raise WriteError(f"writing {out} failed: {err.strerror or err}; the partial files were removed.") from None
         raise
+
+
+def character_ids(vocab: Vocab, dtype: np.dtype) -> np.ndarray:
+    """Characters' ids by code point (``ids = table[code_points]``, NumPy); the last entry, for
+    every higher code point, and those of characters not in the vocabulary are ``<unk>``'s."""
+    characters = [token for token in vocab.idx_to_token if len(token) == 1]
+    table = np.full(max(map(ord, characters), default=0) + 2, vocab.unk, dtype=dtype)
+    for token in characters:
+        table[ord(token)] = vocab.token_to_idx[token]
+    return table
 
 
 def _size(num_bytes: int) -> str:
