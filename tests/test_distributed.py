@@ -15,6 +15,7 @@ import pytest
 from conftest import assert_close
 from test_cli import run_cli
 
+from lstm_multi.cli import main
 from lstm_multi.core.distributed import block, check_divisible
 from lstm_multi.core.tasks import Parentheses
 from lstm_multi.core.trainer import Trainer
@@ -369,7 +370,7 @@ def test_two_torch_workers_on_a_prepared_corpus_train_like_one(tmp_path):
 
     (tmp_path / "book.txt").write_text(read_time_machine()[:20000])
     prepare(tmp_path / "book.txt", tmp_path / "data")
-    torch = SimpleNamespace(NAME="torch")
-    for workers in (1, 2):
-        train(torch, tmp_path / f"run{workers}", workers, "--epochs", "1", "--data", str(tmp_path / "data"))
+    options = ["--backend", "torch", *RUN, "--epochs", "1", "--data", str(tmp_path / "data"), "--out"]
+    assert main(["train", *options, str(tmp_path / "run1")]) == 0  # one worker, in this process
+    train(SimpleNamespace(NAME="torch"), tmp_path / "run2", 2, "--epochs", "1", "--data", str(tmp_path / "data"))
     assert_trains_like_one(tmp_path / "run2", history(tmp_path / "run1"), "2 workers reading their rows")
