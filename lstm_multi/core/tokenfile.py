@@ -400,7 +400,6 @@ class TokenFile(DataModule):
                     + (", or prepare with a larger --val-fraction." if name == VAL else ", or a longer text.")
                 )
         self.rng = np.random.default_rng(seed)
-        self.local_blocks: tuple[int, range] | None = None  # (workers, the blocks this process computes)
 
     def window_starts(self, train: bool) -> np.ndarray:
         """The start of every window of one epoch (training: drawn from :attr:`rng`)."""
