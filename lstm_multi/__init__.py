@@ -26,6 +26,7 @@ from .core.params import ParameterError, init_params
 from .core.plot import plot_history
 from .core.sampling import predict
 from .core.tasks import NOISE_FLOOR, Parentheses, TimeSeries
+from .core.tokenfile import TokenFile, prepare
 from .core.trainer import Callback, EpochRecord, Trainer
 
 __version__ = "0.1.0"
@@ -49,6 +50,7 @@ __all__ = [
     "SGD",
     "TimeMachine",
     "TimeSeries",
+    "TokenFile",
     "Trainer",
     "UnknownBackendError",
     "Vocab",
@@ -62,6 +64,7 @@ __all__ = [
     "plot_gates",
     "plot_history",
     "predict",
+    "prepare",
     "request_host_devices",
     "save_checkpoint",
     "set_backend",

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from types import SimpleNamespace
 
 import pytest
 from conftest import assert_close
 from test_cli import run_cli
 
+from lstm_multi.cli import main
 from lstm_multi.core.distributed import block, check_divisible
 from lstm_multi.core.tasks import Parentheses
 from lstm_multi.core.trainer import Trainer
@@ -357,3 +359,18 @@ def test_a_parameter_server_run_is_checked_before_it_waits(bk, tmp_path, variabl
         pytest.skip("the DMLC_* variables are MXNet's")
     proc = run_cli("train", "--backend", "mxnet", *RUN, "--epochs", "1", "--out", str(tmp_path / "run"), env=variables)
     assert (proc.returncode, proc.stderr) == (2, f"lstm-multi train: error: {message}\n")
+
+
+def test_two_torch_workers_on_a_prepared_corpus_train_like_one(tmp_path):
+    """``--data``: each torch worker process reads only its rows of a batch (the others stay 0),
+    and the run trains like one worker on the whole batch."""
+    pytest.importorskip("torch", reason="torch's workers are processes, each reading its own rows")
+    from lstm_multi.core.data import read_time_machine
+    from lstm_multi.core.tokenfile import prepare
+
+    (tmp_path / "book.txt").write_text(read_time_machine()[:20000])
+    prepare(tmp_path / "book.txt", tmp_path / "data")
+    options = ["--backend", "torch", *RUN, "--epochs", "1", "--data", str(tmp_path / "data"), "--out"]
+    assert main(["train", *options, str(tmp_path / "run1")]) == 0  # one worker, in this process
+    train(SimpleNamespace(NAME="torch"), tmp_path / "run2", 2, "--epochs", "1", "--data", str(tmp_path / "data"))
+    assert_trains_like_one(tmp_path / "run2", history(tmp_path / "run1"), "2 workers reading their rows")

@@ -35,7 +35,7 @@ def test_every_option_the_readme_shows_exists():
 
 def test_every_train_option_is_in_the_readme():
     hidden = {"-h", "--help"}
-    for name in ("train", "generate", "gates", "parity", "bench"):
+    for name in ("prepare", "train", "generate", "gates", "parity", "bench"):
         for flag in subcommand_options()[name] - hidden:
             assert flag in README, f"`lstm-multi {name} {flag}` is not documented in README.md"
 

@@ -9,10 +9,12 @@ options choose any member of the family (GRU, RNN, stacked, peepholes, ...).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..backend import BACKENDS
 from ..core.family import INITS, STACKED_INIT
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from ..core.checkpoint import Checkpoint
     from ..core.data import TimeMachine
     from ..core.lm import LanguageModel
+    from ..core.tokenfile import TokenFile
 
 #: The arguments that define a training run: stored in its checkpoint, reused by --resume.
 RUN_ARGS = (
@@ -54,6 +57,7 @@ RUN_ARGS = (
     "num_val",
     "seed",
     "text",
+    "data",
     "preprocess",
     "tokens",
     "min_freq",
@@ -142,6 +146,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     train.add_argument("--seed", type=non_negative_int, default=0, help="seeds the initialisation and the batch order")
     train.add_argument("--text", help="train on this UTF-8 text file instead of The Time Machine")
     train.add_argument(
+        "--data",
+        metavar="DATA_DIR",
+        help="train on a corpus tokenized by lstm-multi prepare (read from disk, any size; "
+        "--preprocess, --tokens and --min-freq are the ones it was prepared with)",
+    )
+    train.add_argument(
         "--preprocess",
         choices=("d2l", "none"),
         default="d2l",
@@ -197,13 +207,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import get_backend, plot_history
     from ..backend import backend_name
-    from ..core.checkpoint import RunCheckpoints
-    from ..core.data import TimeMachine
-    from ..core.lm import build_model
-    from ..core.optim import make_optimizer
-    from ..core.trainer import Trainer
 
     if backend_name(args.backend) == "mxnet" and "DMLC_ROLE" in os.environ and parameter_server(args):
         return 0  # this process was the run's scheduler or a server
@@ -215,29 +219,39 @@ def run(args: argparse.Namespace) -> int:
     fill_task_defaults(args)
     args.out = args.out or "runs/latest"
     check_output_dir(args.out, "--out")  # before training, so no trained model is lost
+    if args.data and args.text:
+        raise ValueError("--text trains on a text file, --data on a prepared corpus: give one of them.")
+    if args.data and args.task != "lm":
+        raise ValueError(f"--data is a language model's corpus; --task {args.task} makes its own data.")
+    with run_lock(args):  # one run per folder, released when this process ends
+        return train(args, ckpt)
+
+
+def train(args: argparse.Namespace, ckpt: Checkpoint | None) -> int:
+    """The run itself, in the folder this process holds (see :func:`run`)."""
+    from .. import get_backend, plot_history
+    from ..core.checkpoint import RunCheckpoints
+    from ..core.lm import build_model
+    from ..core.optim import make_optimizer
+    from ..core.tokenfile import TokenFile
+    from ..core.trainer import Trainer
+
     status = start_workers(args)
     if status is not None:
         return status
     options = model_options(args)
     bk = get_backend(args.backend)
-    run_args = {name: getattr(args, name) for name in RUN_ARGS}
     if args.task != "lm":
         if args.init_from:
             raise ValueError(
                 "--init-from starts a language model from a checkpoint; for the tasks, use --resume to continue a run."
             )
-        return train_task(args, bk, options, ckpt, run_args)
-    data = TimeMachine(
-        args.batch_size,
-        args.num_steps,
-        args.num_train,
-        args.num_val,
-        text=args.text,
-        seed=args.seed,
-        preprocessing=args.preprocess,
-        tokens=args.tokens,
-        min_freq=args.min_freq,
-    )
+        return train_task(args, bk, options, ckpt, {name: getattr(args, name) for name in RUN_ARGS})
+    data = corpus(args)
+    prepared = data.meta if isinstance(data, TokenFile) else None  # --data's meta.json
+    if args.resume and ckpt is not None and prepared is not None:
+        check_same_corpus(args.resume, ckpt, args.data, prepared)
+    run_args = {name: getattr(args, name) for name in RUN_ARGS}
     model = build_model(
         bk,
         args.impl,
@@ -264,7 +278,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"backend {bk.NAME}, {args.impl} {describe_model(model.config)}, {args.hidden} hidden units"
         f"{embedding}{describe_init(model.rnn, args)}, {data.num_train} training windows of {args.num_steps} "
-        f"{unit}"
+        f"{unit}" + (f" from {args.data} ({prepared['train_tokens']} tokens)" if prepared else "")
     )
     out = Path(args.out)
     hparams = {
@@ -280,6 +294,8 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "run": run_args,
     }
+    if prepared is not None:  # the corpus a resumed run must continue on
+        hparams["data_sha256"] = prepared["source"]["sha256"]
     trainer = Trainer(
         max_epochs=args.epochs,
         gradient_clip_val=args.clip,
@@ -324,6 +340,52 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def corpus(args: argparse.Namespace) -> TimeMachine | TokenFile:
+    """The language model's windows: ``--data`` (a prepared corpus, whose options replace
+    --preprocess, --tokens and --min-freq), ``--text`` or The Time Machine."""
+    from ..core.data import TimeMachine
+    from ..core.tokenfile import TokenFile
+
+    if args.data:
+        data = TokenFile(args.data, args.batch_size, args.num_steps, args.num_train, args.num_val, seed=args.seed)
+        args.preprocess, args.tokens, args.min_freq = (data.meta[k] for k in ("preprocessing", "tokens", "min_freq"))
+        return data
+    return TimeMachine(
+        args.batch_size,
+        args.num_steps,
+        args.num_train,
+        args.num_val,
+        text=args.text,
+        seed=args.seed,
+        preprocessing=args.preprocess,
+        tokens=args.tokens,
+        min_freq=args.min_freq,
+    )
+
+
+def check_same_corpus(path: str, ckpt: Checkpoint, data_dir: str, meta: dict[str, Any]) -> None:
+    """--resume --data: the prepared corpus must be the one the run started on (same source checksum)."""
+    trained, found = ckpt.hparams.get("data_sha256"), meta["source"]["sha256"]
+    if trained is not None and trained != found:
+        raise ValueError(
+            f"{path} was trained on a corpus with SHA-256 {trained[:12]}..., but {data_dir} was "
+            f"prepared from another text ({found[:12]}...); resuming needs the same corpus."
+        )
+
+
+def run_lock(args: argparse.Namespace) -> contextlib.AbstractContextManager[object]:
+    """The lock of ``--out`` (``core/runlock.py``), taken by the process that writes the run's files:
+    not by data-parallel workers other than 0, nor by the workers ``--workers`` starts (their
+    launcher holds it). MXNet parameter-server workers learn their rank later: they take none."""
+    from ..core.runlock import RunLock
+
+    tf_task = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {}).get("index", 0)
+    if "DMLC_ROLE" in os.environ or os.environ.get("RANK", "0") != "0" or tf_task != 0:
+        return contextlib.nullcontext()
+    resumed = args.resume and Path(args.out) in (Path(args.resume), Path(args.resume).parent)
+    return RunLock(args.out, "--resume" if resumed else "--out", parent_ok="WORLD_SIZE" in os.environ)
+
+
 def resume_run(args: argparse.Namespace) -> Checkpoint:
     """``--resume``: the checkpoint's run arguments replace ours (but --epochs, --backend, --out)."""
     from .. import load_checkpoint
@@ -351,7 +413,7 @@ def resume_run(args: argparse.Namespace) -> Checkpoint:
 
 
 def load_compatible(
-    path: str | Path, model: LanguageModel, data: TimeMachine, ckpt: Checkpoint | None = None
+    path: str | Path, model: LanguageModel, data: TimeMachine | TokenFile, ckpt: Checkpoint | None = None
 ) -> Checkpoint:
     """A checkpoint that fits ``model`` and the data's vocabulary, else a clear error."""
     from .. import load_checkpoint

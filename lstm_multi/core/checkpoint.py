@@ -39,6 +39,10 @@ class CheckpointError(ValueError):
     """A file that is not a usable lstm-multi checkpoint."""
 
 
+class WriteError(ValueError):
+    """Writing failed (a full disk, a read-only folder); the message says what was kept."""
+
+
 @dataclass
 class Checkpoint:
     """What a checkpoint file holds."""
@@ -232,19 +236,40 @@ class RunCheckpoints(Callback):
     ``history.json``       one record per epoch
 
     like Lightning's ``ModelCheckpoint(save_last=True, monitor="val_loss")``.
+
+    A failed write (a full disk) stops training with a :class:`WriteError` saying which epoch the
+    last good ``model.safetensors`` holds: the atomic write leaves it intact and removes its
+    partial temporary file.
     """
 
     def __init__(self, out: str | Path, vocab: list[str], hparams: dict[str, Any]) -> None:
         self.out, self.vocab, self.hparams = Path(out), list(vocab), hparams
         self.best: float | None = None
+        self.saved_epoch = 0  # the epoch model.safetensors holds
 
     def on_fit_start(self, trainer: Trainer, model: Module, data: DataModule) -> None:
         losses = [r.val_loss for r in trainer.history if r.val_loss is not None]
         self.best = min(losses) if losses else None
+        self.saved_epoch = len(trainer.history)  # a resumed run's checkpoint
 
     def on_epoch_end(self, trainer: Trainer, model: Module, record: EpochRecord) -> None:
         if not trainer.is_chief:  # data parallel: worker 0 writes, the others hold the same model
             return
+        try:
+            self._save(trainer, model, record)
+        except OSError as err:  # ENOSPC, EDQUOT, EROFS, ...: one line, not write_atomically's traceback
+            last = self.out / "model.safetensors"
+            kept = (
+                f"the last good checkpoint is {last} (epoch {self.saved_epoch}); resume with "
+                f"lstm-multi train --resume {self.out} --epochs {trainer.max_epochs}"
+                if self.saved_epoch
+                else "no epoch had been saved"
+            )
+            raise WriteError(
+                f"saving epoch {record.epoch} into {self.out} failed: {err.strerror or err}; {kept}."
+            ) from None
+
+    def _save(self, trainer: Trainer, model: Module, record: EpochRecord) -> None:
         params = model.ops.get_params(model)
         hparams = {**self.hparams, "epochs": record.epoch, "val_ppl": record.val_ppl}
         save_checkpoint(
@@ -255,6 +280,7 @@ class RunCheckpoints(Callback):
             trainer.state(),
             model.ops.get_optimizer_state(model),
         )
+        self.saved_epoch = record.epoch
         if record.val_loss is not None and (self.best is None or record.val_loss < self.best):
             self.best = record.val_loss
             save_checkpoint(self.out / "best.safetensors", params, self.vocab, hparams)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, overload
@@ -65,8 +65,18 @@ class Vocab:
         tokens = list(tokens)
         if tokens and isinstance(tokens[0], list):
             tokens = [token for line in tokens for token in line]
-        counter = collections.Counter(tokens)
-        self.token_freqs = sorted(counter.items(), key=lambda x: x[1], reverse=True)
+        self._from_counts(collections.Counter(tokens), min_freq, reserved_tokens)
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, int], min_freq: int = 0, reserved_tokens: Iterable[str] = ()) -> Vocab:
+        """The vocabulary of tokens counted elsewhere (``{token: count}``), as ``Vocab(tokens)`` builds
+        it: a corpus too large for memory is counted in chunks (``core.tokenfile.prepare``)."""
+        vocab = cls.__new__(cls)
+        vocab._from_counts(counts, min_freq, reserved_tokens)
+        return vocab
+
+    def _from_counts(self, counts: Mapping[str, int], min_freq: int, reserved_tokens: Iterable[str]) -> None:
+        self.token_freqs = sorted(counts.items(), key=lambda x: x[1], reverse=True)
         self.idx_to_token = sorted(
             set(["<unk>", *reserved_tokens] + [t for t, freq in self.token_freqs if freq >= min_freq])
         )
@@ -121,6 +131,24 @@ def build_corpus(
     return [vocab[token] for token in words], vocab
 
 
+def check_window_options(batch_size: int, num_steps: int, num_train: int, num_val: int) -> None:
+    """Batches of windows: positive sizes (``num_val`` may be 0: no validation)."""
+    for name, value in (("batch_size", batch_size), ("num_steps", num_steps), ("num_train", num_train)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    if not isinstance(num_val, (int, np.integer)) or num_val < 0:
+        raise ValueError(f"num_val must be a non-negative integer, got {num_val!r}.")
+
+
+def not_latin(source: str, letters: int, characters: int, command: str) -> CorpusError:
+    """d2l's preprocessing would drop most of the text (it keeps a-z and spaces): say what to do."""
+    return CorpusError(
+        f"{source} has {letters} letters a-z among {characters} characters: d2l's preprocessing "
+        "keeps only a-z and spaces. To keep the text's own characters (any language), "
+        f"use preprocessing='none' ({command})."
+    )
+
+
 class TimeMachine(DataModule):
     """Overlapping windows of ``num_steps`` characters, as in d2l.
 
@@ -156,11 +184,7 @@ class TimeMachine(DataModule):
         min_freq: int | None = None,
     ) -> None:
         super().__init__()
-        for name, value in (("batch_size", batch_size), ("num_steps", num_steps), ("num_train", num_train)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        if not isinstance(num_val, (int, np.integer)) or num_val < 0:
-            raise ValueError(f"num_val must be a non-negative integer, got {num_val!r}.")
+        check_window_options(batch_size, num_steps, num_train, num_val)
         self.save_hyperparameters()
         raw = read_time_machine() if text is None else read_text_file(text)
         if min_freq is None:
@@ -170,11 +194,7 @@ class TimeMachine(DataModule):
         source = "The Time Machine" if text is None else repr(str(text))
         if preprocessing == "d2l" and len(preprocess(raw)) < len(raw) // 2:
             letters = sum(c.isascii() and c.isalpha() for c in raw)
-            raise CorpusError(
-                f"{source} has {letters} letters a-z among {len(raw)} characters: d2l's preprocessing "
-                "keeps only a-z and spaces. To keep the text's own characters (any language), "
-                "use preprocessing='none' (lstm-multi train --preprocess none)."
-            )
+            raise not_latin(source, letters, len(raw), "lstm-multi train --preprocess none")
         if num_windows < num_train + num_val:
             raise CorpusError(
                 f"{source} gives {max(num_windows, 0)} windows of {num_steps} steps, fewer than "

@@ -114,6 +114,10 @@ class DataModule(HyperParameters):
 
     batch_size: int  # saved by the subclass's save_hyperparameters
     rng: np.random.Generator  # the subclass's generator of the batch order (a resumed run restores its state)
+    #: data parallel in several processes: ``(workers, blocks)``, the blocks of rows of each batch this
+    #: process computes (set by the Trainer), so that a module reading from disk reads only those
+    #: rows (:class:`~.tokenfile.TokenFile`); None: every row
+    local_blocks: tuple[int, range] | None = None
 
     def get_dataloader(self, train: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         raise NotImplementedError

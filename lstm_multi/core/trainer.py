@@ -240,6 +240,7 @@ class Trainer(HyperParameters):
                 bar.close()
             if self.parallel is not None:
                 self.parallel.finish(model)
+                data.local_blocks = None
         for cb in self.callbacks:
             cb.on_fit_end(self, model)
         return self.history
@@ -291,6 +292,9 @@ class Trainer(HyperParameters):
         check_divisible(data, self.workers)
         parallel: DataParallel = engine(self.workers)
         parallel.prepare(model)
+        local = getattr(parallel, "local_blocks", None)  # torch, MXNet: this process's rows only
+        if local is not None and len(local) < self.workers:
+            data.local_blocks = (self.workers, local)
         return parallel
 
     def optimizer_at(self, step: int, total_steps: int) -> Optimizer:

@@ -57,7 +57,8 @@ class DataParallel:
     one model (see the module's docstring).
 
     Attributes: ``workers``; ``rank``, this process's worker index (0 writes the files);
-    ``contexts``, this process's; ``kvstore``, a ``device`` or ``dist_sync`` kvstore.
+    ``contexts``, this process's; ``kvstore``, a ``device`` or ``dist_sync`` kvstore;
+    ``local_blocks``, the blocks of each batch this process's contexts compute.
     """
 
     def __init__(self, workers: int):
@@ -69,6 +70,8 @@ class DataParallel:
         else:
             self.kvstore = mx.kv.create("device")
             self.rank, self.contexts = 0, [mx.cpu(i) for i in range(workers)]
+        first = self.rank * len(self.contexts)
+        self.local_blocks = range(first, first + len(self.contexts))
 
     def prepare(self, model) -> None:
         """Copy every parameter to this process's contexts and start every worker from worker 0's

@@ -42,7 +42,8 @@ LAUNCH_VARS = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 class DataParallel:
     """``workers`` processes training one model (see the module's docstring).
 
-    Attributes: ``workers``; ``rank``, this process's worker index (0 writes the files).
+    Attributes: ``workers``; ``rank``, this process's worker index (0 writes the files);
+    ``local_blocks``, the blocks of each batch this process computes (its rank's).
     """
 
     def __init__(self, workers: int) -> None:
@@ -61,6 +62,7 @@ class DataParallel:
             )
         self.workers = workers
         self.rank = dist.get_rank() if dist.is_initialized() else int(os.environ["RANK"])
+        self.local_blocks = range(self.rank, self.rank + 1)
         self.owns_group = False
 
     def prepare(self, model: torch.nn.Module) -> None:
