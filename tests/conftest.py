@@ -1,12 +1,60 @@
-"""Shared fixtures: ``bk`` runs a test once per backend; an absent framework skips with its reason."""
+"""Shared fixtures: ``bk`` runs a test once per backend; an absent framework skips with its reason.
+
+Which tests run where (``LSTM_MULTI_BACKEND`` names the tox environment's backend):
+
+- a framework's environment (``tox -e torch``, ...) runs the tests that need that framework: its
+  own ``test_<framework>.py`` and every test parametrized with it. The framework-neutral tests and
+  the NumPy backend's run once, in ``tox -e numpy``;
+- ``cross_environment`` tests (parity and portability between frameworks) run in ``tox -e cross``,
+  which holds torch, TensorFlow and JAX together; MXNet, which cannot join it, runs its own;
+- ``other_environments`` tests (runs through another tox environment's interpreter) run where
+  ``LSTM_MULTI_TEST_OTHER_ENVIRONMENTS`` is set (``cross`` and ``mxnet``).
+
+Without ``LSTM_MULTI_BACKEND`` (plain ``pytest``) everything installed runs.
+"""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
 
 from lstm_multi.backend import BACKENDS, get_backend, install_command, missing_modules
 from lstm_multi.core.params import init_params
+
+FRAMEWORKS = tuple(name for name in BACKENDS if name != "numpy")
+CROSS_HOLDS = ("torch", "tensorflow", "jax")  # the frameworks of tox -e cross (tox.ini)
+HERE = os.environ.get("LSTM_MULTI_BACKEND", "")
+
+
+def needs_framework(item: pytest.Item, framework: str) -> bool:
+    """Does the test exercise ``framework``: its own test file, or a parameter naming it."""
+    if item.path.name == f"test_{framework}.py":
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and framework in callspec.params.values()
+
+
+def why_not_here(item: pytest.Item) -> str | None:
+    """The reason ``item`` runs in another tox environment than this one, or None."""
+    asked = not HERE or os.environ.get("LSTM_MULTI_TEST_OTHER_ENVIRONMENTS")
+    if item.get_closest_marker("other_environments") and not asked:
+        return "runs other environments' interpreters: tested in tox -e cross and tox -e mxnet"
+    if HERE not in FRAMEWORKS:
+        return None
+    if not needs_framework(item, HERE):
+        return "framework-neutral (or the NumPy backend): runs once, in tox -e numpy"
+    if HERE in CROSS_HOLDS and item.get_closest_marker("cross_environment"):
+        return f"runs in tox -e cross, which holds {', '.join(CROSS_HOLDS)} together"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        reason = why_not_here(item)
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def backend_params(names=BACKENDS):

@@ -45,6 +45,9 @@ if not (SITE / "index.html").exists():
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
+# one pytest-xdist worker runs this module: its tests share the module's fixtures
+pytestmark = pytest.mark.xdist_group("book")
+
 
 def pages() -> list[str]:
     """Every HTML page of the site, as a path from its root."""

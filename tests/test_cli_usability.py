@@ -15,6 +15,9 @@ from lstm_multi.cli import COMMANDS, main
 from lstm_multi.core.family import LayerConfig
 from lstm_multi.core.trainer import EpochRecord
 
+# one pytest-xdist worker runs this module: its tests share the module's fixtures
+pytestmark = pytest.mark.xdist_group("cli_usability")
+
 #: A tiny run on the NumPy backend: about a second.
 TINY = [
     "--backend",

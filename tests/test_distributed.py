@@ -20,6 +20,9 @@ from lstm_multi.core.distributed import block, check_divisible
 from lstm_multi.core.tasks import Parentheses
 from lstm_multi.core.trainer import Trainer
 
+# one pytest-xdist worker runs this module: its tests share the module's fixtures
+pytestmark = pytest.mark.xdist_group("distributed")
+
 # Dropout off: two workers draw other masks than one. Batches of 64 and a last one of 32.
 RUN = [
     "--hidden",

@@ -22,6 +22,8 @@ from lstm_multi.core.parity import (
 
 SMALL = dict(hidden=8, num_steps=6, batch_size=3, steps=20)
 
+pytestmark = pytest.mark.cross_environment
+
 
 def test_every_implementation_agrees_with_reference(bk):
     report = parity([bk.NAME], **SMALL)
@@ -53,6 +55,7 @@ def test_subprocess_path_gives_the_same_numbers(bk, monkeypatch):
         np.testing.assert_array_equal(here[key], there[key], err_msg=key)
 
 
+@pytest.mark.other_environments
 def test_backends_in_other_environments():
     """Backends not importable here run through their own interpreter (tox env or variable)."""
     elsewhere = [n for n in BACKENDS if not is_available(n) and interpreter_for(n)]

@@ -22,6 +22,8 @@ HIDDEN = 12
 PAIRS = [pytest.param(a, b, id=f"{a}->{b}") for a, b in itertools.product(available_backends(), repeat=2)]
 IMPL_PAIRS = list(itertools.product(IMPLEMENTATIONS, repeat=2))
 
+pytestmark = [pytest.mark.cross_environment, pytest.mark.xdist_group("portability")]
+
 
 @pytest.fixture(scope="module")
 def data():
@@ -124,6 +126,7 @@ OTHER_ENVS = [n for n in BACKENDS if not is_available(n) and interpreter_for(n)]
     not (OTHER_ENVS and available_backends()),
     reason="needs a backend here and another environment's interpreter (LSTM_MULTI_PYTHON_<BACKEND> or .tox/<backend>)",
 )
+@pytest.mark.other_environments
 @pytest.mark.parametrize("other", OTHER_ENVS or ["none"])
 def test_checkpoint_moves_across_environments(other, data, tmp_path):
     here = available_backends()[0]

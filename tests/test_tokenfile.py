@@ -32,6 +32,9 @@ from lstm_multi.core.text import preprocess, preprocess_utf8
 from lstm_multi.core.tokenfile import TokenFile, WriteError, prepare, read_meta, token_dtype
 from lstm_multi.core.trainer import Trainer
 
+# one pytest-xdist worker runs this module: its tests share the module's fixtures
+pytestmark = pytest.mark.xdist_group("tokenfile")
+
 TINY = ["--backend", "numpy", "--hidden", "8", "--batch-size", "32", "--num-steps", "8", "--no-progress"]
 UNICODE = "Ünïcode — 漢字 and «quotes»,\tTabs\nnew  lines. Ünïcode again; 漢字!\n"
 

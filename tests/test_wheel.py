@@ -19,6 +19,9 @@ import pytest
 
 import lstm_multi
 
+# one pytest-xdist worker runs this module: its tests share the module's fixtures
+pytestmark = pytest.mark.xdist_group("wheel")
+
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = [name for name in ("build", "twine") if importlib.util.find_spec(name) is None]
 
