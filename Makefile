@@ -1,7 +1,8 @@
 # `make train`:    train the Time Machine LM (d2l's recipe) on $(BACKEND), print perplexity and a sample.
 # `make generate`: continue a prefix with the model `make train` saved (runs/latest).
 # `make test`:     the whole test suite: `lint` (ruff, mypy; fails in seconds), `package` (the wheel
-#                  built, installed into a fresh venv and run), one tox environment per framework,
+#                  built, installed into a fresh venv and run), `numpy` (the framework-neutral tests),
+#                  one tox environment per framework,
 #                  then `cross` (checkpoints and parity between frameworks and environments), then
 #                  `notebooks` (every notebook executed at quick size).
 # `make lint`:     ruff check, ruff format --check and mypy only.
@@ -18,7 +19,7 @@ TOX := .venv-tox/bin/tox
 CLI := .tox/$(BACKEND)/bin/lstm-multi
 BACKENDS := torch tensorflow jax mxnet
 
-ENVS := package,torch,tensorflow,jax,mxnet,cross,notebooks,docs
+ENVS := package,numpy,torch,tensorflow,jax,mxnet,cross,notebooks,docs
 # the book's build, as tox -e docs runs it before its test (-W -n: a broken reference or a missing figure fails)
 SPHINX_BUILD := sphinx-build -b html -W --keep-going -n -q -d build/book-doctrees -c docs . site
 
