@@ -131,7 +131,7 @@ def consumed(tmp_path_factory):
             else:
                 feeds = {"tokens": rng.integers(0, 4, (T, B)).astype(np.int64)}
             cases.append((name, T, B, False, ckpt, model, feeds))
-    for n, (name, T, B, with_state, ckpt, model, feeds) in enumerate(cases):
+    for n, (name, T, B, with_state, _, model, feeds) in enumerate(cases):
         np.savez(tmp / f"in{n}.npz", **feeds)
         jobs.append({"model": str(model), "inputs": str(tmp / f"in{n}.npz"), "outputs": str(tmp / f"out{n}.npz")})
         keys.append((name, T, B, with_state))

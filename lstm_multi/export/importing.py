@@ -67,10 +67,11 @@ def import_model(path: str | Path, out: str | Path, vocab: str | Path | None = N
         raise ModelImportError(f"Cannot import {path}: unknown file type {path.suffix!r}; import reads {kinds}.")
     if not path.is_file():
         raise ModelImportError(f"Cannot import {path}: no such file.")
+    given = read_vocab(vocab) if vocab is not None else None
     reader = {".pt": read_torch, ".pth": read_torch, ".keras": read_keras, ".onnx": read_onnx}[path.suffix.lower()]
     imported = reader(path)
     task = imported.hparams.get("task")
-    tokens = read_vocab(vocab) if vocab is not None else imported.vocab
+    tokens = given if given is not None else imported.vocab
     if tokens is None and task is None:
         raise ModelImportError(
             f"{path} ({SOURCES[path.suffix.lower()]}) holds no vocabulary: give its tokens with --vocab "
