@@ -308,3 +308,25 @@ def test_the_command_line_imports_and_says_what_was_wrong_in_one_line(gru_state_
         f"lstm-multi import: error: --vocab {tmp_path / 'bad.json'} must hold a JSON list of strings (the tokens in "
         "index order).\n"
     )
+
+
+def test_without_onnx_the_export_and_the_import_say_what_to_install(tmp_path):
+    from importlib.util import find_spec
+
+    if find_spec("onnx") is not None:
+        pytest.skip("onnx is installed here; the message is for where it is not (tox -e torch)")
+    from lstm_multi.export import ExportError
+
+    config = LayerConfig("lstm", 5, H)
+    save_checkpoint(
+        tmp_path / "a.safetensors", random_params(lm_shapes(config, 5)), list("abcde"), {"model": config.to_dict()}
+    )
+    with pytest.raises(ExportError) as err:
+        export(tmp_path / "a.safetensors", "onnx", tmp_path / "a.onnx")
+    assert str(err.value) == 'The ONNX export needs onnx, which is not installed: pip install "lstm-multi[onnx]"'
+    (tmp_path / "b.onnx").write_bytes(b"")
+    with pytest.raises(ModelImportError) as err:
+        import_model(tmp_path / "b.onnx", tmp_path / "b.safetensors")
+    assert str(err.value) == (
+        f'Importing {tmp_path / "b.onnx"} needs onnx, which is not installed: pip install "lstm-multi[onnx]"'
+    )

@@ -95,6 +95,16 @@ def import_model(path: str | Path, out: str | Path, vocab: str | Path | None = N
     return save_checkpoint(out, {name: imported.params[name] for name in shapes}, tokens, hparams)
 
 
+def require(module: str, path: Path, install: str) -> Any:
+    """Import the framework that reads ``path``, or say which package to install."""
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ModelImportError(f"Importing {path} needs {module}, which is not installed: pip install {install}")
+    return importlib.import_module(module)
+
+
 def read_vocab(path: str | Path) -> list[str]:
     """A ``vocab.json``: a JSON list of distinct strings, the tokens in index order."""
     path = Path(path)
@@ -148,8 +158,7 @@ TORCH_NAME = re.compile(
 
 def read_torch(path: Path) -> Imported:
     """A state dict of an ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN``, maybe ``nn.Embedding`` and ``nn.Linear``."""
-    import torch
-
+    torch = require("torch", path, '"lstm-multi[torch]"')
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises its own types for a file it cannot unpickle
@@ -226,8 +235,7 @@ KERAS_CELLS = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 
 def read_keras(path: Path) -> Imported:
     """A ``.keras`` file of ``Embedding``? -> ``LSTM`` / ``GRU`` / ``SimpleRNN`` layers -> ``Dense``."""
-    import keras
-
+    keras = require("keras", path, '"lstm-multi[tensorflow]"')
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as err:  # Keras raises many types for files it cannot read
@@ -305,7 +313,7 @@ ONNX_EXPECTED = (
 
 def read_onnx(path: Path) -> Imported:
     """An ONNX model of the exporter's shape (:mod:`lstm_multi.export.onnx`)."""
-    import onnx
+    onnx = require("onnx", path, '"lstm-multi[onnx]"')
     from onnx import numpy_helper
 
     from .onnx import HPARAMS_KEY, OPERATORS, PEEPHOLE_ORDER, VOCAB_KEY, unit_layout

@@ -62,6 +62,10 @@ REGRESSION_TASKS = ("timeseries",)
 
 def write(checkpoint: Checkpoint, out: Path) -> Path:
     """Write ``checkpoint``'s model as an ONNX file at ``out`` (checked with ONNX's strict checker)."""
+    import importlib.util
+
+    if importlib.util.find_spec("onnx") is None:
+        raise ExportError('The ONNX export needs onnx, which is not installed: pip install "lstm-multi[onnx]"')
     import onnx
 
     model = build(checkpoint)
