@@ -330,3 +330,17 @@ def test_without_onnx_the_export_and_the_import_say_what_to_install(tmp_path):
     assert str(err.value) == (
         f'Importing {tmp_path / "b.onnx"} needs onnx, which is not installed: pip install "lstm-multi[onnx]"'
     )
+
+
+def test_a_bidirectional_language_model_is_refused(vocab_file, tmp_path):
+    torch = pytest.importorskip("torch", reason="needs torch")
+    rnn, head = torch.nn.GRU(28, H, bidirectional=True), torch.nn.Linear(2 * H, 28)
+    state = {**{f"rnn.{k}": v for k, v in rnn.state_dict().items()}, "head.weight": head.weight, "head.bias": head.bias}
+    torch.save(state, tmp_path / "bi.pt")
+    with pytest.raises(ModelImportError) as err:
+        import_model(tmp_path / "bi.pt", tmp_path / "x.safetensors", vocab=vocab_file)
+    assert str(err.value) == (
+        f"{tmp_path / 'bi.pt'} holds a bidirectional GRU with an output layer on every step: read as a language "
+        "model, its reverse direction would read the characters it predicts. A bidirectional task model imports "
+        "from the ONNX file `lstm-multi export --format onnx` writes."
+    )

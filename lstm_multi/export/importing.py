@@ -78,6 +78,12 @@ def import_model(path: str | Path, out: str | Path, vocab: str | Path | None = N
             "vocab.json (a JSON list of the tokens in index order)."
         )
     tokens = tokens or []
+    if task is None and imported.config.bidirectional:
+        raise ModelImportError(
+            f"{path} holds a bidirectional {imported.config.spec.title} with an output layer on every step: read as a "
+            "language model, its reverse direction would read the characters it predicts. A bidirectional task "
+            "model imports from the ONNX file `lstm-multi export --format onnx` writes."
+        )
     if task is None and len(tokens) != len(imported.params["b_q"]):
         raise ModelImportError(
             f"The vocabulary has {len(tokens)} tokens but the model in {path} predicts "
@@ -177,35 +183,33 @@ def read_torch(path: Path) -> Imported:
     (prefix,) = prefixes
     rest = {name: value for name, value in arrays.items() if not layer_names[name]}
 
-    # the recurrent layer: rows of weight_ih are G*h, G the cell's gate count
-    h = arrays[f"{prefix}weight_hh_l0"].shape[1]
-    cell = CELL_OF_GATES.get(arrays[f"{prefix}weight_hh_l0"].shape[0] // h)
+    # the recurrent layer: weight_hh_l0 is (G*h, h), G the cell's gate count
+    recurrent = arrays.get(f"{prefix}weight_hh_l0", np.zeros(0))
+    cell = CELL_OF_GATES.get(recurrent.shape[0] // recurrent.shape[1]) if recurrent.ndim == 2 else None
     if cell is None:
         raise unknown_layout(path, found, TORCH_EXPECTED)
-    num_layers = 1 + max(int(m["layer"]) for m in matches)
+    layout = FusedLayout(
+        "weight_ih",
+        "weight_hh",
+        "bias_ih",
+        CELLS[cell].native_gate_order["torch"],
+        rows=True,
+        b_h="bias_hh",
+        separate=(("h", "b_hh"),) if cell == "gru" else (),
+    )
+    no_bias = np.zeros(len(recurrent), np.float32)  # nn.LSTM(..., bias=False)
     directions = 2 if any(m["rev"] for m in matches) else 1
     units = []
-    for k in range(num_layers):
+    for k in range(1 + max(int(m["layer"]) for m in matches)):
         layer = []
         for reverse in range(directions):
-            s = f"l{k}{'_reverse' if reverse else ''}"
-            names = {kind: f"{prefix}{kind}_{s}" for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
-            if not all(names[w] in arrays for w in ("weight_ih", "weight_hh")):
-                raise unknown_layout(path, found, TORCH_EXPECTED)
+            suffix = f"_l{k}{'_reverse' if reverse else ''}"
             native = {
-                kind: arrays.get(name, np.zeros(len(arrays[names["weight_hh"]]), np.float32))
-                for kind, name in names.items()
+                kind: arrays.get(prefix + kind + suffix, no_bias)
+                for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
             }
-            separate = (("h", "b_hh"),) if cell == "gru" else ()
-            layout = FusedLayout(
-                "weight_ih",
-                "weight_hh",
-                "bias_ih",
-                CELLS[cell].native_gate_order["torch"],
-                rows=True,
-                b_h="bias_hh",
-                separate=separate,
-            )
+            if native["weight_ih"] is no_bias or native["weight_hh"] is no_bias:
+                raise unknown_layout(path, found, TORCH_EXPECTED)
             layer.append(layout.to_canonical(native))
         units.append(layer)
     config, params = layer_from_units(path, cell, units)
