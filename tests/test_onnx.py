@@ -14,7 +14,7 @@ from lstm_multi.core.checkpoint import load_checkpoint, save_checkpoint
 from lstm_multi.core.family import LayerConfig
 from lstm_multi.core.lm import lm_shapes
 from lstm_multi.core.tasks.models import head_shapes
-from lstm_multi.export import ExportError, export
+from lstm_multi.export import export
 from lstm_multi.reference.heads import task_forward
 from lstm_multi.reference.layer import to_unit_states
 from lstm_multi.reference.lm import lm_forward
@@ -31,6 +31,8 @@ LMS = [
     ("lstm-3-layers-embedding", dict(cell="lstm", num_layers=3), E),
     ("lstm-peephole", dict(cell="lstm", peephole="diagonal"), None),
     ("lstm-2-layers-peephole", dict(cell="lstm", num_layers=2, peephole="diagonal"), E),
+    ("lstm-full-peephole", dict(cell="lstm", peephole="full"), None),
+    ("lstm-3-layers-full-peephole", dict(cell="lstm", num_layers=3, peephole="full"), E),
     ("gru-reset-after", dict(cell="gru"), None),
     ("gru-reset-before", dict(cell="gru", reset_after=False), E),
     ("gru-2-layers", dict(cell="gru", num_layers=2), None),
@@ -43,6 +45,12 @@ TASKS = [
     ("classifier-2-layer-bilstm-mlp", dict(cell="lstm", num_layers=2, bidirectional=True), "parentheses", "mlp"),
     ("classifier-bigru-before", dict(cell="gru", bidirectional=True, reset_after=False), "parentheses", "linear"),
     ("regressor-lstm-peephole-mlp", dict(cell="lstm", peephole="diagonal"), "timeseries", "mlp"),
+    (
+        "classifier-2-layer-bilstm-full-peephole",
+        dict(cell="lstm", num_layers=2, bidirectional=True, peephole="full"),
+        "parentheses",
+        "mlp",
+    ),
     ("regressor-2-layer-birnn", dict(cell="rnn", num_layers=2, bidirectional=True), "timeseries", "linear"),
 ]
 #: (T, B) the models run on: none of them is an example the export saw (it saw none)
@@ -190,13 +198,13 @@ def test_the_graph_uses_onnx_recurrent_operators_and_passes_the_strict_checker(t
     assert json.loads((tmp_path / "vocab.json").read_text()) == [f"t{i}" for i in range(V)]
 
 
-def test_the_full_matrix_peephole_is_refused_with_the_reason(tmp_path):
-    lm_checkpoint(tmp_path / "full.safetensors", dict(cell="lstm", peephole="full"), None)
-    with pytest.raises(ExportError) as err:
-        export(tmp_path / "full.safetensors", "onnx", tmp_path / "full.onnx")
-    assert str(err.value) == (
-        "The full-matrix peephole (C_prev W_c{i,f,o}) cannot be exported to ONNX: ONNX's LSTM "
-        "operator has diagonal peepholes only (its P input). Train with peephole='diagonal' "
-        "(which ONNX expresses) or keep this model as an lstm-multi checkpoint, which runs it on every backend."
+def test_the_full_matrix_peephole_is_a_scan_of_the_reference_step(tmp_path):
+    """No ONNX operator has C_prev W_c: each unit is a Scan whose body is one step of the equations."""
+    lm_checkpoint(
+        tmp_path / "full.safetensors", dict(cell="lstm", num_layers=2, bidirectional=False, peephole="full"), E
     )
-    assert not (tmp_path / "full.onnx").exists()
+    model = onnx.load(export(tmp_path / "full.safetensors", "onnx", tmp_path / "full.onnx"))
+    ops = [node.op_type for node in model.graph.node]
+    assert ops.count("Scan") == 2 and "LSTM" not in ops
+    body = next(a.g for a in model.graph.node[ops.index("Scan")].attribute if a.name == "body")
+    assert [n.op_type for n in body.node].count("MatMul") == 3  # X_t W_x, H W_h, C_prev W_c

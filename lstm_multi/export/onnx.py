@@ -54,6 +54,8 @@ OPERATORS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 ONNX_GATES = {"lstm": "iofc", "gru": "zrh", "rnn": "h"}
 #: ONNX's peephole order (P[iof]).
 PEEPHOLE_ORDER = "iof"
+#: The full-matrix peephole's weights in a Scan body (:func:`scan_weights`).
+SCAN_WEIGHTS = ("W_x", "W_h", "b", "W_c")
 #: The model's metadata keys.
 VOCAB_KEY, HPARAMS_KEY = "vocab", "lstm_multi.hparams"
 #: The tasks whose model reads real values (a Regressor); the others read symbol ids.
@@ -71,16 +73,6 @@ def write(checkpoint: Checkpoint, out: Path) -> Path:
     model = build(checkpoint)
     onnx.checker.check_model(model, full_check=True)
     return write_atomically(out, model.SerializeToString())
-
-
-def check_exportable(config: LayerConfig) -> None:
-    """Refuse what ONNX's recurrent operators cannot express, saying why."""
-    if config.peephole == "full":
-        raise ExportError(
-            "The full-matrix peephole (C_prev W_c{i,f,o}) cannot be exported to ONNX: ONNX's LSTM "
-            "operator has diagonal peepholes only (its P input). Train with peephole='diagonal' "
-            "(which ONNX expresses) or keep this model as an lstm-multi checkpoint, which runs it on every backend."
-        )
 
 
 def unit_layout(config: LayerConfig) -> FusedLayout:
@@ -121,7 +113,7 @@ class GraphBuilder:
         self.initializers: list[onnx.TensorProto] = []
 
     def tensor(self, name: str, value: np.ndarray) -> str:
-        self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(value), name))
+        self.initializers.append(self.numpy_helper.from_array(np.array(value, order="C"), name))  # 0-d stays 0-d
         return name
 
     def node(self, op: str, inputs: list[str], outputs: list[str], **attributes: object) -> list[str]:
@@ -129,12 +121,114 @@ class GraphBuilder:
         return outputs
 
 
+def recurrent_layer(
+    g: GraphBuilder, config: LayerConfig, params: Params, k: int, X: str, states: list[str]
+) -> tuple[str, list[str]]:
+    """Layer ``k`` as one ONNX ``LSTM`` / ``GRU`` / ``RNN`` node reading ``X (T, B, d)`` from
+    ``states`` (each ``(dirs, B, h)``); returns its outputs ``(T, B, dirs*h)`` and final states."""
+    h, dirs = config.num_hiddens, config.directions
+    weights = {name: g.tensor(f"l{k}.{name}", value) for name, value in layer_weights(config, params, k).items()}
+    inputs = [X, weights["W"], weights["R"], weights["B"], "", *states]
+    if "P" in weights:
+        inputs.append(weights["P"])
+    attributes: dict[str, object] = {"hidden_size": h, "direction": "bidirectional" if dirs == 2 else "forward"}
+    if config.cell == "gru":
+        attributes["linear_before_reset"] = int(config.reset_after)
+    outputs = [f"l{k}.Y", *(f"l{k}.Y_{s}" for s in config.spec.state)]
+    g.node(OPERATORS[config.cell], inputs, outputs, **attributes)
+    # (T, dirs, B, h) -> (T, B, dirs*h): the next layer's input, or the head's
+    Y = g.node("Transpose", [outputs[0]], [f"l{k}.Y_time_major"], perm=[0, 2, 1, 3])[0]
+    Y = g.node("Reshape", [Y, g.tensor(f"l{k}.features", np.array([0, 0, dirs * h]))], [f"l{k}.outputs"])[0]
+    return Y, outputs[1:]
+
+
+def scan_layer(
+    g: GraphBuilder, config: LayerConfig, params: Params, k: int, X: str, states: list[str]
+) -> tuple[str, list[str]]:
+    """Layer ``k`` of a full-matrix-peephole LSTM, which no ONNX operator computes: one ``Scan``
+    per direction whose body is one step of the reference's equations (``reference/lstm.py``)::
+
+        A = X_t W_x + H W_h + b  (B, 4h), gates i f o c;   [A_i A_f A_o] += C_prev [W_ci W_cf W_co]
+        I, F, O = sigmoid(A_ifo);  C = F * C_prev + I * tanh(A_c);  H = O * tanh(C)
+
+    The reverse unit scans ``X`` backwards and writes its outputs backwards: back in time order.
+    Same interface as :func:`recurrent_layer`."""
+    from onnx import TensorProto, helper
+
+    h, dirs = config.num_hiddens, config.directions
+    units = [(prefix, reverse) for prefix, layer, _, reverse in config.units() if layer == k]
+    outputs, final_H, final_C = [], [], []
+    for j, (prefix, reverse) in enumerate(units):
+        u = f"l{k}.d{j}."
+        p = {n[len(prefix) :]: v for n, v in params.items() if n.startswith(prefix)}
+        fused = scan_weights(p)
+        W_x, W_h, b, W_c = (g.tensor(u + name, fused[name]) for name in SCAN_WEIGHTS)
+        body = GraphBuilder()  # reads the weights above from the outer graph
+        A = body.node(
+            "Add", [body.node("MatMul", ["X_t", W_x], ["XW"])[0], body.node("MatMul", ["H", W_h], ["HW"])[0]], ["A0"]
+        )[0]
+        A_ifo, A_c = body.node(
+            "Split",
+            [body.node("Add", [A, b], ["A"])[0], body.tensor("gate_sizes", np.array([3 * h, h]))],
+            ["A_ifo", "A_c"],
+            axis=1,
+        )
+        gates = body.node(
+            "Sigmoid", [body.node("Add", [A_ifo, body.node("MatMul", ["C", W_c], ["CW"])[0]], ["A_peep"])[0]], ["IFO"]
+        )[0]
+        I, F, O = body.node("Split", [gates, body.tensor("thirds", np.array([h, h, h]))], ["I", "F", "O"], axis=1)
+        C_new = body.node(
+            "Add",
+            [
+                body.node("Mul", [F, "C"], ["FC"])[0],
+                body.node("Mul", [I, body.node("Tanh", [A_c], ["C_tilde"])[0]], ["IC"])[0],
+            ],
+            ["C_new"],
+        )[0]
+        H_new = body.node("Mul", [O, body.node("Tanh", [C_new], ["tanh_C"])[0]], ["H_new"])[0]
+        body.node("Identity", [H_new], ["Y_t"])
+        value = lambda name, size: helper.make_tensor_value_info(name, TensorProto.FLOAT, ["B", size])  # noqa: E731
+        graph = helper.make_graph(
+            body.nodes,
+            f"{u}step",
+            [value("H", h), value("C", h), value("X_t", config.num_inputs if k == 0 else config.num_outputs)],
+            [value("H_new", h), value("C_new", h), value("Y_t", h)],
+            initializer=body.initializers,
+        )
+        index = g.tensor(u + "index", np.array(j))
+        H0, C0 = (g.node("Gather", [s, index], [f"{u}initial_{n}"], axis=0)[0] for s, n in zip(states, "HC"))
+        H_T, C_T, Y = g.node(
+            "Scan",
+            [H0, C0, X],
+            [u + "H", u + "C", u + "Y"],
+            body=graph,
+            num_scan_inputs=1,
+            scan_input_directions=[int(reverse)],
+            scan_output_directions=[int(reverse)],
+        )
+        outputs.append(Y)
+        axis0 = g.tensor(u + "axis0", np.array([0]))
+        final_H.append(g.node("Unsqueeze", [H_T, axis0], [u + "final_H"])[0])
+        final_C.append(g.node("Unsqueeze", [C_T, axis0], [u + "final_C"])[0])
+    Y = g.node("Concat", outputs, [f"l{k}.outputs"], axis=2)[0] if dirs == 2 else outputs[0]
+    finals = [g.node("Concat", parts, [f"l{k}.Y_{n}"], axis=0)[0] for parts, n in ((final_H, "H"), (final_C, "C"))]
+    return Y, finals
+
+
+def scan_weights(p: Params) -> dict[str, np.ndarray]:
+    """One full-peephole unit's weights for :func:`scan_layer`: ``W_x (d, 4h)``, ``W_h (h, 4h)``,
+    ``b (4h,)`` in d2l's gate order (i f o c), ``W_c (h, 3h)`` = [W_ci W_cf W_co]."""
+    from ..core.params import fuse_gates
+
+    W_x, W_h, b = fuse_gates(p, "ifoc")
+    return {"W_x": W_x, "W_h": W_h, "b": b, "W_c": np.concatenate([p["W_ci"], p["W_cf"], p["W_co"]], axis=1)}
+
+
 def build(checkpoint: Checkpoint) -> onnx.ModelProto:
     """The ONNX model of ``checkpoint`` (a language model or a task model); see the module's docstring."""
     from onnx import TensorProto, helper
 
     config, params, task = checkpoint.config, checkpoint.params, checkpoint.hparams.get("task")
-    check_exportable(config)
     g = GraphBuilder()
     h, dirs, units = config.num_hiddens, config.directions, len(config.units())
     regressor = task is not None and task["name"] in REGRESSION_TASKS
@@ -165,10 +259,9 @@ def build(checkpoint: Checkpoint) -> onnx.ModelProto:
         g.tensor(f"initial_{s}", np.zeros((units, 1, h), np.float32))  # the default of the input of that name
         initial[s] = g.node("Expand", [f"initial_{s}", state_shape], [f"initial_{s}_batch"])[0]
 
-    # the layers: one ONNX node each
+    # the layers: one ONNX node each (the full-matrix peephole: one Scan per unit)
     finals: dict[str, list[str]] = {s: [] for s in states}
     for k in range(config.num_layers):
-        weights = {name: g.tensor(f"l{k}.{name}", value) for name, value in layer_weights(config, params, k).items()}
         unit_states = [initial[s] for s in states]
         if units > dirs:  # stacked: this layer's units of the states
             bounds = [
@@ -176,19 +269,10 @@ def build(checkpoint: Checkpoint) -> onnx.ModelProto:
                 g.tensor(f"l{k}.units_to", np.array([(k + 1) * dirs])),
             ]
             unit_states = [g.node("Slice", [initial[s], *bounds], [f"l{k}.initial_{s}"])[0] for s in states]
-        inputs = [X, weights["W"], weights["R"], weights["B"], "", *unit_states]
-        if "P" in weights:
-            inputs.append(weights["P"])
-        attributes: dict[str, object] = {"hidden_size": h, "direction": "bidirectional" if dirs == 2 else "forward"}
-        if config.cell == "gru":
-            attributes["linear_before_reset"] = int(config.reset_after)
-        outputs = [f"l{k}.Y", *(f"l{k}.Y_{s.lower()}" for s in states)]
-        g.node(OPERATORS[config.cell], inputs, outputs, **attributes)
-        for s, final in zip(states, outputs[1:]):
+        layer = scan_layer if config.peephole == "full" else recurrent_layer
+        X, layer_finals = layer(g, config, params, k, X, unit_states)
+        for s, final in zip(states, layer_finals):
             finals[s].append(final)
-        # (T, dirs, B, h) -> (T, B, dirs*h): the next layer's input, or the head's
-        Y = g.node("Transpose", [f"l{k}.Y"], [f"l{k}.Y_time_major"], perm=[0, 2, 1, 3])[0]
-        X = g.node("Reshape", [Y, g.tensor(f"l{k}.features", np.array([0, 0, dirs * h]))], [f"l{k}.outputs"])[0]
 
     # the head
     if task is None:
