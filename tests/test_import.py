@@ -146,6 +146,8 @@ def test_a_keras_model_imports_as_what_keras_computes(cell, options, embedding_d
 ROUND_TRIPS = [
     (dict(cell="lstm", num_layers=3, dropout=0.2, forget_bias=1.0), E, None),
     (dict(cell="lstm", peephole="diagonal"), None, None),
+    (dict(cell="lstm", num_layers=2, peephole="full"), E, None),
+    (dict(cell="lstm", bidirectional=True, peephole="full"), None, ("parentheses", "linear", 2)),
     (dict(cell="gru", reset_after=False), E, None),
     (dict(cell="gru", num_layers=2), None, None),
     (dict(cell="rnn"), None, None),

@@ -8,7 +8,8 @@
 - ``.keras``: a Keras model of the same shape (``Embedding``, ``LSTM`` / ``GRU`` / ``SimpleRNN``
   layers with Keras' default activations, ``Dense``);
 - ``.onnx``: a model of the shape ``lstm-multi export --format onnx`` writes (a language model or
-  a task model; its vocabulary and hyper-parameters are in its metadata).
+  a task model, the full-peephole LSTM's Scans included; its vocabulary and hyper-parameters are in
+  its metadata).
 
 Each framework's storage is described by a :class:`~lstm_multi.core.params.FusedLayout` (torch's and
 Keras' are the backends' own), whose ``to_canonical`` gives the canonical parameters; the layer's
@@ -320,7 +321,7 @@ def read_onnx(path: Path) -> Imported:
     onnx = require("onnx", path, '"lstm-multi[onnx]"')
     from onnx import numpy_helper
 
-    from .onnx import HPARAMS_KEY, OPERATORS, PEEPHOLE_ORDER, VOCAB_KEY, unit_layout
+    from .onnx import HPARAMS_KEY, OPERATORS, VOCAB_KEY
 
     try:
         model = onnx.load(path)
@@ -332,45 +333,24 @@ def read_onnx(path: Path) -> Imported:
     found = f"operators {short_list(sorted(set(ops)), 12) or 'none'}; outputs {', '.join(o.name for o in graph.output)}"
     cell_of = {op: cell for cell, op in OPERATORS.items()}
     recurrent = [node for node in graph.node if node.op_type in cell_of]
+    scans = [node for node in graph.node if node.op_type == "Scan"]
     outputs = [o.name for o in graph.output]
     if (
-        not recurrent
-        or len({n.op_type for n in recurrent}) != 1
+        bool(recurrent) == bool(scans)
+        or len({n.op_type for n in recurrent}) > 1
         or not outputs
         or outputs[0] not in ("logits", "predictions")
     ):
         raise unknown_layout(path, found, ONNX_EXPECTED)
-    cell = cell_of[recurrent[0].op_type]
-
-    units: list[list[Params]] = []
-    options: dict[str, Any] = {}
-    for node in recurrent:
-        attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-        if (
-            set(attributes) - {"hidden_size", "direction", "linear_before_reset"}
-            or attributes.get("direction", b"forward") == b"reverse"
-        ):
-            raise unknown_layout(path, f"{found}; a {node.op_type} with attributes {sorted(attributes)}", ONNX_EXPECTED)
-        if cell == "gru":
-            options["reset_after"] = bool(attributes.get("linear_before_reset", 0))
-        names = list(node.input) + [""] * (8 - len(node.input))
-        W, R, B = (weights.get(name) for name in names[1:4])  # after X
-        if W is None or R is None or B is None:
-            raise unknown_layout(path, f"{found}; a {node.op_type} whose W, R or B is not a constant", ONNX_EXPECTED)
-        P = weights.get(names[7]) if cell == "lstm" else None
-        if P is not None:
-            options["peephole"] = "diagonal"
-        h = R.shape[-1]
-        config = LayerConfig(cell, W.shape[-1], h, **options)
-        layout = unit_layout(config)
-        layer = []
-        for direction in range(W.shape[0]):
-            Wb, Rb = np.split(B[direction], 2)
-            canonical = layout.to_canonical({"W": W[direction], "R": R[direction], "Wb": Wb, "Rb": Rb})
-            if P is not None:
-                canonical.update({f"w_c{g}": p for g, p in zip(PEEPHOLE_ORDER, np.split(P[direction], 3))})
-            layer.append(canonical)
-        units.append(layer)
+    try:
+        if recurrent:
+            cell = cell_of[recurrent[0].op_type]
+            units, options = onnx_recurrent_units(onnx, cell, recurrent, weights)
+        else:
+            cell, units, options = "lstm", onnx_scan_units(onnx, scans, weights), {"peephole": "full"}
+    except (KeyError, ValueError) as err:  # a layer not written the exporter's way
+        raise unknown_layout(path, f"{found}; {err}", ONNX_EXPECTED) from None
+    last_layer = (recurrent or scans)[-1]
     metadata = {p.key: p.value for p in model.metadata_props}
     hparams = json.loads(metadata[HPARAMS_KEY]) if HPARAMS_KEY in metadata else {}
     vocab = json.loads(metadata[VOCAB_KEY]) if VOCAB_KEY in metadata else None
@@ -387,7 +367,7 @@ def read_onnx(path: Path) -> Imported:
         params["W_e"] = weights[gathers[0].input[0]]
         embedding_dim = params["W_e"].shape[1]
     # the head: the constants MatMul and Add read after the last layer, in graph order
-    after = graph.node[list(graph.node).index(recurrent[-1]) + 1 :]
+    after = graph.node[list(graph.node).index(last_layer) + 1 :]
     head = [weights[name] for n in after if n.op_type in ("MatMul", "Add") for name in n.input if name in weights]
     rank = len(graph.output[0].type.tensor_type.shape.dim)
     if rank == 3 and len(head) == 2:  # a language model: (T, B, V) logits
@@ -406,3 +386,59 @@ def read_onnx(path: Path) -> Imported:
     else:
         raise unknown_layout(path, found, ONNX_EXPECTED)
     return Imported(config, params, embedding_dim, vocab, hparams)
+
+
+def onnx_recurrent_units(
+    onnx: Any, cell: str, nodes: list[Any], weights: dict[str, np.ndarray]
+) -> tuple[list[list[Params]], dict[str, Any]]:
+    """The canonical parameters of each layer's ``LSTM`` / ``GRU`` / ``RNN`` node (one per layer,
+    its directions stacked), and the cell's options they show (peephole, reset_after)."""
+    from .onnx import PEEPHOLE_ORDER, unit_layout
+
+    units: list[list[Params]] = []
+    options: dict[str, Any] = {}
+    for node in nodes:
+        attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        unknown = set(attributes) - {"hidden_size", "direction", "linear_before_reset"}
+        if unknown or attributes.get("direction", b"forward") == b"reverse":
+            raise ValueError(f"a {node.op_type} with attributes {', '.join(sorted(attributes))}")
+        if cell == "gru":
+            options["reset_after"] = bool(attributes.get("linear_before_reset", 0))
+        names = list(node.input) + [""] * (8 - len(node.input))
+        W, R, B = (weights[name] for name in names[1:4])  # after X; a KeyError: not a constant
+        P = weights.get(names[7]) if cell == "lstm" else None
+        if P is not None:
+            options["peephole"] = "diagonal"
+        layout = unit_layout(LayerConfig(cell, W.shape[-1], R.shape[-1], **options))
+        layer = []
+        for direction in range(W.shape[0]):
+            Wb, Rb = np.split(B[direction], 2)
+            canonical = layout.to_canonical({"W": W[direction], "R": R[direction], "Wb": Wb, "Rb": Rb})
+            if P is not None:
+                canonical.update({f"w_c{g}": p for g, p in zip(PEEPHOLE_ORDER, np.split(P[direction], 3))})
+            layer.append(canonical)
+        units.append(layer)
+    return units, options
+
+
+def onnx_scan_units(onnx: Any, nodes: list[Any], weights: dict[str, np.ndarray]) -> list[list[Params]]:
+    """The full-peephole LSTM's units from the exporter's Scans (one per unit, in unit order): each
+    body reads ``W_x``, ``W_h``, ``b``, ``W_c`` from the outer graph, in that order."""
+    from ..core.params import scratch_layout
+    from .onnx import SCAN_WEIGHTS
+
+    layout = scratch_layout(LayerConfig("lstm"), "")  # W_x (d, 4h), W_h, b: gates i f o c
+    units: list[tuple[Params, bool]] = []
+    for node in nodes:
+        attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        body = attributes["body"]
+        local = (
+            {i.name for i in body.input} | {t.name for t in body.initializer} | {o for n in body.node for o in n.output}
+        )
+        outer = list(dict.fromkeys(name for n in body.node for name in n.input if name not in local))
+        fused = dict(zip(SCAN_WEIGHTS, (weights[name] for name in outer), strict=True))
+        canonical = layout.to_canonical({"W_x": fused["W_x"], "W_h": fused["W_h"], "b": fused["b"]})
+        canonical.update(zip(("W_ci", "W_cf", "W_co"), np.split(fused["W_c"], 3, axis=1)))
+        units.append((canonical, bool(attributes.get("scan_input_directions", [0])[0])))
+    directions = 2 if any(reverse for _, reverse in units) else 1
+    return [[p for p, _ in units[k : k + directions]] for k in range(0, len(units), directions)]

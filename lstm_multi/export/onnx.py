@@ -10,12 +10,15 @@ bidirectional); the gate blocks are put in ONNX's order and its layout::
     P  (directions, 3*h)        LSTM diagonal peepholes, ONNX's order iof
 
 ONNX's GRU with ``linear_before_reset=1`` is the reset-after GRU (``r * (H W_hh + b_hh)``),
-with 0 d2l's reset-before GRU (``(r * H) W_hh``). The graph::
+with 0 d2l's reset-before GRU (``(r * H) W_hh``). The full-matrix peephole (``C_prev W_c{i,f,o}``)
+has no ONNX operator: each of its units is a ``Scan`` whose body is one step of the equations
+(:func:`scan_layer`). The graph::
 
     tokens (T, B) int64 --Gather(W_e)--> (T, B, e)        with an embedding
                         --OneHot(V)----> (T, B, V)        one-hot characters
     layer k: node(X, W, R, B, initial states of its units) -> Y (T, dirs, B, h)
              Transpose, Reshape -> (T, B, dirs*h), the next layer's X
+             (full peephole: a Scan per unit -> (T, B, h) each, concatenated)
     language model:  logits = Y W_hq + b_q                          (T, B, V)
     task model:      F = [forward H at T-1, reverse H at 0] = the last layer's Y_h  (B, dirs*h)
                      logits (classifier) or predictions (regressor) = head(F)   (B, C) or (B, 1)
@@ -153,8 +156,6 @@ def scan_layer(
 
     The reverse unit scans ``X`` backwards and writes its outputs backwards: back in time order.
     Same interface as :func:`recurrent_layer`."""
-    from onnx import TensorProto, helper
-
     h, dirs = config.num_hiddens, config.directions
     units = [(prefix, reverse) for prefix, layer, _, reverse in config.units() if layer == k]
     outputs, final_H, final_C = [], [], []
@@ -163,38 +164,7 @@ def scan_layer(
         p = {n[len(prefix) :]: v for n, v in params.items() if n.startswith(prefix)}
         fused = scan_weights(p)
         W_x, W_h, b, W_c = (g.tensor(u + name, fused[name]) for name in SCAN_WEIGHTS)
-        body = GraphBuilder()  # reads the weights above from the outer graph
-        A = body.node(
-            "Add", [body.node("MatMul", ["X_t", W_x], ["XW"])[0], body.node("MatMul", ["H", W_h], ["HW"])[0]], ["A0"]
-        )[0]
-        A_ifo, A_c = body.node(
-            "Split",
-            [body.node("Add", [A, b], ["A"])[0], body.tensor("gate_sizes", np.array([3 * h, h]))],
-            ["A_ifo", "A_c"],
-            axis=1,
-        )
-        gates = body.node(
-            "Sigmoid", [body.node("Add", [A_ifo, body.node("MatMul", ["C", W_c], ["CW"])[0]], ["A_peep"])[0]], ["IFO"]
-        )[0]
-        I, F, O = body.node("Split", [gates, body.tensor("thirds", np.array([h, h, h]))], ["I", "F", "O"], axis=1)
-        C_new = body.node(
-            "Add",
-            [
-                body.node("Mul", [F, "C"], ["FC"])[0],
-                body.node("Mul", [I, body.node("Tanh", [A_c], ["C_tilde"])[0]], ["IC"])[0],
-            ],
-            ["C_new"],
-        )[0]
-        H_new = body.node("Mul", [O, body.node("Tanh", [C_new], ["tanh_C"])[0]], ["H_new"])[0]
-        body.node("Identity", [H_new], ["Y_t"])
-        value = lambda name, size: helper.make_tensor_value_info(name, TensorProto.FLOAT, ["B", size])  # noqa: E731
-        graph = helper.make_graph(
-            body.nodes,
-            f"{u}step",
-            [value("H", h), value("C", h), value("X_t", config.num_inputs if k == 0 else config.num_outputs)],
-            [value("H_new", h), value("C_new", h), value("Y_t", h)],
-            initializer=body.initializers,
-        )
+        graph = lstm_step_graph(f"{u}step", [W_x, W_h, b, W_c], config.num_inputs if k == 0 else config.num_outputs, h)
         index = g.tensor(u + "index", np.array(j))
         H0, C0 = (g.node("Gather", [s, index], [f"{u}initial_{n}"], axis=0)[0] for s, n in zip(states, "HC"))
         H_T, C_T, Y = g.node(
@@ -213,6 +183,36 @@ def scan_layer(
     Y = g.node("Concat", outputs, [f"l{k}.outputs"], axis=2)[0] if dirs == 2 else outputs[0]
     finals = [g.node("Concat", parts, [f"l{k}.Y_{n}"], axis=0)[0] for parts, n in ((final_H, "H"), (final_C, "C"))]
     return Y, finals
+
+
+def lstm_step_graph(name: str, weights: list[str], d: int, h: int) -> onnx.GraphProto:
+    """One step of the full-peephole LSTM, the body of :func:`scan_layer`'s Scan:
+    ``(H, C, X_t) -> (H_new, C_new, Y_t = H_new)``, each ``(B, .)``; ``weights`` name the
+    outer graph's ``W_x``, ``W_h``, ``b``, ``W_c`` (a body reads its outer graph's values)."""
+    from onnx import TensorProto, helper
+
+    W_x, W_h, b, W_c = weights
+    step = GraphBuilder()
+    step.node("MatMul", ["X_t", W_x], ["XW"])
+    step.node("MatMul", ["H", W_h], ["HW"])
+    step.node("Add", ["XW", "HW"], ["XW_HW"])
+    step.node("Add", ["XW_HW", b], ["A"])
+    step.node("Split", ["A", step.tensor("gate_sizes", np.array([3 * h, h]))], ["A_ifo", "A_c"], axis=1)
+    step.node("MatMul", ["C", W_c], ["CW"])  # the peephole: C_prev [W_ci W_cf W_co]
+    step.node("Add", ["A_ifo", "CW"], ["A_peep"])
+    step.node("Sigmoid", ["A_peep"], ["IFO"])
+    step.node("Split", ["IFO", step.tensor("thirds", np.array([h, h, h]))], ["I", "F", "O"], axis=1)
+    step.node("Tanh", ["A_c"], ["C_tilde"])
+    step.node("Mul", ["F", "C"], ["FC"])
+    step.node("Mul", ["I", "C_tilde"], ["IC"])
+    step.node("Add", ["FC", "IC"], ["C_new"])
+    step.node("Tanh", ["C_new"], ["tanh_C"])
+    step.node("Mul", ["O", "tanh_C"], ["H_new"])
+    step.node("Identity", ["H_new"], ["Y_t"])  # the scan output: every step's H
+    value = lambda name, size: helper.make_tensor_value_info(name, TensorProto.FLOAT, ["B", size])  # noqa: E731
+    inputs = [value("H", h), value("C", h), value("X_t", d)]
+    outputs = [value("H_new", h), value("C_new", h), value("Y_t", h)]
+    return helper.make_graph(step.nodes, name, inputs, outputs, initializer=step.initializers)
 
 
 def scan_weights(p: Params) -> dict[str, np.ndarray]:
