@@ -208,3 +208,17 @@ def test_the_full_matrix_peephole_is_a_scan_of_the_reference_step(tmp_path):
     assert ops.count("Scan") == 2 and "LSTM" not in ops
     body = next(a.g for a in model.graph.node[ops.index("Scan")].attribute if a.name == "body")
     assert [n.op_type for n in body.node].count("MatMul") == 3  # X_t W_x, H W_h, C_prev W_c
+
+
+def test_the_three_lines_that_say_how_to_run_it_run(tmp_path):
+    from lstm_multi.export.onnx import how_to_run
+
+    lm_checkpoint(tmp_path / "lm.safetensors", dict(cell="lstm", num_layers=2), None)
+    path = export(tmp_path / "lm.safetensors", "onnx", tmp_path / "lm.onnx")
+    lines = how_to_run(path)
+    assert len(lines.splitlines()) == 3
+    check = "\nassert logits.shape == (2, 1, 7) and states[0].shape == (2, 1, 6), logits.shape"
+    proc = subprocess.run(
+        [sys.executable, "-c", lines + check], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]

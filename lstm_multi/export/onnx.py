@@ -78,6 +78,16 @@ def write(checkpoint: Checkpoint, out: Path) -> Path:
     return write_atomically(out, model.SerializeToString())
 
 
+def how_to_run(path: Path) -> str:
+    """Three lines of Python that load the exported model in ONNX Runtime and run it (a language
+    model; a task model's regressor reads ``values`` instead of ``tokens``)."""
+    return (
+        "import numpy as np, onnxruntime as ort\n"
+        f"session = ort.InferenceSession({str(path)!r})\n"
+        'logits, *states = session.run(None, {"tokens": np.array([[0], [1]], np.int64)})  # (T, B) -> (T, B, V)'
+    )
+
+
 def unit_layout(config: LayerConfig) -> FusedLayout:
     """ONNX's storage of one unit as a :class:`~lstm_multi.core.params.FusedLayout`: gate blocks
     as rows of ``W (G*h, d)`` and ``R (G*h, h)``, an input bias ``Wb`` and a recurrent bias ``Rb``
