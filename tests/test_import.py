@@ -227,6 +227,34 @@ def test_an_imported_checkpoint_generates_traces_gates_and_trains_on_every_backe
     assert history[-1].train_loss < history[0].train_loss
 
 
+def test_an_imported_checkpoint_generates_and_trains_on_mxnet_in_its_environment(imported_gru, tmp_path):
+    """MXNet needs NumPy < 1.24, so it has an environment of its own: the CLI runs there."""
+    import subprocess
+
+    from lstm_multi.core.parity import interpreter_for, subprocess_env
+
+    python = interpreter_for("mxnet")
+    if "mxnet" in available_backends() or python is None:
+        pytest.skip("mxnet runs in its own environment: .tox/mxnet or LSTM_MULTI_PYTHON_MXNET")
+    commands = [
+        ["generate", "--checkpoint", str(imported_gru), "--num-preds", "5"],
+        ["gates", "--checkpoint", str(imported_gru), "--print", "--out", str(tmp_path / "g.png")],
+        ["train", "--init-from", str(imported_gru), "--model", "gru", "--num-layers", "2", "--embedding-dim", str(E)]
+        + ["--hidden", str(H), "--epochs", "1", "--num-train", "32", "--num-val", "16", "--batch-size", "8"]
+        + ["--num-steps", "5", "--no-progress", "--out", str(tmp_path / "run")],
+    ]
+    for args in commands:
+        proc = subprocess.run(
+            [python, "-m", "lstm_multi.cli", *args, "--backend", "mxnet"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=subprocess_env(),
+        )
+        assert proc.returncode == 0, f"{args[0]}: {proc.stderr[-2000:]}"
+    assert (tmp_path / "run" / "model.safetensors").is_file()
+
+
 # --- errors ---
 
 
