@@ -73,9 +73,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``lstm_multi.exercises`` (the autograder) is imported when first used."""
-    if name == "exercises":
-        import importlib
+    """``lstm_multi.exercises`` (the autograder) and ``import_model`` (another framework's file ->
+    a checkpoint) are imported when first used."""
+    import importlib
 
+    if name == "exercises":
         return importlib.import_module(f"{__name__}.exercises")
+    if name == "import_model":
+        return importlib.import_module(f"{__name__}.export.importing").import_model
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

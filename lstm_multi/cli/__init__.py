@@ -1,8 +1,8 @@
-"""``lstm-multi prepare | train | generate | gates | parity | bench | exercise | check``: the command line.
+"""``lstm-multi prepare | train | generate | gates | parity | bench | exercise | check | import``: the command line.
 
 One module per command (as pip and the Hugging Face CLI do), each with ``add_parser(subparsers)``
 and ``run(args) -> int``; what several share is in ``common.py``. A new command is a new module
-and its name in :data:`COMMANDS`.
+and its name in :data:`COMMANDS` (a Python keyword's module has a trailing ``_``: ``import_.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ from .. import __version__
 from ..backend import BackendError
 
 #: The commands, in the order --help lists them: the modules of this package of the same names.
-COMMANDS = ("prepare", "train", "generate", "gates", "parity", "bench", "exercise", "check")
+COMMANDS = ("prepare", "train", "generate", "gates", "parity", "bench", "exercise", "check", "import")
+
+
+def module_of(command: str) -> str:
+    """The module of ``command`` in this package: its name, ``import_`` for ``import`` (a keyword)."""
+    import keyword
+
+    return command + "_" if keyword.iskeyword(command) else command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
-        command = importlib.import_module(f"{__name__}.{name}")
+        command = importlib.import_module(f"{__name__}.{module_of(name)}")
         command.add_parser(subparsers).set_defaults(func=command.run)
     return parser
 
