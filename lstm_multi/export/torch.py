@@ -1,0 +1,112 @@
+"""Export to PyTorch: a ``torch.export`` program (``.pt2``) of a plain ``nn.Module``.
+
+The module is ``nn.Embedding`` (the input table, see :mod:`.model`), one ``nn.LSTM`` /
+``nn.GRU`` / ``nn.RNN`` per unit (one layer, one direction: the package's units) and
+``nn.Linear`` layers (ReLU between two), with the canonical parameters copied in: gate
+blocks as rows in torch's order (LSTM i, f, g, o; GRU r, z, n), ``bias_ih`` = canonical
+``b``, ``bias_hh`` = 0 but the GRU's candidate block, which is canonical ``b_hh`` (torch's GRU
+is the reset-after form). ``torch.export.load(path)`` alone runs it: ``tokens`` int64
+``(T, B)`` -> ``logits (T, B, V)``, then the final states ``(units, B, h)``.
+
+T and B are dynamic (``torch.export.Dim``). ``torch.export`` cannot keep T dynamic through
+``nn.LSTM`` itself (pytorch/pytorch#115092: the layer's shape function unrolls the loop over
+time, so the program would only accept the example's length). So each unit runs one step at a
+time inside ``scan`` over the time axis (a loop the program keeps), and the step is the very
+call ``nn.LSTM.forward`` makes, ``torch.lstm`` (``torch.gru``, ``torch.rnn_tanh``) on the
+unit's own parameters with a sequence of length 1: the same kernel, bit for bit.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch._higher_order_ops.scan import scan  # the loop torch.export keeps (no public name yet)
+
+from ..core.checkpoint import Checkpoint, write_atomically
+from ..core.params import FusedLayout
+from .model import ExportModel, describe, refuse_peepholes, refuse_reset_before
+
+LAYERS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+#: the function each layer's forward calls: (input, state, weights, has_biases, num_layers,
+#: dropout, train, bidirectional, batch_first) -> (output, *state)
+STEPS = {"lstm": torch.lstm, "gru": torch.gru, "rnn": torch.rnn_tanh}
+
+
+class ExportedModel(nn.Module):
+    """The checkpoint's model as plain torch layers (the forward is in the module's docstring)."""
+
+    def __init__(self, model: ExportModel):
+        super().__init__()
+        config = model.config
+        self.kind, self.cell = model.kind, config.cell
+        self.reverse = [reverse for _, _, _, reverse in config.units()]
+        self.directions, self.num_hiddens = config.directions, config.num_hiddens
+        self.embedding = None if model.table is None else nn.Embedding.from_pretrained(torch.from_numpy(model.table))
+        self.units = nn.ModuleList()
+        layout = FusedLayout(
+            "weight_ih_l0",
+            "weight_hh_l0",
+            "bias_ih_l0",
+            config.spec.native_gate_order["torch"],
+            rows=True,
+            b_h="bias_hh_l0",
+            separate=(("h", "b_hh"),) if config.cell == "gru" else (),
+        )
+        for (_, _, d, _), params in zip(config.units(), model.units):
+            unit = LAYERS[config.cell](d, config.num_hiddens)
+            unit.load_state_dict({name: torch.from_numpy(value) for name, value in layout.from_canonical(params).items()})
+            self.units.append(unit)
+        layers: list[nn.Module] = []
+        for W, b in model.dense:
+            linear = nn.Linear(*W.shape)
+            linear.load_state_dict({"weight": torch.from_numpy(W.T.copy()), "bias": torch.from_numpy(b)})
+            layers += [linear, nn.ReLU()]
+        self.head = nn.Sequential(*layers[:-1])  # no ReLU after the last
+
+    def run_unit(self, unit: nn.Module, X: torch.Tensor, reverse: bool) -> tuple[torch.Tensor, tuple]:
+        """One unit over ``X (T, B, d)``: its outputs ``(T, B, h)`` in time order and final state."""
+        shape = (1, X.shape[1], self.num_hiddens)
+        state = (X.new_zeros(shape), X.new_zeros(shape)) if self.cell == "lstm" else X.new_zeros(shape)
+        weights = [unit.weight_ih_l0, unit.weight_hh_l0, unit.bias_ih_l0, unit.bias_hh_l0]
+        step_fn = STEPS[self.cell]
+
+        def step(state, X_t):
+            output, *new_state = step_fn(X_t.unsqueeze(0), state, weights, True, 1, 0.0, False, False, False)
+            return (tuple(new_state) if self.cell == "lstm" else new_state[0]), output[0]
+
+        final, outputs = scan(step, state, X.flip(0) if reverse else X)
+        return (outputs.flip(0) if reverse else outputs), final if isinstance(final, tuple) else (final,)
+
+    def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        X = inputs.unsqueeze(-1) if self.embedding is None else self.embedding(inputs)  # (T, B, d)
+        finals, layer = [], []
+        for unit, reverse in zip(self.units, self.reverse):
+            outputs, final = self.run_unit(unit, X, reverse)
+            finals.append(final)
+            layer.append(outputs)
+            if len(layer) == self.directions:  # the layer is complete: the next one reads it
+                X, layer = torch.cat(layer, dim=-1), []
+        states = tuple(torch.cat(parts) for parts in zip(*finals))  # each (units, B, h)
+        if self.kind == "lm":
+            return (self.head(X), *states)
+        H = states[0]  # the last layer's final H: forward [-1], or forward [-2] and reverse [-1]
+        features = torch.cat([H[-2], H[-1]], dim=-1) if self.directions == 2 else H[-1]
+        return (self.head(features), *states)
+
+
+def write(checkpoint: Checkpoint, out: Path) -> Path:
+    """Write the ``.pt2`` program of ``checkpoint``'s model to ``out``."""
+    model = describe(checkpoint)
+    refuse_peepholes(model, "torch", "torch")
+    refuse_reset_before(model, "torch", "torch")
+    module = ExportedModel(model).eval()
+    dtype = torch.float32 if model.kind == "regressor" else torch.int64
+    example = torch.zeros((3, 2), dtype=dtype)  # (T, B); both axes dynamic
+    dims = {0: torch.export.Dim("T"), 1: torch.export.Dim("B")}
+    program = torch.export.export(module, (example,), dynamic_shapes=(dims,))
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer)
+    return write_atomically(out, buffer.getvalue())

@@ -1,0 +1,166 @@
+"""Export to each framework's own format, checked by its consumer alone.
+
+Each format's files are loaded in ONE subprocess that imports only the consumer (torch, keras,
+jax or mxnet) and NumPy, never lstm_multi, and its outputs are held to the NumPy reference
+within 1e-5 relative, at a sequence length and batch size that the export's example did not
+have. Formats whose framework is not in this environment skip (each tox environment runs its
+own). The models are tiny: the share of each environment stays a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import assert_close
+
+from lstm_multi.core.checkpoint import expected_shapes, load_checkpoint, save_checkpoint
+from lstm_multi.core.family import LayerConfig
+from lstm_multi.export import ExportError, export
+from lstm_multi.reference.heads import task_forward
+from lstm_multi.reference.lm import lm_forward
+
+T, B = 7, 3  # the exports' examples use other sizes
+V, H = 6, 5  # vocabulary (or alphabet), hidden units
+
+#: name -> (layer options, kind, embedding_dim, head): the family each format is checked on.
+MODELS = {
+    "lstm": (dict(cell="lstm"), "lm", None, None),
+    "lstm3_embedding": (dict(cell="lstm", num_layers=3), "lm", 4, None),
+    "gru_embedding": (dict(cell="gru"), "lm", 4, None),
+    "gru_reset_before": (dict(cell="gru", reset_after=False), "lm", None, None),
+    "rnn2": (dict(cell="rnn", num_layers=2), "lm", None, None),
+    "peephole": (dict(cell="lstm", peephole="diagonal"), "lm", None, None),
+    "peephole_full": (dict(cell="lstm", peephole="full"), "lm", None, None),
+    "classifier_bi_lstm2_mlp": (dict(cell="lstm", num_layers=2, bidirectional=True), "classifier", None, "mlp"),
+    "regressor_bi_gru": (dict(cell="gru", bidirectional=True), "regressor", None, "linear"),
+}
+NATIVE = [m for m in MODELS if m not in ("gru_reset_before", "peephole", "peephole_full")]
+#: what each format is checked on: all it can express (the rest is refused, see test_refusals);
+#: torch's exports take seconds each (torch.export traces every unit's scan), so not the plain
+#: one-layer LSTM, which the classifier's units cover.
+EXPRESSIBLE = {
+    "torch": [m for m in NATIVE if m != "lstm"],
+    "keras": [*NATIVE, "gru_reset_before"],
+    "jax": list(MODELS),
+    "mxnet": NATIVE,
+}
+#: the framework module each format's writer and consumer import.
+FRAMEWORK = {"torch": "torch", "keras": "keras", "jax": "jax", "mxnet": "mxnet"}
+
+
+def make_checkpoint(path: Path, name: str, seed: int) -> Path:
+    """A checkpoint of model ``name`` with random parameters ~ N(0, 0.5^2)."""
+    options, kind, embedding_dim, head = MODELS[name]
+    num_inputs = 1 if kind == "regressor" else (embedding_dim or V)
+    config = LayerConfig(num_inputs=num_inputs, num_hiddens=H, **options)
+    hparams: dict = {"model": config.to_dict(), "embedding_dim": embedding_dim}
+    if kind != "lm":
+        num_outputs = 1 if kind == "regressor" else 3
+        hparams["task"] = {"name": kind, "head": head, "mlp_hiddens": 4, "num_outputs": num_outputs}
+    vocab = [] if kind == "regressor" else [chr(ord("a") + i) for i in range(V)]
+    rng = np.random.default_rng(seed)
+    shapes = expected_shapes(hparams, config, len(vocab), embedding_dim)
+    params = {k: (rng.standard_normal(s) * 0.5).astype(np.float32) for k, s in shapes.items()}
+    return save_checkpoint(path, params, vocab, hparams)
+
+
+def reference(path: Path, inputs: np.ndarray) -> list[np.ndarray]:
+    """The package's NumPy outputs for time-major ``inputs (T, B)``: the first output (time-major
+    logits for an LM), then an LM's final states as ``(units, B, h)``."""
+    ckpt = load_checkpoint(path)
+    if "task" in ckpt.hparams:
+        y, _ = task_forward(ckpt.config, ckpt.params, inputs.T)
+        return [y]
+    logits, state, _ = lm_forward(ckpt.params, inputs.T, config=ckpt.config)
+    states = state if isinstance(state, tuple) else (state,)
+    units = len(ckpt.config.units())
+    return [logits.transpose(1, 0, 2), *(np.reshape(s, (units, B, H)) for s in states)]
+
+
+def example_inputs(name: str, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if MODELS[name][1] == "regressor":
+        return rng.standard_normal((T, B)).astype(np.float32)
+    return rng.integers(0, V, (T, B)).astype(np.int64)
+
+
+@pytest.fixture(scope="session")
+def checkpoints(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("export_checkpoints")
+    return {name: make_checkpoint(folder / f"{name}.safetensors", name, seed) for seed, name in enumerate(MODELS)}
+
+
+#: The consumers: each reads a JSON list of [exported file, inputs .npy, outputs .npz] and
+#: writes every output of the exported model; nothing of lstm_multi is imported.
+CONSUMERS = {
+    "torch": """
+import json, sys
+import numpy as np
+import torch
+for path, inputs, out in json.loads(sys.argv[1]):
+    model = torch.export.load(path).module()
+    outputs = model(torch.from_numpy(np.load(inputs)))
+    np.savez(out, *[o.detach().numpy() for o in outputs])
+""",
+    "keras": """
+import json, sys
+import numpy as np
+import keras
+for path, inputs, out in json.loads(sys.argv[1]):
+    model = keras.saving.load_model(path)
+    outputs = model(np.load(inputs).T)  # Keras is batch-major: (B, T)
+    np.savez(out, *[keras.ops.convert_to_numpy(o) for o in outputs])
+""",
+}
+
+
+def run_consumer(fmt: str, jobs: list[list[str]]) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # lstm_multi stays out of reach
+    proc = subprocess.run(
+        [sys.executable, "-c", CONSUMERS[fmt], json.dumps(jobs)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=jobs[0][0].rsplit("/", 1)[0] if jobs else None,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.mark.parametrize("fmt", list(CONSUMERS))
+def test_consumer_runs_the_export_like_the_reference(fmt, checkpoints, tmp_path):
+    pytest.importorskip(FRAMEWORK[fmt], reason=f"the {fmt} format needs {FRAMEWORK[fmt]}, not in this environment")
+    jobs, expected = [], {}
+    for seed, name in enumerate(EXPRESSIBLE[fmt]):
+        out = export(checkpoints[name], fmt, tmp_path / name / f"model.{SUFFIX[fmt]}")
+        inputs = example_inputs(name, seed)
+        np.save(tmp_path / f"{name}.npy", inputs)
+        jobs.append([str(out), str(tmp_path / f"{name}.npy"), str(tmp_path / f"{name}.out.npz")])
+        expected[name] = reference(checkpoints[name], inputs)
+    run_consumer(fmt, jobs)
+    for name, (_, _, result) in zip(expected, jobs):
+        with np.load(result) as saved:
+            outputs = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+        if fmt == "keras":  # batch-major logits; each unit's states (B, h), all H then all C
+            outputs[0] = outputs[0].transpose(1, 0, 2) if outputs[0].ndim == 3 else outputs[0]
+            kinds = len(expected[name]) - 1  # H, C: an LM's states are checked
+            units = (len(outputs) - 1) // max(kinds, 1)
+            outputs[1:] = [np.stack(outputs[1 + i * units : 1 + (i + 1) * units]) for i in range(kinds)]
+        for i, ref in enumerate(expected[name]):
+            scale = np.abs(ref).max()
+            assert_close(outputs[i], ref, atol=1e-5 * scale, rtol=1e-5, what=f"{fmt} {name} output {i}")
+
+
+SUFFIX = {"torch": "pt2", "keras": "keras", "jax": "jax", "mxnet": "json"}
+
+
+def test_unknown_format_is_one_clear_line(checkpoints, tmp_path):
+    with pytest.raises(ExportError) as err:
+        export(checkpoints["lstm"], "tflite", tmp_path / "m")
+    assert str(err.value) == "Unknown export format 'tflite'; choose one of: onnx, torch, keras, jax, mxnet."
