@@ -117,6 +117,17 @@ for path, inputs, out in json.loads(sys.argv[1]):
     outputs = model(np.load(inputs).T)  # Keras is batch-major: (B, T)
     np.savez(out, *[keras.ops.convert_to_numpy(o) for o in outputs])
 """,
+    "jax": """
+import json, sys
+import numpy as np
+import jax
+for path, inputs, out in json.loads(sys.argv[1]):
+    with open(path, "rb") as f:
+        exported = jax.export.deserialize(bytearray(f.read()))
+    x = np.load(inputs)
+    outputs = exported.call(x.astype(np.int32) if x.dtype.kind == "i" else x)
+    np.savez(out, *[np.asarray(o) for o in outputs])
+""",
 }
 
 
