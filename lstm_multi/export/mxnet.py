@@ -89,7 +89,7 @@ def write(checkpoint: Checkpoint, out: Path) -> Path:
     refuse_peepholes(model, "mxnet", "Gluon")
     refuse_reset_before(model, "mxnet", "Gluon")
     prefix = out.parent / out.name.removesuffix("-symbol.json")
-    with mx.util.np_shape(False), mx.util.np_array(False), tempfile.TemporaryDirectory() as folder:
+    with mx.util.np_array(False), mx.util.np_shape(False), tempfile.TemporaryDirectory() as folder:
         net = ExportedModel(model)
         # what HybridBlock.export writes: the graph, and each parameter as "arg:NAME"
         mx.sym.Group(list(net(mx.sym.var(model.input_name)))).save(f"{folder}/model-symbol.json")
