@@ -70,9 +70,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``lstm_multi.exercises`` (the autograder) is imported when first used."""
-    if name == "exercises":
-        import importlib
+    """``lstm_multi.exercises`` (the autograder) and ``lstm_multi.export`` (call it:
+    ``lstm_multi.export(checkpoint, format, out)``) are imported when first used."""
+    import importlib
 
-        return importlib.import_module(f"{__name__}.exercises")
+    if name in ("exercises", "export"):
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

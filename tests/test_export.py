@@ -9,6 +9,7 @@ own). The models are tiny: the share of each environment stays a few seconds.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -20,6 +21,7 @@ import pytest
 from conftest import assert_close
 
 from lstm_multi.backend import get_backend
+from lstm_multi.cli import main
 from lstm_multi.core.checkpoint import expected_shapes, load_checkpoint, save_checkpoint
 from lstm_multi.core.family import LayerConfig
 from lstm_multi.export import ExportError, export
@@ -45,12 +47,14 @@ NATIVE = [m for m in MODELS if m not in ("gru_reset_before", "peephole", "peepho
 #: what each format is checked on: all it can express (the rest is refused, see test_refusals);
 #: torch's exports take seconds each (torch.export traces every unit's scan), so not the plain
 #: one-layer LSTM, which the classifier's units cover.
+#: the model test_cli_export writes with the command line, per format
 EXPRESSIBLE = {
-    "torch": [m for m in NATIVE if m != "lstm"],
+    "torch": [m for m in NATIVE if m not in ("lstm", "rnn2")],  # test_cli_export runs rnn2
     "keras": [*NATIVE, "gru_reset_before"],
     "jax": list(MODELS),
     "mxnet": NATIVE,
 }
+CLI_MODEL = {"torch": "rnn2", "keras": "lstm", "jax": "lstm", "mxnet": "lstm"}
 #: the framework module each format's writer and consumer import.
 FRAMEWORK = {"torch": "torch", "keras": "keras", "jax": "jax", "mxnet": "mxnet"}
 
@@ -189,3 +193,83 @@ def test_unknown_format_is_one_clear_line(checkpoints, tmp_path):
     with pytest.raises(ExportError) as err:
         export(checkpoints["lstm"], "tflite", tmp_path / "m")
     assert str(err.value) == "Unknown export format 'tflite'; choose one of: onnx, torch, keras, jax, mxnet."
+
+
+def test_cli_export_prints_three_lines_that_run(fmt_installed, checkpoints, tmp_path):
+    """``lstm-multi export`` in a subprocess; the three lines it prints, run by the consumer alone."""
+    fmt = fmt_installed
+    name = CLI_MODEL[fmt]
+    out = tmp_path / f"model{SUFFIX[fmt]}"
+    proc = run_cli("export", str(checkpoints[name]), "--format", fmt, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    written = out.parent / "model-symbol.json" if fmt == "mxnet" else out
+    header, *lines = proc.stdout.splitlines()
+    assert header == f"wrote {written} and {tmp_path / 'vocab.json'}; to run it:"
+    assert len(lines) == 3
+    assert json.loads((tmp_path / "vocab.json").read_text()) == list("abcdef")
+    batch_major = fmt == "keras"
+    check = f"assert logits.shape == {(1, 5, V) if batch_major else (5, 1, V)}, logits.shape; print('ran')"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    ran = subprocess.run(
+        [sys.executable, "-c", "\n".join([*lines, check])], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert ran.stdout.strip().endswith("ran"), ran.stderr[-2000:]
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "lstm_multi.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(params=list(FRAMEWORK))
+def fmt_installed(request):
+    """Each native format whose framework is installed here."""
+    pytest.importorskip(
+        FRAMEWORK[request.param], reason=f"the {request.param} format needs {FRAMEWORK[request.param]}"
+    )
+    return request.param
+
+
+REFUSALS = {
+    ("torch", "peephole"): "Cannot export the LSTM (peephole: diagonal) to torch: torch's LSTM has no peephole "
+    "connections; use --format onnx or jax.",
+    ("torch", "peephole_full"): "Cannot export the LSTM (peephole: full) to torch: torch's LSTM has no peephole "
+    "connections; use --format jax.",
+    ("torch", "gru_reset_before"): "Cannot export the GRU (reset before) to torch: torch's GRU has only the "
+    "reset-after form; use --format onnx, keras or jax.",
+    ("keras", "peephole"): "Cannot export the LSTM (peephole: diagonal) to keras: Keras's LSTM has no peephole "
+    "connections; use --format onnx or jax.",
+    ("mxnet", "peephole_full"): "Cannot export the LSTM (peephole: full) to mxnet: Gluon's LSTM has no peephole "
+    "connections; use --format jax.",
+    ("mxnet", "gru_reset_before"): "Cannot export the GRU (reset before) to mxnet: Gluon's GRU has only the "
+    "reset-after form; use --format onnx, keras or jax.",
+}
+
+
+@pytest.mark.parametrize("fmt, name", list(REFUSALS))
+def test_refusals_name_a_format_that_can(fmt, name, checkpoints, tmp_path):
+    pytest.importorskip(FRAMEWORK[fmt], reason=f"the {fmt} format needs {FRAMEWORK[fmt]}")
+    with pytest.raises(ExportError) as err:
+        export(checkpoints[name], fmt, tmp_path / f"model{SUFFIX[fmt]}")
+    assert str(err.value) == REFUSALS[fmt, name]
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_keras_needs_the_keras_suffix(checkpoints, tmp_path):
+    pytest.importorskip("keras", reason="the keras format needs keras")
+    with pytest.raises(ExportError) as err:
+        export(checkpoints["lstm"], "keras", tmp_path / "model.h5")
+    assert str(err.value) == "keras.saving.load_model reads only .keras files: name the output model.keras."
+
+
+INSTALL = {"torch": "torch", "keras": "tensorflow", "mxnet": "mxnet"}
+
+
+@pytest.mark.parametrize("fmt", list(INSTALL))
+def test_a_missing_framework_is_one_line_saying_what_to_install(fmt, checkpoints, tmp_path, capsys):
+    if importlib.util.find_spec(FRAMEWORK[fmt]) is not None:
+        pytest.skip(f"{FRAMEWORK[fmt]} is installed here")
+    assert main(["export", str(checkpoints["lstm"]), "--format", fmt, "--out", str(tmp_path / "m")]) == 2
+    assert capsys.readouterr().err == (
+        f"lstm-multi export: error: The {fmt} format needs {FRAMEWORK[fmt]}, not installed in this "
+        f'environment (pip install "lstm-multi[{INSTALL[fmt]}]").\n'
+    )

@@ -1,4 +1,4 @@
-"""``lstm-multi train | generate | gates | parity | bench | exercise | check``: the command line.
+"""``lstm-multi train | generate | gates | parity | bench | export | exercise | check``: the command line.
 
 One module per command (as pip and the Hugging Face CLI do), each with ``add_parser(subparsers)``
 and ``run(args) -> int``; what several share is in ``common.py``. A new command is a new module
@@ -18,7 +18,7 @@ from .. import __version__
 from ..backend import BackendError
 
 #: The commands, in the order --help lists them: the modules of this package of the same names.
-COMMANDS = ("train", "generate", "gates", "parity", "bench", "exercise", "check")
+COMMANDS = ("train", "generate", "gates", "parity", "bench", "export", "exercise", "check")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -89,7 +89,7 @@ def refuse_peepholes(model: ExportModel, format: str, framework: str) -> None:
     config = model.config
     if config.peephole:
         raise ExportError(
-            f"Cannot export a {config.describe()} to {format}: {framework}'s LSTM has no peephole "
+            f"Cannot export the {config.describe()} to {format}: {framework}'s LSTM has no peephole "
             f"connections; use --format {PEEPHOLE_FORMATS[config.peephole]}."
         )
 
@@ -99,6 +99,6 @@ def refuse_reset_before(model: ExportModel, format: str, framework: str) -> None
     config = model.config
     if config.cell == "gru" and not config.reset_after:
         raise ExportError(
-            f"Cannot export a {config.describe()} to {format}: {framework}'s GRU has only the reset-after "
+            f"Cannot export the {config.describe()} to {format}: {framework}'s GRU has only the reset-after "
             f"form; use --format {RESET_BEFORE_FORMATS}."
         )
