@@ -223,9 +223,7 @@ def run_cli(*args):
 @pytest.fixture(params=list(FRAMEWORK))
 def fmt_installed(request):
     """Each native format whose framework is installed here."""
-    pytest.importorskip(
-        FRAMEWORK[request.param], reason=f"the {request.param} format needs {FRAMEWORK[request.param]}"
-    )
+    pytest.importorskip(FRAMEWORK[request.param], reason=f"the {request.param} format needs {FRAMEWORK[request.param]}")
     return request.param
 
 

@@ -70,10 +70,7 @@ def describe(ckpt: Checkpoint) -> ExportModel:
     params = {name: np.asarray(value, np.float32) for name, value in ckpt.params.items()}
     config = ckpt.config
     task = ckpt.hparams.get("task")
-    units = [
-        {name: params[prefix + name] for name in config.unit_shapes(d)}
-        for prefix, _, d, _ in config.units()
-    ]
+    units = [{name: params[prefix + name] for name in config.unit_shapes(d)} for prefix, _, d, _ in config.units()]
     if task is None:
         table = params["W_e"] if "W_e" in params else np.eye(len(ckpt.vocab), dtype=np.float32)
         return ExportModel("lm", config, table, units, [(params["W_hq"], params["b_q"])])

@@ -19,17 +19,17 @@ import tempfile
 from pathlib import Path
 
 import mxnet as mx
-from mxnet.gluon import HybridBlock, nn, rnn
+from mxnet import gluon
 
 from ..core.checkpoint import Checkpoint, write_atomically
 from ..core.params import FusedLayout
 from .model import ExportModel, describe, refuse_peepholes, refuse_reset_before
 
-LAYERS = {"lstm": rnn.LSTM, "gru": rnn.GRU, "rnn": rnn.RNN}
+LAYERS = {"lstm": gluon.rnn.LSTM, "gru": gluon.rnn.GRU, "rnn": gluon.rnn.RNN}
 LAYER_ARGS = {"rnn": {"activation": "tanh"}}
 
 
-class ExportedModel(HybridBlock):
+class ExportedModel(gluon.HybridBlock):
     """The checkpoint's model as plain Gluon blocks (the forward is in the module's docstring)."""
 
     def __init__(self, model: ExportModel):
@@ -37,7 +37,7 @@ class ExportedModel(HybridBlock):
         config = model.config
         self.kind, self.directions = model.kind, config.directions
         with self.name_scope():
-            self.embedding = None if model.table is None else nn.Embedding(*model.table.shape)
+            self.embedding = None if model.table is None else gluon.nn.Embedding(*model.table.shape)
             self.rnn = LAYERS[config.cell](
                 config.num_hiddens,
                 config.num_layers,
@@ -46,10 +46,10 @@ class ExportedModel(HybridBlock):
                 input_size=config.num_inputs,
                 **LAYER_ARGS.get(config.cell, {}),
             )
-            self.head = nn.HybridSequential()
+            self.head = gluon.nn.HybridSequential()
             for i, (W, _) in enumerate(model.dense):
                 last = i == len(model.dense) - 1
-                self.head.add(nn.Dense(W.shape[1], None if last else "relu", flatten=False, in_units=W.shape[0]))
+                self.head.add(gluon.nn.Dense(W.shape[1], None if last else "relu", flatten=False, in_units=W.shape[0]))
         self.initialize()
         native = {}
         for (_, layer, _, reverse), params in zip(config.units(), model.units):

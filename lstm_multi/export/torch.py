@@ -57,7 +57,9 @@ class ExportedModel(nn.Module):
         )
         for (_, _, d, _), params in zip(config.units(), model.units):
             unit = LAYERS[config.cell](d, config.num_hiddens)
-            unit.load_state_dict({name: torch.from_numpy(value) for name, value in layout.from_canonical(params).items()})
+            unit.load_state_dict(
+                {name: torch.from_numpy(value) for name, value in layout.from_canonical(params).items()}
+            )
             self.units.append(unit)
         layers: list[nn.Module] = []
         for W, b in model.dense:
