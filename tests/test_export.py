@@ -47,9 +47,9 @@ NATIVE = [m for m in MODELS if m not in ("gru_reset_before", "peephole", "peepho
 #: what each format is checked on: all it can express (the rest is refused, see test_refusals);
 #: torch's exports take seconds each (torch.export traces every unit's scan), so not the plain
 #: one-layer LSTM, which the classifier's units cover.
-#: the model test_cli_export writes with the command line, per format
+#: the model each format's test exports with the command line
 EXPRESSIBLE = {
-    "torch": [m for m in NATIVE if m not in ("lstm", "rnn2")],  # test_cli_export runs rnn2
+    "torch": [m for m in NATIVE if m != "lstm"],
     "keras": [*NATIVE, "gru_reset_before"],
     "jax": list(MODELS),
     "mxnet": NATIVE,
@@ -147,32 +147,57 @@ for path, inputs, out in json.loads(sys.argv[1]):
 }
 
 
-def run_consumer(fmt: str, jobs: list[list[str]]) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # lstm_multi stays out of reach
+def run_consumer(fmt: str, jobs: list[list[str]], usage: str, cwd: Path) -> None:
+    """The consumer runs every job, then the three lines the CLI printed (``usage``, checked by
+    ``check``); lstm_multi is never imported there."""
+    check = f"assert logits.shape == {(1, 5, V) if fmt == 'keras' else (5, 1, V)}, logits.shape"
+    alone = "assert not [m for m in sys.modules if m.startswith('lstm_multi')]"
+    code = "\n".join([CONSUMERS[fmt], usage, check, alone, "print('ran')"])
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # this checkout out of reach
     proc = subprocess.run(
-        [sys.executable, "-c", CONSUMERS[fmt], json.dumps(jobs)],
+        [sys.executable, "-c", code, json.dumps(jobs)], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
+    )
+    assert proc.returncode == 0 and proc.stdout.endswith("ran\n"), proc.stderr[-3000:]
+
+
+def export_with_cli(fmt: str, checkpoint: Path, out: Path) -> tuple[Path, str]:
+    """``lstm-multi export`` in a subprocess: the file written and the three lines it printed."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "lstm_multi.cli", "export", str(checkpoint), "--format", fmt, "--out", str(out)],
         capture_output=True,
         text=True,
-        env=env,
-        cwd=jobs[0][0].rsplit("/", 1)[0] if jobs else None,
         timeout=300,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 0, proc.stderr
+    written = out.parent / "model-symbol.json" if fmt == "mxnet" else out
+    header, *lines = proc.stdout.splitlines()
+    assert header == f"wrote {written} and {out.parent / 'vocab.json'}; to run it:"
+    assert len(lines) == 3
+    assert json.loads((out.parent / "vocab.json").read_text()) == list("abcdef")
+    return written, "\n".join(lines)
 
 
 @pytest.mark.parametrize("fmt", list(CONSUMERS))
 def test_consumer_runs_the_export_like_the_reference(fmt, checkpoints, tmp_path):
+    """Every model the format expresses, exported (one of them by the command line), run by the
+    consumer alone at T and B the export never saw, against the reference; then the three
+    lines the command printed, run as printed."""
     pytest.importorskip(FRAMEWORK[fmt], reason=f"the {fmt} format needs {FRAMEWORK[fmt]}, not in this environment")
     if fmt == "mxnet":  # the backend turns on NumPy mode process-wide; the export must not depend on it
         get_backend("mxnet")
     jobs, expected = [], {}
     for seed, name in enumerate(EXPRESSIBLE[fmt]):
-        out = export(checkpoints[name], fmt, tmp_path / name / f"model{SUFFIX[fmt]}")
+        out = tmp_path / name / f"model{SUFFIX[fmt]}"
+        if name == CLI_MODEL[fmt]:
+            out.parent.mkdir()
+            written, usage = export_with_cli(fmt, checkpoints[name], out)
+        else:
+            written = export(checkpoints[name], fmt, out)
         inputs = example_inputs(name, seed)
         np.save(tmp_path / f"{name}.npy", inputs)
-        jobs.append([str(out), str(tmp_path / f"{name}.npy"), str(tmp_path / f"{name}.out.npz")])
+        jobs.append([str(written), str(tmp_path / f"{name}.npy"), str(tmp_path / f"{name}.out.npz")])
         expected[name] = reference(checkpoints[name], inputs)
-    run_consumer(fmt, jobs)
+    run_consumer(fmt, jobs, usage, cwd=tmp_path)
     for name, (_, _, result) in zip(expected, jobs):
         with np.load(result) as saved:
             outputs = [saved[f"arr_{i}"] for i in range(len(saved.files))]
@@ -193,38 +218,6 @@ def test_unknown_format_is_one_clear_line(checkpoints, tmp_path):
     with pytest.raises(ExportError) as err:
         export(checkpoints["lstm"], "tflite", tmp_path / "m")
     assert str(err.value) == "Unknown export format 'tflite'; choose one of: onnx, torch, keras, jax, mxnet."
-
-
-def test_cli_export_prints_three_lines_that_run(fmt_installed, checkpoints, tmp_path):
-    """``lstm-multi export`` in a subprocess; the three lines it prints, run by the consumer alone."""
-    fmt = fmt_installed
-    name = CLI_MODEL[fmt]
-    out = tmp_path / f"model{SUFFIX[fmt]}"
-    proc = run_cli("export", str(checkpoints[name]), "--format", fmt, "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
-    written = out.parent / "model-symbol.json" if fmt == "mxnet" else out
-    header, *lines = proc.stdout.splitlines()
-    assert header == f"wrote {written} and {tmp_path / 'vocab.json'}; to run it:"
-    assert len(lines) == 3
-    assert json.loads((tmp_path / "vocab.json").read_text()) == list("abcdef")
-    batch_major = fmt == "keras"
-    check = f"assert logits.shape == {(1, 5, V) if batch_major else (5, 1, V)}, logits.shape; print('ran')"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    ran = subprocess.run(
-        [sys.executable, "-c", "\n".join([*lines, check])], capture_output=True, text=True, env=env, cwd=tmp_path
-    )
-    assert ran.stdout.strip().endswith("ran"), ran.stderr[-2000:]
-
-
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "lstm_multi.cli", *args], capture_output=True, text=True, timeout=300)
-
-
-@pytest.fixture(params=list(FRAMEWORK))
-def fmt_installed(request):
-    """Each native format whose framework is installed here."""
-    pytest.importorskip(FRAMEWORK[request.param], reason=f"the {request.param} format needs {FRAMEWORK[request.param]}")
-    return request.param
 
 
 REFUSALS = {
