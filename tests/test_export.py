@@ -44,16 +44,16 @@ MODELS = {
     "regressor_bi_gru": (dict(cell="gru", bidirectional=True), "regressor", None, "linear"),
 }
 NATIVE = [m for m in MODELS if m not in ("gru_reset_before", "peephole", "peephole_full")]
-#: what each format is checked on: all it can express (the rest is refused, see test_refusals);
+#: what each format is checked on: all it can express (the rest is refused, see REFUSALS);
 #: torch's exports take seconds each (torch.export traces every unit's scan), so not the plain
 #: one-layer LSTM, which the classifier's units cover.
-#: the model each format's test exports with the command line
 EXPRESSIBLE = {
     "torch": [m for m in NATIVE if m != "lstm"],
     "keras": [*NATIVE, "gru_reset_before"],
     "jax": list(MODELS),
     "mxnet": NATIVE,
 }
+#: the model each format's test exports with the command line
 CLI_MODEL = {"torch": "rnn2", "keras": "lstm", "jax": "lstm", "mxnet": "lstm"}
 #: the framework module each format's writer and consumer import.
 FRAMEWORK = {"torch": "torch", "keras": "keras", "jax": "jax", "mxnet": "mxnet"}
