@@ -35,27 +35,27 @@ REQUIREMENTS = {
 USAGE = {
     "onnx": (
         "import numpy as np, onnxruntime",
-        'session = onnxruntime.InferenceSession("{path}")',
+        "session = onnxruntime.InferenceSession({path})",
         '{output}, *states = session.run(None, {{"{input}": np.zeros((5, 1), np.{dtype})}})',
     ),
     "torch": (
         "import torch",
-        'model = torch.export.load("{path}").module()',
+        "model = torch.export.load({path}).module()",
         "{output}, *states = model(torch.zeros((5, 1), dtype=torch.{dtype}))",
     ),
     "keras": (
         "import keras, numpy as np",
-        'model = keras.saving.load_model("{path}")',
+        "model = keras.saving.load_model({path})",
         "{output}, *states = model(np.zeros((1, 5), np.{dtype}))  # batch-major: (B, T)",
     ),
     "jax": (
         "import jax, numpy as np",
-        'exported = jax.export.deserialize(bytearray(open("{path}", "rb").read()))',
+        'exported = jax.export.deserialize(bytearray(open({path}, "rb").read()))',
         "{output}, *states = exported.call(np.zeros((5, 1), np.{jax_dtype}))",
     ),
     "mxnet": (
         "import mxnet as mx",
-        'model = mx.gluon.SymbolBlock.imports("{path}", ["{input}"], "{params}")',
+        'model = mx.gluon.SymbolBlock.imports({path}, ["{input}"], {params})',
         '{output}, *states = model(mx.nd.zeros((5, 1), dtype="{dtype}"))',
     ),
 }
@@ -91,13 +91,13 @@ def usage(format: str, path: str | Path, kind: str = "lm") -> str:
     5 steps of a batch of 1; ``kind``: "lm", "classifier" or "regressor" (see :mod:`.model`)."""
     path = str(path)
     regressor = kind == "regressor"
-    names = {
-        "path": path,
+    names = {  # paths as Python string literals
+        "path": repr(path),
         "input": "values" if regressor else "tokens",
         "output": "predictions" if regressor else "logits",
         "dtype": "float32" if regressor else "int64",
         "jax_dtype": "float32" if regressor else "int32",  # JAX's integers are 32-bit by default
-        "params": path.removesuffix("-symbol.json") + "-0000.params",
+        "params": repr(path.removesuffix("-symbol.json") + "-0000.params"),
     }
     return "\n".join(line.format(**names) for line in USAGE[format])
 
