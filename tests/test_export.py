@@ -44,11 +44,9 @@ MODELS = {
     "regressor_bi_gru": (dict(cell="gru", bidirectional=True), "regressor", None, "linear"),
 }
 NATIVE = [m for m in MODELS if m not in ("gru_reset_before", "peephole", "peephole_full")]
-#: what each format is checked on: all it can express (the rest is refused, see REFUSALS);
-#: torch's exports take seconds each (torch.export compiles every unit's scan), so only LSTMs of
-#: 3 layers and of 2 bidirectional (the classifier), a GRU (the regressor), an RNN (the CLI's).
+#: what each format is checked on: all it can express (the rest is refused, see REFUSALS).
 EXPRESSIBLE = {
-    "torch": [m for m in NATIVE if m not in ("lstm", "gru_embedding")],
+    "torch": NATIVE,
     "keras": [*NATIVE, "gru_reset_before"],
     "jax": list(MODELS),
     "mxnet": NATIVE,

@@ -9,11 +9,20 @@ is the reset-after form). ``torch.export.load(path)`` alone runs it: ``tokens`` 
 ``(T, B)`` -> ``logits (T, B, V)``, then the final states ``(units, B, h)``.
 
 T and B are dynamic (``torch.export.Dim``). ``torch.export`` cannot keep T dynamic through
-``nn.LSTM`` itself (pytorch/pytorch#115092: the layer's shape function unrolls the loop over
-time, so the program would only accept the example's length). So each unit runs one step at a
-time inside ``scan`` over the time axis (a loop the program keeps), and the step is the very
-call ``nn.LSTM.forward`` makes, ``torch.lstm`` (``torch.gru``, ``torch.rnn_tanh``) on the
-unit's own parameters with a sequence of length 1: the same kernel, bit for bit.
+``nn.LSTM``'s own forward (pytorch/pytorch#115092: the layer's shape function unrolls the loop
+over time, so the program would accept only the example's length). So each unit runs one step
+at a time inside ``scan`` over the time axis (a loop the program keeps), the step being the
+equations of torch's documentation on the unit's own parameters (``F.linear(x, weight, bias)``
+is ``x W^T + b``)::
+
+    LSTM  i, f, g, o = chunks of  X W_ih^T + b_ih + H W_hh^T + b_hh
+          C = sigmoid(f) * C + sigmoid(i) * tanh(g);   H = sigmoid(o) * tanh(C)
+    GRU   r, z, n  of  gi = X W_ih^T + b_ih  and  gh = H W_hh^T + b_hh
+          r = sigmoid(gi_r + gh_r);  z = sigmoid(gi_z + gh_z);  n = tanh(gi_n + r * gh_n)
+          H = (1 - z) * n + z * H
+    RNN   H = tanh(X W_ih^T + b_ih + H W_hh^T + b_hh)
+
+(calling ``torch.lstm`` in the step instead, the very kernel, makes each export ten times slower).
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import io
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch._higher_order_ops.scan import scan  # the loop torch.export keeps (no public name yet)
 
@@ -30,9 +40,34 @@ from ..core.params import FusedLayout
 from .model import ExportModel, describe, refuse_peepholes, refuse_reset_before
 
 LAYERS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
-#: the function each layer's forward calls: (input, state, weights, has_biases, num_layers,
-#: dropout, train, bidirectional, batch_first) -> (output, *state)
-STEPS = {"lstm": torch.lstm, "gru": torch.gru, "rnn": torch.rnn_tanh}
+
+
+def lstm_step(unit: nn.LSTM, X_t: torch.Tensor, state: tuple) -> tuple:
+    H, C = state
+    i, f, g, o = (
+        F.linear(X_t, unit.weight_ih_l0, unit.bias_ih_l0) + F.linear(H, unit.weight_hh_l0, unit.bias_hh_l0)
+    ).chunk(4, -1)
+    C = torch.sigmoid(f) * C + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(C), C
+
+
+def gru_step(unit: nn.GRU, X_t: torch.Tensor, state: tuple) -> tuple:
+    (H,) = state
+    x_r, x_z, x_n = F.linear(X_t, unit.weight_ih_l0, unit.bias_ih_l0).chunk(3, -1)
+    h_r, h_z, h_n = F.linear(H, unit.weight_hh_l0, unit.bias_hh_l0).chunk(3, -1)
+    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    return ((1 - z) * n + z * H,)
+
+
+def rnn_step(unit: nn.RNN, X_t: torch.Tensor, state: tuple) -> tuple:
+    (H,) = state
+    return (
+        torch.tanh(F.linear(X_t, unit.weight_ih_l0, unit.bias_ih_l0) + F.linear(H, unit.weight_hh_l0, unit.bias_hh_l0)),
+    )
+
+
+STEPS = {"lstm": lstm_step, "gru": gru_step, "rnn": rnn_step}
 
 
 class ExportedModel(nn.Module):
@@ -69,18 +104,17 @@ class ExportedModel(nn.Module):
         self.head = nn.Sequential(*layers[:-1])  # no ReLU after the last
 
     def run_unit(self, unit: nn.Module, X: torch.Tensor, reverse: bool) -> tuple[torch.Tensor, tuple]:
-        """One unit over ``X (T, B, d)``: its outputs ``(T, B, h)`` in time order and final state."""
-        shape = (1, X.shape[1], self.num_hiddens)
-        state = (X.new_zeros(shape), X.new_zeros(shape)) if self.cell == "lstm" else X.new_zeros(shape)
-        weights = [unit.weight_ih_l0, unit.weight_hh_l0, unit.bias_ih_l0, unit.bias_hh_l0]
+        """One unit over ``X (T, B, d)``: its outputs ``(T, B, h)`` in time order and final states."""
+        shape = (X.shape[1], self.num_hiddens)
+        state = tuple(X.new_zeros(shape) for _ in range(2 if self.cell == "lstm" else 1))  # (H, C) or (H,)
         step_fn = STEPS[self.cell]
 
         def step(state, X_t):
-            output, *new_state = step_fn(X_t.unsqueeze(0), state, weights, True, 1, 0.0, False, False, False)
-            return (tuple(new_state) if self.cell == "lstm" else new_state[0]), output[0]
+            state = step_fn(unit, X_t, state)
+            return state, state[0].clone()  # the output H, a tensor of its own (scan wants no aliases)
 
         final, outputs = scan(step, state, X.flip(0) if reverse else X)
-        return (outputs.flip(0) if reverse else outputs), final if isinstance(final, tuple) else (final,)
+        return (outputs.flip(0) if reverse else outputs), final
 
     def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         X = inputs.unsqueeze(-1) if self.embedding is None else self.embedding(inputs)  # (T, B, d)
@@ -91,7 +125,7 @@ class ExportedModel(nn.Module):
             layer.append(outputs)
             if len(layer) == self.directions:  # the layer is complete: the next one reads it
                 X, layer = torch.cat(layer, dim=-1), []
-        states = tuple(torch.cat(parts) for parts in zip(*finals))  # each (units, B, h)
+        states = tuple(torch.stack(parts) for parts in zip(*finals))  # each (units, B, h)
         if self.kind == "lm":
             return (self.head(X), *states)
         H = states[0]  # the last layer's final H: forward [-1], or forward [-2] and reverse [-1]
