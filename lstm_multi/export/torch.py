@@ -43,6 +43,7 @@ LAYERS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
 def lstm_step(unit: nn.LSTM, X_t: torch.Tensor, state: tuple) -> tuple:
+    """One step of ``unit`` on ``X_t (B, d)`` from ``(H, C)``, each ``(B, h)``: the new ``(H, C)``."""
     H, C = state
     i, f, g, o = (
         F.linear(X_t, unit.weight_ih_l0, unit.bias_ih_l0) + F.linear(H, unit.weight_hh_l0, unit.bias_hh_l0)
@@ -52,6 +53,7 @@ def lstm_step(unit: nn.LSTM, X_t: torch.Tensor, state: tuple) -> tuple:
 
 
 def gru_step(unit: nn.GRU, X_t: torch.Tensor, state: tuple) -> tuple:
+    """One step of ``unit`` (the reset-after form): the new ``(H,)``."""
     (H,) = state
     x_r, x_z, x_n = F.linear(X_t, unit.weight_ih_l0, unit.bias_ih_l0).chunk(3, -1)
     h_r, h_z, h_n = F.linear(H, unit.weight_hh_l0, unit.bias_hh_l0).chunk(3, -1)
@@ -61,6 +63,7 @@ def gru_step(unit: nn.GRU, X_t: torch.Tensor, state: tuple) -> tuple:
 
 
 def rnn_step(unit: nn.RNN, X_t: torch.Tensor, state: tuple) -> tuple:
+    """One step of ``unit`` (tanh): the new ``(H,)``."""
     (H,) = state
     return (
         torch.tanh(F.linear(X_t, unit.weight_ih_l0, unit.bias_ih_l0) + F.linear(H, unit.weight_hh_l0, unit.bias_hh_l0)),
