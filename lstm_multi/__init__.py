@@ -73,12 +73,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``lstm_multi.exercises`` (the autograder) and ``import_model`` (another framework's file ->
-    a checkpoint) are imported when first used."""
+    """``lstm_multi.exercises`` (the autograder), ``export`` (a checkpoint -> another runtime's
+    file) and ``import_model`` (another framework's file -> a checkpoint) are imported when first used."""
     import importlib
 
     if name == "exercises":
         return importlib.import_module(f"{__name__}.exercises")
+    if name == "export":
+        return importlib.import_module(f"{__name__}.formats").export
     if name == "import_model":
-        return importlib.import_module(f"{__name__}.export.importing").import_model
+        return importlib.import_module(f"{__name__}.formats.importing").import_model
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""``lstm-multi prepare | train | generate | gates | parity | bench | exercise | check | import``: the command line.
+"""``lstm-multi prepare | train | generate | gates | parity | bench | export | import | exercise | check``: the command line.
 
 One module per command (as pip and the Hugging Face CLI do), each with ``add_parser(subparsers)``
 and ``run(args) -> int``; what several share is in ``common.py``. A new command is a new module
@@ -18,7 +18,7 @@ from .. import __version__
 from ..backend import BackendError
 
 #: The commands, in the order --help lists them: the modules of this package of the same names.
-COMMANDS = ("prepare", "train", "generate", "gates", "parity", "bench", "exercise", "check", "import")
+COMMANDS = ("prepare", "train", "generate", "gates", "parity", "bench", "export", "import", "exercise", "check")
 
 
 def module_of(command: str) -> str:
