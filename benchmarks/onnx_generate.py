@@ -26,7 +26,7 @@ from lstm_multi import get_backend, save_checkpoint  # noqa: E402
 from lstm_multi.core.data import TimeMachine  # noqa: E402
 from lstm_multi.core.lm import build_model  # noqa: E402
 from lstm_multi.core.sampling import encode_prefix, predict  # noqa: E402
-from lstm_multi.export import export  # noqa: E402
+from lstm_multi.formats import export  # noqa: E402
 
 PREFIX = "time traveller"
 

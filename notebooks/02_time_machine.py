@@ -140,7 +140,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 
-from lstm_multi.export import export  # noqa: E402
+from lstm_multi.formats import export  # noqa: E402
 
 folder = Path(tempfile.mkdtemp())
 lm.save_checkpoint(folder / "model.safetensors", bk.get_params(model), data.vocab.idx_to_token)

@@ -24,7 +24,7 @@ from lstm_multi.backend import get_backend
 from lstm_multi.cli import main
 from lstm_multi.core.checkpoint import expected_shapes, load_checkpoint, save_checkpoint
 from lstm_multi.core.family import LayerConfig
-from lstm_multi.export import ExportError, export
+from lstm_multi.formats import ExportError, export
 from lstm_multi.reference.heads import task_forward
 from lstm_multi.reference.lm import lm_forward
 

@@ -16,8 +16,8 @@ from lstm_multi.core.family import LayerConfig
 from lstm_multi.core.lm import lm_shapes, model_from_config
 from lstm_multi.core.tasks.models import head_shapes
 from lstm_multi.core.trainer import Trainer
-from lstm_multi.export import export
-from lstm_multi.export.importing import ModelImportError, import_model
+from lstm_multi.formats import export
+from lstm_multi.formats.importing import ModelImportError, import_model
 from lstm_multi.reference.lm import lm_forward
 
 H, E, T, B = 6, 4, 5, 3
@@ -345,7 +345,7 @@ def test_without_onnx_the_export_and_the_import_say_what_to_install(tmp_path):
 
     if find_spec("onnx") is not None:
         pytest.skip("onnx is installed here; the message is for where it is not (tox -e torch)")
-    from lstm_multi.export import ExportError
+    from lstm_multi.formats import ExportError
 
     config = LayerConfig("lstm", 5, H)
     save_checkpoint(

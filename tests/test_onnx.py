@@ -14,7 +14,7 @@ from lstm_multi.core.checkpoint import load_checkpoint, save_checkpoint
 from lstm_multi.core.family import LayerConfig
 from lstm_multi.core.lm import lm_shapes
 from lstm_multi.core.tasks.models import head_shapes
-from lstm_multi.export import export
+from lstm_multi.formats import export
 from lstm_multi.reference.heads import task_forward
 from lstm_multi.reference.layer import to_unit_states
 from lstm_multi.reference.lm import lm_forward
@@ -211,7 +211,7 @@ def test_the_full_matrix_peephole_is_a_scan_of_the_reference_step(tmp_path):
 
 
 def test_the_three_lines_that_say_how_to_run_it_run(tmp_path):
-    from lstm_multi.export.onnx import how_to_run
+    from lstm_multi.formats.onnx import how_to_run
 
     lm_checkpoint(tmp_path / "lm.safetensors", dict(cell="lstm", num_layers=2), None)
     path = export(tmp_path / "lm.safetensors", "onnx", tmp_path / "lm.onnx")

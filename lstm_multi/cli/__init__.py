@@ -1,4 +1,4 @@
-"""``lstm-multi prepare | train | generate | gates | parity | bench | export | import | exercise | check``: the command line.
+"""``lstm-multi COMMAND``: prepare, train, generate, gates, parity, bench, export, import, exercise, check.
 
 One module per command (as pip and the Hugging Face CLI do), each with ``add_parser(subparsers)``
 and ``run(args) -> int``; what several share is in ``common.py``. A new command is a new module

@@ -9,7 +9,7 @@ from .common import DefaultsHelpFormatter, check_output_file
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from ..export import FORMATS
+    from ..formats import FORMATS
 
     parser = subparsers.add_parser(
         "export",
@@ -31,8 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from ..core.checkpoint import load_checkpoint
-    from ..export import check_installed, export, usage
-    from ..export.model import describe
+    from ..formats import check_installed, export, usage
+    from ..formats.model import describe
 
     check_installed(args.format)  # before reading anything: say what to install
     check_output_file(args.out, "--out")

@@ -32,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from ..core.checkpoint import load_checkpoint
-    from ..export.importing import SOURCES, import_model
+    from ..formats.importing import SOURCES, import_model
 
     check_output_file(args.out, "--out")
     out = import_model(args.file, args.out, vocab=args.vocab)

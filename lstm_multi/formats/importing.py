@@ -317,7 +317,7 @@ ONNX_EXPECTED = (
 
 
 def read_onnx(path: Path) -> Imported:
-    """An ONNX model of the exporter's shape (:mod:`lstm_multi.export.onnx`)."""
+    """An ONNX model of the exporter's shape (:mod:`lstm_multi.formats.onnx`)."""
     onnx = require("onnx", path, '"lstm-multi[onnx]"')
     from onnx import numpy_helper
 

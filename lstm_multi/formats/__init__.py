@@ -1,7 +1,7 @@
 """Models leave the package: a checkpoint written in a format its own runtime loads.
 
 ``export(checkpoint, format, out)`` reads an lstm-multi checkpoint (canonical NumPy
-parameters, no framework needed) and hands it to ``lstm_multi.export.<format>``, whose
+parameters, no framework needed) and hands it to ``lstm_multi.formats.<format>``, whose
 ``write(checkpoint, out) -> Path`` builds a plain model of that format. The vocabulary
 goes beside it as ``vocab.json``. Each format module imports its own framework only.
 
@@ -16,8 +16,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-import sys
-import types
 from pathlib import Path
 
 FORMATS = ("onnx", "torch", "keras", "jax", "mxnet")
@@ -115,15 +113,3 @@ def export(checkpoint: str | Path, format: str, out: str | Path) -> Path:
     written = module.write(saved, out)
     write_vocab(saved.vocab, Path(written))
     return Path(written)
-
-
-class CallableModule(types.ModuleType):
-    """``lstm_multi.export(checkpoint, format, out)`` calls :func:`export`. Importing this package
-    sets the attribute ``lstm_multi.export`` to the package itself (Python's import does), so a
-    function of that name could not stay there: the package is made callable instead."""
-
-    def __call__(self, checkpoint: str | Path, format: str, out: str | Path) -> Path:
-        return export(checkpoint, format, out)
-
-
-sys.modules[__name__].__class__ = CallableModule
