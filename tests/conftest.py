@@ -28,12 +28,21 @@ CROSS_HOLDS = ("torch", "tensorflow", "jax")  # the frameworks of tox -e cross (
 HERE = os.environ.get("LSTM_MULTI_BACKEND", "")
 
 
+#: parameter values that name a framework by another name (an export format)
+ALIASES = {"keras": "tensorflow"}
+
+
 def needs_framework(item: pytest.Item, framework: str) -> bool:
-    """Does the test exercise ``framework``: its own test file, or a parameter naming it."""
+    """Does the test exercise ``framework``: its own test file, a parameter naming it (a backend or
+    its export format), or ``@pytest.mark.framework("<name>")``."""
     if item.path.name == f"test_{framework}.py":
         return True
+    marker = item.get_closest_marker("framework")
+    if marker is not None and framework in marker.args:
+        return True
     callspec = getattr(item, "callspec", None)
-    return callspec is not None and framework in callspec.params.values()
+    values = callspec.params.values() if callspec is not None else ()
+    return any(isinstance(v, str) and ALIASES.get(v, v) == framework for v in values)
 
 
 def why_not_here(item: pytest.Item) -> str | None:

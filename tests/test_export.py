@@ -243,6 +243,7 @@ def test_refusals_name_a_format_that_can(fmt, name, checkpoints, tmp_path):
     assert not any(tmp_path.iterdir())  # nothing written
 
 
+@pytest.mark.framework("tensorflow")
 def test_keras_needs_the_keras_suffix(checkpoints, tmp_path):
     pytest.importorskip("keras", reason="the keras format needs keras")
     with pytest.raises(ExportError) as err:

@@ -353,7 +353,9 @@ def test_without_onnx_the_export_and_the_import_say_what_to_install(tmp_path):
     )
     with pytest.raises(ExportError) as err:
         export(tmp_path / "a.safetensors", "onnx", tmp_path / "a.onnx")
-    assert str(err.value) == 'The ONNX export needs onnx, which is not installed: pip install "lstm-multi[onnx]"'
+    assert str(err.value) == (
+        'The onnx format needs onnx, not installed in this environment (pip install "lstm-multi[onnx]").'
+    )
     (tmp_path / "b.onnx").write_bytes(b"")
     with pytest.raises(ModelImportError) as err:
         import_model(tmp_path / "b.onnx", tmp_path / "b.safetensors")

@@ -22,7 +22,7 @@ FORMATS = ("onnx", "torch", "keras", "jax", "mxnet")
 #: the modules each format's writer imports, and what installs them (an extra of lstm-multi,
 #: which is also the tox environment that tests the format).
 REQUIREMENTS = {
-    "onnx": (("onnx",), "pip install onnx"),
+    "onnx": (("onnx",), 'pip install "lstm-multi[onnx]"'),
     "torch": (("torch",), 'pip install "lstm-multi[torch]"'),
     "keras": (("keras",), 'pip install "lstm-multi[tensorflow]"'),
     "jax": (("jax", "flax", "flatbuffers"), 'pip install "lstm-multi[jax]"'),
