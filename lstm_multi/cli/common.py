@@ -121,6 +121,25 @@ def add_model_arguments(parser: argparse.ArgumentParser, dropout: bool = True) -
     )
 
 
+def add_text_arguments(parser: argparse.ArgumentParser) -> None:
+    """How text becomes tokens (``core/text.py``): the options of ``train --text`` and ``prepare``."""
+    parser.add_argument(
+        "--preprocess",
+        choices=("d2l", "none"),
+        default="d2l",
+        help="d2l: letters a-z and space, lower case (the book's); none: the text's own characters, any language",
+    )
+    parser.add_argument(
+        "--tokens",
+        choices=("char", "word"),
+        default="char",
+        help="characters (d2l) or words (split on white space; generation joins them with spaces)",
+    )
+    parser.add_argument(
+        "--min-freq", type=non_negative_int, help="rarer tokens read as <unk> (default: 0 for characters, 2 for words)"
+    )
+
+
 def model_options(args: argparse.Namespace) -> dict[str, Any]:
     """The LayerConfig options the arguments set (only those of the chosen cell)."""
     options: dict[str, Any] = {"num_layers": args.num_layers}

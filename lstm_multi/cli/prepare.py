@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from .common import DefaultsHelpFormatter, check_output_dir, non_negative_int
+from .common import DefaultsHelpFormatter, add_text_arguments, check_output_dir
 
 
 def fraction(text: str) -> float:
@@ -24,18 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("source", metavar="FILE_OR_DIR", help="a UTF-8 text file, or a folder: every *.txt under it")
     parser.add_argument("--out", required=True, metavar="DATA_DIR", help="the folder to write the token files into")
-    parser.add_argument(
-        "--tokens", choices=("char", "word"), default="char", help="characters (d2l) or words (split on white space)"
-    )
-    parser.add_argument(
-        "--preprocess",
-        choices=("d2l", "none"),
-        default="d2l",
-        help="d2l: letters a-z and space, lower case (the book's); none: the text's own characters, any language",
-    )
-    parser.add_argument(
-        "--min-freq", type=non_negative_int, help="rarer tokens read as <unk> (default: 0 for characters, 2 for words)"
-    )
+    add_text_arguments(parser)
     parser.add_argument(
         "--val-fraction", type=fraction, default=0.05, help="the share of tokens (the end of the text) that validate"
     )

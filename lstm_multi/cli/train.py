@@ -24,6 +24,7 @@ from .common import (
     EpochPrinter,
     StopOnSignals,
     add_model_arguments,
+    add_text_arguments,
     can_draw,
     check_output_dir,
     describe_init,
@@ -151,21 +152,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="train on a corpus tokenized by lstm-multi prepare (read from disk, any size; "
         "--preprocess, --tokens and --min-freq are the ones it was prepared with)",
     )
-    train.add_argument(
-        "--preprocess",
-        choices=("d2l", "none"),
-        default="d2l",
-        help="d2l: letters a-z and space, lower case (the book's); none: the text's own characters, any language",
-    )
-    train.add_argument(
-        "--tokens",
-        choices=("char", "word"),
-        default="char",
-        help="characters (d2l) or words (generation joins them with spaces)",
-    )
-    train.add_argument(
-        "--min-freq", type=non_negative_int, help="rarer tokens read as <unk> (default: 0 for characters, 2 for words)"
-    )
+    add_text_arguments(train)
     train.add_argument(
         "--init-from", metavar="CHECKPOINT", help="start from this checkpoint's parameters (any backend's)"
     )
