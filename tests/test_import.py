@@ -182,6 +182,33 @@ def test_export_then_import_gives_the_same_parameters_exactly(options, embedding
     assert back.hparams.get("task") == hparams.get("task")
 
 
+KERAS_ROUND_TRIPS = [
+    (dict(cell="lstm", num_layers=2), E),
+    (dict(cell="lstm"), None),
+    (dict(cell="gru", reset_after=False), E),
+    (dict(cell="gru"), None),
+    (dict(cell="rnn", num_layers=2), E),
+]
+
+
+@pytest.mark.parametrize("options,embedding_dim", KERAS_ROUND_TRIPS, ids=lambda v: str(v))
+def test_a_keras_export_imports_back_to_the_same_parameters(options, embedding_dim, tmp_path):
+    """export --format keras, then import with the vocab.json written beside it: the language
+    model's parameters come back exactly (one-hot input included)."""
+    pytest.importorskip("keras", reason="the Keras round trip needs keras")
+    config = LayerConfig(num_inputs=embedding_dim or 5, num_hiddens=H, **options)
+    params, vocab = random_params(lm_shapes(config, 5, embedding_dim)), list("abcde")
+    save_checkpoint(
+        tmp_path / "a.safetensors", params, vocab, {"model": config.to_dict(), "embedding_dim": embedding_dim}
+    )
+    keras_file = export(tmp_path / "a.safetensors", "keras", tmp_path / "a.keras")
+    back = load_checkpoint(import_model(keras_file, tmp_path / "b.safetensors", vocab=tmp_path / "vocab.json"))
+    assert back.config == config and back.vocab == vocab and back.embedding_dim == embedding_dim
+    assert sorted(back.params) == sorted(params)
+    for name, value in params.items():
+        assert np.array_equal(back.params[name], value), name
+
+
 # --- the imported checkpoint is an ordinary one ---
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,16 @@ class Imported:
     hparams: dict[str, Any] = field(default_factory=dict)
 
 
+def one_hot_if_identity(imported: Imported) -> Imported:
+    """An embedding table that is exactly the identity is one-hot input (the torch, Keras and MXNet
+    exports feed one-hot input that way): the checkpoint gets no ``W_e``, like the model exported."""
+    table = imported.params.get("W_e")
+    if table is None or table.shape[0] != table.shape[1] or not np.array_equal(table, np.eye(len(table))):
+        return imported
+    params = {name: value for name, value in imported.params.items() if name != "W_e"}
+    return replace(imported, params=params, embedding_dim=None)
+
+
 def import_model(path: str | Path, out: str | Path, vocab: str | Path | None = None) -> Path:
     """Read the model in ``path`` (see the module's docstring), write it as a checkpoint at ``out``."""
     path = Path(path)
@@ -70,7 +80,7 @@ def import_model(path: str | Path, out: str | Path, vocab: str | Path | None = N
         raise ModelImportError(f"Cannot import {path}: no such file.")
     given = read_vocab(vocab) if vocab is not None else None
     reader = {".pt": read_torch, ".pth": read_torch, ".keras": read_keras, ".onnx": read_onnx}[path.suffix.lower()]
-    imported = reader(path)
+    imported = one_hot_if_identity(reader(path))
     task = imported.hparams.get("task")
     tokens = given if given is not None else imported.vocab
     if tokens is None and task is None:
