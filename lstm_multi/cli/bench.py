@@ -10,7 +10,7 @@ from ..backend import BACKENDS, FRAMEWORKS
 from .common import (
     DefaultsHelpFormatter,
     add_device_argument,
-    check_device_forms,
+    check_device_arguments,
     check_output_dir,
     non_negative_float,
     positive_int,
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import bench as harness
 
     check_output_dir(args.out, "--out")
-    check_device_forms(args.backends or FRAMEWORKS, args.device)
+    check_device_arguments(args, args.backends or FRAMEWORKS)
     results = harness.run(
         args.backends or FRAMEWORKS,
         args.impls,

@@ -91,17 +91,25 @@ def add_device_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help=DEVICE_HELP)
 
 
-def check_device_forms(backends: Sequence[str], device: str | None) -> None:
-    """Fail before any work if ``--device`` has a form one of ``backends`` does not take
-    (no framework is imported)."""
+def check_device_arguments(args: argparse.Namespace, backends: Sequence[str]) -> None:
+    """Fail before any work if ``--device`` has a form one of ``backends`` does not take, or asks
+    data-parallel workers for a GPU (no framework is imported: whether it sees the GPU is
+    checked by :func:`backend_on_device`)."""
     from ..core.device import DeviceError, parse_device
 
+    if args.device is None:
+        return
     for name in backends:
-        if device is not None:
-            try:
-                parse_device(name, device)
-            except DeviceError as err:
-                raise ValueError(f"--device {err.value}: {err.reason}") from None
+        try:
+            parse_device(name, args.device)
+        except DeviceError as err:
+            raise ValueError(f"--device {err.value}: {err.reason}") from None
+    workers = getattr(args, "workers", 1)
+    if workers > 1 and args.device != "cpu":
+        raise ValueError(
+            f"--device {args.device}: --workers {workers} trains on the CPU (processes or CPU devices); "
+            "use --device cpu or leave --device out."
+        )
 
 
 def backend_on_device(args: argparse.Namespace) -> ModuleType:
@@ -111,14 +119,7 @@ def backend_on_device(args: argparse.Namespace) -> ModuleType:
     from .. import get_backend
     from ..core.device import DeviceError
 
-    device = args.device
-    if getattr(args, "workers", 1) > 1:
-        if device not in (None, "cpu"):
-            raise ValueError(
-                f"--device {device}: --workers {args.workers} trains on the CPU (processes or CPU devices); "
-                "use --device cpu or leave --device out."
-            )
-        device = "cpu"
+    device = args.device or ("cpu" if getattr(args, "workers", 1) > 1 else None)
     try:
         return get_backend(args.backend, device=device)
     except DeviceError as err:

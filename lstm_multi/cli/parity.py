@@ -12,7 +12,7 @@ from .common import (
     DefaultsHelpFormatter,
     add_device_argument,
     add_model_arguments,
-    check_device_forms,
+    check_device_arguments,
     check_output_file,
     model_options,
     non_negative_int,
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.json:
         check_output_file(args.json, "--json")
-    check_device_forms(args.backends or FRAMEWORKS, args.device)
+    check_device_arguments(args, args.backends or FRAMEWORKS)
     report = parity(
         args.backends,
         hidden=args.hidden,

@@ -27,6 +27,7 @@ from .common import (
     add_model_arguments,
     backend_on_device,
     can_draw,
+    check_device_arguments,
     check_output_dir,
     describe_backend,
     describe_init,
@@ -219,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             "--resume continues a run; --init-from starts a new one from a checkpoint's parameters: give one of them."
         )
+    check_device_arguments(args, [backend_name(args.backend)])
     ckpt = resume_run(args) if args.resume else None
     fill_task_defaults(args)
     args.out = args.out or "runs/latest"

@@ -49,8 +49,8 @@ def parse_device(backend: str, value: str) -> int | None:
     accelerator = ACCELERATOR[backend]
     match = re.fullmatch(rf"{accelerator}(?::(\d+))?", value) if accelerator else None
     if match is None:
-        where = "runs on the CPU only" if accelerator is None else "takes"
-        raise DeviceError(value, f"the {backend} backend {where}: valid devices are {valid_forms(backend)}.")
+        only = " (it runs on the CPU only)" if accelerator is None else ""
+        raise DeviceError(value, f"not a device the {backend} backend takes{only}; valid: {valid_forms(backend)}.")
     return int(match.group(1) or 0)
 
 

@@ -30,7 +30,7 @@ def place(device: str | None = None) -> str:
     """Compute on ``device`` from now on in this process (None: the first GPU, else the CPU);
     returns its full name (``"cpu"``, ``"gpu:0"``)."""
     seen = gpus()
-    name = resolve_device("jax", device, len(seen), why_no_gpu())
+    name = resolve_device("jax", device, len(seen), why_no_gpu(), framework="JAX")
     chosen = jax.devices("cpu")[0] if name == "cpu" else seen[int(name.split(":")[1])]
     jax.config.update("jax_default_device", chosen)
     return name
