@@ -26,6 +26,17 @@ def why_no_gpu() -> str:
     return f"its platforms are {platforms} (jax {jax.__version__}; a GPU needs jax[cuda12])"
 
 
+def full_float32() -> None:
+    """Multiply float32 matrices in float32 on a GPU too. NVIDIA GPUs since Ampere round their
+    inputs to TF32 (a 10-bit mantissa) by default, about 1e-3 relative: the implementations
+    would then differ from the reference by more than float32's tolerances. (The CPU computes
+    in float32 whatever this says.)"""
+    jax.config.update("jax_default_matmul_precision", "highest")
+
+
+full_float32()  # on import: JAX computes on its first GPU without being asked
+
+
 def place(device: str | None = None) -> str:
     """Compute on ``device`` from now on in this process (None: the first GPU, else the CPU);
     returns its full name (``"cpu"``, ``"gpu:0"``)."""

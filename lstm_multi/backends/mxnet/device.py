@@ -9,6 +9,8 @@ NumPy, so a checkpoint never names one.
 
 from __future__ import annotations
 
+import os
+
 import mxnet as mx
 
 from ...core.device import resolve_device
@@ -25,11 +27,21 @@ def why_no_gpu() -> str:
     return f"no GPU or driver is visible to this CUDA build (mxnet {mx.__version__})"
 
 
+def full_float32() -> None:
+    """Multiply float32 matrices in float32 on a GPU too. NVIDIA GPUs since Ampere round their
+    inputs to TF32 (a 10-bit mantissa) by default, about 1e-3 relative: the implementations
+    would then differ from the reference by more than float32's tolerances. (The CPU computes
+    in float32 whatever this says.)"""
+    os.environ.setdefault("NVIDIA_TF32_OVERRIDE", "0")  # read by cuBLAS and cuDNN when MXNet first uses them
+
+
 def place(device: str | None = None) -> str:
     """Compute on ``device`` from now on in this process (None: the first GPU, else the CPU);
     returns its full name (``"cpu"``, ``"gpu:0"``). Models built before stay where they are."""
     name = resolve_device("mxnet", device, gpu_count(), why_no_gpu(), framework="MXNet")
     context = mx.cpu() if name == "cpu" else mx.gpu(int(name.split(":")[1]))
+    if name != "cpu":
+        full_float32()
     context.__enter__()  # the current context from now on (on this thread, the one that trains)
     return name
 

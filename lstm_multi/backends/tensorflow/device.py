@@ -23,6 +23,17 @@ def why_no_gpu() -> str:
     return f"no GPU or driver is visible to this CUDA build (tensorflow {tf.__version__})"
 
 
+def full_float32() -> None:
+    """Multiply float32 matrices in float32 on a GPU too. NVIDIA GPUs since Ampere round their
+    inputs to TF32 (a 10-bit mantissa) by default, about 1e-3 relative: the implementations
+    would then differ from the reference by more than float32's tolerances. (The CPU computes
+    in float32 whatever this says.)"""
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+
+
+full_float32()  # on import: TensorFlow computes on its first GPU without being asked
+
+
 def place(device: str | None = None) -> str:
     """Compute on ``device`` from now on in this process (None: the first GPU, else the CPU);
     returns its full name (``"cpu"``, ``"gpu:0"``)."""

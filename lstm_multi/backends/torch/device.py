@@ -26,12 +26,23 @@ def why_no_gpu() -> str:
     return f"no GPU or driver is visible to this CUDA build (torch {torch.__version__}; CUDA_VISIBLE_DEVICES?)"
 
 
+def full_float32() -> None:
+    """Multiply float32 matrices in float32 on a GPU too. NVIDIA GPUs since Ampere round their
+    inputs to TF32 (a 10-bit mantissa) by default, about 1e-3 relative: the implementations
+    would then differ from the reference by more than float32's tolerances. (The CPU computes
+    in float32 whatever this says.)"""
+    torch.backends.cuda.matmul.allow_tf32 = False  # (torch's default)
+    torch.backends.cudnn.allow_tf32 = False  # nn.LSTM's cuDNN kernels: True by default
+
+
 def place(device: str | None = None) -> str:
     """Use ``device`` from now on in this process (None: the first CUDA device, else the CPU);
     returns its full name (``"cpu"``, ``"cuda:0"``). Models built before stay where they are."""
     global _current
     name = resolve_device("torch", device, gpu_count(), why_no_gpu())
     _current = torch.device(name)
+    if name != "cpu":
+        full_float32()
     return name
 
 
