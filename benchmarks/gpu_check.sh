@@ -30,7 +30,12 @@ for name in torch tensorflow jax mxnet; do
     [ "$name" = torch ] && device=cuda
     echo "== $name on $device ($python)"
     # the device first: one clear line when the framework sees no GPU
-    if ! "$python" -c "from lstm_multi import get_backend; print(get_backend('$name', device='$device').current_device())"; then
+    if ! "$python" -c "import sys
+from lstm_multi import get_backend
+try:
+    print('$name computes on', get_backend('$name', device='$device').current_device())
+except ValueError as err:
+    sys.exit(f'$name: {err}')"; then
         status=1
         continue
     fi

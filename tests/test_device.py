@@ -199,3 +199,33 @@ def test_cli_missing_gpu_in_a_subprocess(tmp_path):
         f"lstm-multi train: error: --device {gpu}:{seen}: {FRAMEWORK_NAME[name]} sees "
     ), proc.stderr
     assert not list(tmp_path.glob("runs/latest/*.safetensors"))  # nothing was trained
+
+
+def test_gpu_check_says_what_each_framework_sees(tmp_path):
+    """``benchmarks/gpu_check.sh`` run by bash as on a GPU machine: here the framework sees no GPU,
+    so one line says so and the script fails without running the rest (a real GPU runs it all)."""
+    frameworks = [name for name in available_backends() if name != "numpy"]
+    if not frameworks:
+        pytest.skip("no framework is installed in this environment (pip install lstm-multi[torch])")
+    name = frameworks[0]
+    bk = get_backend(name)
+    if gpus_seen(bk):
+        pytest.skip(f"{name} sees a GPU here: run benchmarks/gpu_check.sh itself")
+    interpreters = {f"LSTM_MULTI_PYTHON_{other.upper()}": str(tmp_path / "none") for other in FRAMEWORK_NAME}
+    interpreters[f"LSTM_MULTI_PYTHON_{name.upper()}"] = sys.executable
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        ["bash", str(root / "benchmarks" / "gpu_check.sh"), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **interpreters},
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    device = importlib.import_module(f"lstm_multi.backends.{name}.device")
+    gpu = GPU[name]
+    assert f"{name}: device '{gpu}': {FRAMEWORK_NAME[name]} sees no {WORD[name]}; {device.why_no_gpu()}. Use cpu." in (
+        proc.stderr.splitlines()
+    )
+    assert proc.stdout.splitlines()[-1] == "no framework here computed on a GPU"
+    assert not list((tmp_path / "out").glob("parity-*"))  # nothing ran without the GPU
