@@ -109,7 +109,7 @@ def get_backend(name: str | None = None, device: str | None = None) -> ModuleTyp
     (``backend.place(device)``): torch ``"cpu"``, ``"cuda"``, ``"cuda:N"``; MXNet, JAX and
     TensorFlow ``"cpu"``, ``"gpu"``, ``"gpu:N"``; numpy ``"cpu"`` (:mod:`lstm_multi.core.device`).
     None keeps the current one; the default is the first GPU the framework sees, else the CPU.
-    A wrong form or a GPU the framework does not see is a :class:`~lstm_multi.core.device.DeviceError`
+    A wrong form or a GPU the framework does not see is a :class:`~lstm_multi.DeviceError`
     (a ``ValueError``) saying what it sees.
     """
     name = backend_name(name)
