@@ -119,7 +119,7 @@ def backend_on_device(args: argparse.Namespace) -> ModuleType:
     from .. import get_backend
     from ..core.device import DeviceError
 
-    device = args.device or ("cpu" if getattr(args, "workers", 1) > 1 else None)
+    device = getattr(args, "device", None) or ("cpu" if getattr(args, "workers", 1) > 1 else None)
     try:
         return get_backend(args.backend, device=device)
     except DeviceError as err:
