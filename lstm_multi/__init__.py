@@ -18,6 +18,7 @@ from .backend import (
 )
 from .core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .core.data import CorpusError, TimeMachine, Vocab
+from .core.device import DeviceError
 from .core.distributed import request_host_devices
 from .core.gates import gate_table, plot_gates, trace_text
 from .core.module import DataModule, HyperParameters, Module
@@ -41,6 +42,7 @@ __all__ = [
     "CheckpointError",
     "CorpusError",
     "DataModule",
+    "DeviceError",
     "EpochRecord",
     "HyperParameters",
     "Module",

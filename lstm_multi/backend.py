@@ -97,12 +97,20 @@ def backend_name(name: str | None = None) -> str:
     return installed[0]
 
 
-def get_backend(name: str | None = None) -> ModuleType:
+def get_backend(name: str | None = None, device: str | None = None) -> ModuleType:
     """Import and return the backend module ``lstm_multi.backends.<name>``.
 
     The module implements the same API on every framework: ``LSTMScratch``,
     ``LSTM``, ``RNNLMScratch``, ``RNNLM``, ``get_params``, ``set_params``,
-    ``loss_and_grads``, ``train_step``, ``evaluate_loss``, ``tensor``, ``to_numpy``.
+    ``loss_and_grads``, ``train_step``, ``evaluate_loss``, ``tensor``, ``to_numpy``,
+    ``place``, ``current_device``.
+
+    ``device``: where the backend's models and tensors go from now on in this process
+    (``backend.place(device)``): torch ``"cpu"``, ``"cuda"``, ``"cuda:N"``; MXNet, JAX and
+    TensorFlow ``"cpu"``, ``"gpu"``, ``"gpu:N"``; numpy ``"cpu"`` (:mod:`lstm_multi.core.device`).
+    None keeps the current one; the default is the first GPU the framework sees, else the CPU.
+    A wrong form or a GPU the framework does not see is a :class:`~lstm_multi.DeviceError`
+    (a ``ValueError``) saying what it sees.
     """
     name = backend_name(name)
     missing = missing_modules(name)
@@ -111,5 +119,12 @@ def get_backend(name: str | None = None) -> ModuleType:
             f"Backend {name!r} needs {', '.join(missing)}, which is not installed. "
             f"Install it with: {install_command(name)}"
         )
+    if device is not None:
+        from .core.device import parse_device
+
+        parse_device(name, device)  # the form, before any framework is imported
     tune_malloc()  # before the framework allocates anything (core/allocator.py; LSTM_MULTI_MALLOC)
-    return importlib.import_module(f"lstm_multi.backends.{name}")
+    module = importlib.import_module(f"lstm_multi.backends.{name}")
+    if device is not None:
+        module.place(device)
+    return module

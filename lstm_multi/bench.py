@@ -160,8 +160,10 @@ def measure(
     gen_tokens: int = 100,
     min_seconds: float = 1.0,
     model: str = "lstm",
+    device: str | None = None,
 ) -> dict[str, Any]:
-    """One configuration in this process; returns a flat dict of results.
+    """One configuration in this process, on ``device`` (None: the backend's default, its first
+    GPU if any); returns a flat dict of results, the device among them.
 
     At least ``steps`` training steps are timed, and more until ``min_seconds`` have
     passed (small configurations take a few ms a step; their median needs more samples).
@@ -170,7 +172,7 @@ def measure(
     from .core.data import TimeMachine
     from .core.optim import SGD
 
-    bk = get_backend(backend)
+    bk = get_backend(backend, device=device)
     data = TimeMachine(batch_size, num_steps, num_train=batch_size, num_val=0)
     vocab = len(data.vocab)
     X, Y = next(iter(data.train_dataloader()))
@@ -199,6 +201,7 @@ def measure(
         "hidden": hidden,
         "batch_size": batch_size,
         "num_steps": num_steps,
+        "device": str(bk.current_device()),
         "train_tokens_per_s": batch_size * num_steps / step_s,
         "step_s": step_s,
         "timed_steps": len(times),
@@ -273,9 +276,10 @@ def run(
     min_seconds: float = 1.0,
     progress: bool = True,
     models: Sequence[str] = ("lstm",),
+    device: str | None = None,
 ) -> list[dict[str, Any]]:
     """Every configuration, each in a fresh process of the backend's environment (the book's
-    ``d2l`` loop exists for the LSTM only)."""
+    ``d2l`` loop exists for the LSTM only), on ``device`` (None: each backend's default)."""
     from . import backend as registry
     from .core.parity import interpreter_for, subprocess_env
 
@@ -318,6 +322,7 @@ def run(
                 steps=steps,
                 gen_tokens=gen_tokens,
                 min_seconds=min_seconds,
+                device=device,
             )
             proc = subprocess.run(
                 [python, "-m", "lstm_multi.bench", json.dumps(args)],
@@ -376,8 +381,8 @@ def bound_ms(r: dict[str, Any]) -> str:
 def to_markdown(results: list[dict[str, Any]]) -> str:
     lines = [
         "| backend | model | impl | h | batch | train tok/s | vs native | vs d2l | of ceiling "
-        "| step ms | bound ms: matmul + element-wise | of bound | compile s | generate tok/s | peak MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| step ms | bound ms: matmul + element-wise | of bound | compile s | generate tok/s | peak MB | device |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     fmt = lambda r, k, f: f.format(r[k]) if k in r else "-"
     for r in results:
@@ -385,7 +390,7 @@ def to_markdown(results: list[dict[str, Any]]) -> str:
         if "error" in r:
             lines.append(
                 f"| {r['backend']} | {model} | {r['impl']} | {r['hidden']} | {r['batch_size']} "
-                f"| error: {r['error']} | | | | | | | | | |"
+                f"| error: {r['error']} | | | | | | | | | | |"
             )
             continue
         lines.append(
@@ -405,7 +410,8 @@ def to_markdown(results: list[dict[str, Any]]) -> str:
                     f"{r['bound_fraction']:.0%}",
                     f"{r['compile_s']:.2f}",
                     f"{r['gen_tokens_per_s']:,.0f}",
-                    f"{r['peak_rss_mb']:.0f} |",
+                    f"{r['peak_rss_mb']:.0f}",
+                    f"{r.get('device', 'cpu')} |",
                 ]
             )
         )

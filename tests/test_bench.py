@@ -46,6 +46,7 @@ def test_measure_reports_every_figure(bk):
     ):
         assert result[key] >= 0, key
     assert result["train_tokens_per_s"] > 0 and result["peak_rss_mb"] > 10
+    assert result["device"] == str(bk.current_device())  # where it ran (the default: a GPU if any)
     tokens = 2 * 3
     assert result["elementwise_bound_s"] == pytest.approx(
         tokens * elementwise_bytes_per_token(4, 28) / (result["copy_gb_per_s"] * 1e9)
@@ -65,6 +66,7 @@ def test_run_in_subprocesses_and_ratios(bk):
     assert scratch["vs_native"] == pytest.approx(scratch["train_tokens_per_s"] / results[1]["train_tokens_per_s"])
     table = to_markdown(results)
     assert table.count("\n") == 4 and f"| {bk.NAME} | lstm | d2l | 4 | 2 |" in table
+    assert all(line.endswith(f" | {r['device']} |") for line, r in zip(table.splitlines()[2:], results))
 
 
 def test_gru_and_rnn_are_timed_without_a_d2l_loop():

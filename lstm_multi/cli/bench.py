@@ -7,7 +7,14 @@ import json
 from pathlib import Path
 
 from ..backend import BACKENDS, FRAMEWORKS
-from .common import DefaultsHelpFormatter, check_output_dir, non_negative_float, positive_int
+from .common import (
+    DefaultsHelpFormatter,
+    add_device_argument,
+    check_device_arguments,
+    check_output_dir,
+    non_negative_float,
+    positive_int,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -41,6 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     bench.add_argument("--gen-tokens", type=positive_int, default=100, help="characters generated")
     bench.add_argument("--out", default="bench-results", help="folder for results.md and results.json")
+    add_device_argument(bench)
     return bench
 
 
@@ -48,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import bench as harness
 
     check_output_dir(args.out, "--out")
+    check_device_arguments(args, args.backends or FRAMEWORKS)
     results = harness.run(
         args.backends or FRAMEWORKS,
         args.impls,
@@ -58,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         args.gen_tokens,
         args.min_seconds,
         models=args.models,
+        device=args.device,
     )
     table = harness.to_markdown(results)
     print(table)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import FrameType
+from types import FrameType, ModuleType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..core.family import MODELS, LayerConfig
@@ -77,6 +77,59 @@ class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         ):
             return action.help
         return super()._get_help_string(action)
+
+
+# --- the device: --device on train, generate, gates, parity and bench ---
+
+DEVICE_HELP = (
+    "where to compute: torch cpu, cuda, cuda:N; MXNet, JAX and TensorFlow cpu, gpu, gpu:N; numpy cpu "
+    "(default: the first GPU the framework sees, else the CPU)"
+)
+
+
+def add_device_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", help=DEVICE_HELP)
+
+
+def check_device_arguments(args: argparse.Namespace, backends: Sequence[str]) -> None:
+    """Fail before any work if ``--device`` has a form one of ``backends`` does not take, or asks
+    data-parallel workers for a GPU (no framework is imported: whether it sees the GPU is
+    checked by :func:`backend_on_device`)."""
+    from ..core.device import DeviceError, parse_device
+
+    if args.device is None:
+        return
+    for name in backends:
+        try:
+            parse_device(name, args.device)
+        except DeviceError as err:
+            raise ValueError(f"--device {err.value}: {err.reason}") from None
+    workers = getattr(args, "workers", 1)
+    if workers > 1 and args.device != "cpu":
+        raise ValueError(
+            f"--device {args.device}: --workers {workers} trains on the CPU (processes or CPU devices); "
+            "use --device cpu or leave --device out."
+        )
+
+
+def backend_on_device(args: argparse.Namespace) -> ModuleType:
+    """``get_backend(--backend)`` computing on ``--device``; a bad or missing device is one line
+    (``--device cuda:1: torch sees 1 CUDA device (cuda:0); ...``). Data-parallel workers
+    (``--workers N``) are CPU devices or processes: their default is the CPU."""
+    from .. import get_backend
+    from ..core.device import DeviceError
+
+    device = getattr(args, "device", None) or ("cpu" if getattr(args, "workers", 1) > 1 else None)
+    try:
+        return get_backend(args.backend, device=device)
+    except DeviceError as err:
+        raise ValueError(f"--device {err.value}: {err.reason}") from None
+
+
+def describe_backend(bk: ModuleType) -> str:
+    """``"backend torch"`` for the first line of a run; ``"backend torch on cuda:0"`` off the CPU."""
+    device = str(bk.current_device())
+    return f"backend {bk.NAME}" + ("" if device == "cpu" else f" on {device}")
 
 
 # --- the model family's options (train builds the model from them; parity compares it) ---
@@ -298,12 +351,12 @@ def vocab_of(ckpt: Checkpoint) -> Vocab:
 
 
 def language_model(ckpt: Checkpoint, args: argparse.Namespace) -> LanguageModel:
-    """The checkpoint's language model on ``--backend``, built with ``--impl`` (default: the
-    implementation it was trained with), its parameters loaded."""
-    from .. import get_backend
+    """The checkpoint's language model on ``--backend`` and ``--device``, built with ``--impl``
+    (default: the implementation it was trained with), its parameters loaded (from NumPy: a
+    checkpoint names no device, so one trained on a GPU loads anywhere)."""
     from ..core.lm import model_from_config
 
-    bk = get_backend(args.backend)
+    bk = backend_on_device(args)
     impl = args.impl or ckpt.hparams.get("impl", "scratch")
     model = model_from_config(
         bk, impl, ckpt.config, len(ckpt.vocab), ckpt.hparams.get("lr", 1.0), embedding_dim=ckpt.embedding_dim

@@ -9,6 +9,7 @@ from ..backend import BACKENDS
 from .common import (
     PREFIX,
     DefaultsHelpFormatter,
+    add_device_argument,
     check_output_file,
     describe_model,
     language_model,
@@ -30,6 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     gates.add_argument(
         "--impl", choices=("scratch", "concise"), help="default: the one the checkpoint was trained with"
     )
+    add_device_argument(gates)
     return gates
 
 

@@ -8,6 +8,7 @@ from ..backend import BACKENDS
 from .common import (
     PREFIX,
     DefaultsHelpFormatter,
+    add_device_argument,
     language_model,
     non_negative_int,
     positive_float,
@@ -42,6 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=0,
         help="seeds sampling: the same seed gives the same text on every backend",
     )
+    add_device_argument(gen)
     return gen
 
 

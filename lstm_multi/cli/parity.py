@@ -10,7 +10,9 @@ from pathlib import Path
 from ..backend import BACKENDS, FRAMEWORKS
 from .common import (
     DefaultsHelpFormatter,
+    add_device_argument,
     add_model_arguments,
+    check_device_arguments,
     check_output_file,
     model_options,
     non_negative_int,
@@ -30,6 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     par.add_argument("--seed", type=non_negative_int, default=0, help="seeds the case")
     par.add_argument("--full", action="store_true", help="every quantity, not the worst of each kind")
     par.add_argument("--json", metavar="FILE", help="also write every row as JSON")
+    add_device_argument(par)
     add_model_arguments(par, dropout=False)
     return par
 
@@ -41,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.json:
         check_output_file(args.json, "--json")
+    check_device_arguments(args, args.backends or FRAMEWORKS)
     report = parity(
         args.backends,
         hidden=args.hidden,
@@ -49,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         steps=args.steps,
         model=args.model,
+        device=args.device,
         **model_options(args),
     )
     print(report.to_markdown(full=args.full))

@@ -23,10 +23,14 @@ from .common import (
     DefaultsHelpFormatter,
     EpochPrinter,
     StopOnSignals,
+    add_device_argument,
     add_model_arguments,
     add_text_arguments,
+    backend_on_device,
     can_draw,
+    check_device_arguments,
     check_output_dir,
+    describe_backend,
     describe_init,
     describe_model,
     interrupted,
@@ -174,6 +178,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="data-parallel workers, each taking an equal part of every batch: torch "
         "processes (gloo), JAX or TensorFlow CPU devices, MXNet contexts",
     )
+    add_device_argument(train)
     add_model_arguments(train)
     train.add_argument(
         "--embedding-dim",
@@ -202,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             "--resume continues a run; --init-from starts a new one from a checkpoint's parameters: give one of them."
         )
+    check_device_arguments(args, [backend_name(args.backend)])
     ckpt = resume_run(args) if args.resume else None
     fill_task_defaults(args)
     args.out = args.out or "runs/latest"
@@ -216,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
 
 def train(args: argparse.Namespace, ckpt: Checkpoint | None) -> int:
     """The run itself, in the folder this process holds (see :func:`run`)."""
-    from .. import get_backend, plot_history
+    from .. import plot_history
     from ..core.checkpoint import RunCheckpoints
     from ..core.lm import build_model
     from ..core.optim import make_optimizer
@@ -227,7 +233,7 @@ def train(args: argparse.Namespace, ckpt: Checkpoint | None) -> int:
     if status is not None:
         return status
     options = model_options(args)
-    bk = get_backend(args.backend)
+    bk = backend_on_device(args)
     if args.task != "lm":
         if args.init_from:
             raise ValueError(
@@ -263,7 +269,7 @@ def train(args: argparse.Namespace, ckpt: Checkpoint | None) -> int:
     unit = "characters" if args.tokens == "char" else f"words (vocabulary of {len(data.vocab)})"
     embedding = f", embedding dim {args.embedding_dim}" if args.embedding_dim else ""
     print(
-        f"backend {bk.NAME}, {args.impl} {describe_model(model.config)}, {args.hidden} hidden units"
+        f"{describe_backend(bk)}, {args.impl} {describe_model(model.config)}, {args.hidden} hidden units"
         f"{embedding}{describe_init(model.rnn, args)}, {data.num_train} training windows of {args.num_steps} "
         f"{unit}" + (f" from {args.data} ({prepared['train_tokens']} tokens)" if prepared else "")
     )

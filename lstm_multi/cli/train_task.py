@@ -8,7 +8,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .common import EpochPrinter, StopOnSignals, can_draw, describe_init, describe_model, interrupted
+from .common import EpochPrinter, StopOnSignals, can_draw, describe_backend, describe_init, describe_model, interrupted
 
 if TYPE_CHECKING:
     from ..core.checkpoint import Checkpoint
@@ -90,7 +90,7 @@ def train_task(
         else f"{data.num_train} windows of {args.tau} values"
     )
     print(
-        f"backend {bk.NAME}, task {args.task}, {args.impl} {describe_model(model.config)}, {args.hidden} "
+        f"{describe_backend(bk)}, task {args.task}, {args.impl} {describe_model(model.config)}, {args.hidden} "
         f"hidden units{describe_init(model.rnn, args)}, {args.head} head, {args.optimizer} lr {args.lr} "
         f"({args.lr_schedule}), {what}"
     )

@@ -160,11 +160,12 @@ def run_reference(case: Case) -> Case:
     }
 
 
-def run_backend(name: str, case: Case) -> Case:
-    """Every implementation of backend ``name`` in this process; keys ``<impl>/<quantity>``."""
+def run_backend(name: str, case: Case, device: str | None = None) -> Case:
+    """Every implementation of backend ``name`` in this process, on ``device`` (None: the
+    backend's default); keys ``<impl>/<quantity>``."""
     from .lm import build_layer, model_from_config
 
-    bk = registry.get_backend(name)
+    bk = registry.get_backend(name, device=device)
     config, params = case_config(case), case_params(case)
     lr, clip = float(case["lr"]), float(case["clip"])
     results: Case = {}
@@ -221,7 +222,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_backend_elsewhere(name: str, case: Case, python: str) -> Case:
+def run_backend_elsewhere(name: str, case: Case, python: str, device: str | None = None) -> Case:
     """:func:`run_backend` in another interpreter, through ``.npz`` files."""
     if not Path(python).is_file():
         raise RuntimeError(
@@ -231,8 +232,9 @@ def run_backend_elsewhere(name: str, case: Case, python: str) -> Case:
     with tempfile.TemporaryDirectory() as tmp:
         case_file, out_file = Path(tmp, "case.npz"), Path(tmp, "out.npz")
         np.savez(case_file, **case)  # type: ignore[arg-type]  # (numpy's stubs fear a key "allow_pickle")
+        command = [python, "-m", "lstm_multi.core.parity", name, str(case_file), str(out_file)]
         proc = subprocess.run(
-            [python, "-m", "lstm_multi.core.parity", name, str(case_file), str(out_file)],
+            command + ([device] if device else []),
             capture_output=True,
             text=True,
             env=subprocess_env(),
@@ -320,11 +322,13 @@ def parity(
     seed: int = 0,
     steps: int = 20,
     model: str = "lstm",
+    device: str | None = None,
     **options: Any,
 ) -> ParityReport:
     """Run every implementation that can run here or in its own environment; compare.
 
-    ``model`` and ``options`` choose the member of the family (see :func:`make_case`).
+    ``model`` and ``options`` choose the member of the family (see :func:`make_case`);
+    ``device`` where every backend computes (None: each one's default, its first GPU if any).
     A backend that cannot run, or fails, is listed in ``skipped`` with the reason; the
     others are still compared.
     """
@@ -336,9 +340,9 @@ def parity(
         registry.validate_name(name)
         try:
             if registry.is_available(name):
-                results = run_backend(name, case)
+                results = run_backend(name, case, device)
             elif (python := interpreter_for(name)) is not None:
-                results = run_backend_elsewhere(name, case, python)
+                results = run_backend_elsewhere(name, case, python, device)
             else:
                 skipped[name] = (
                     f"not installed here and no interpreter for it: set "
@@ -356,11 +360,11 @@ def parity(
 
 
 def _worker(argv: list[str]) -> int:
-    """``python -m lstm_multi.core.parity BACKEND CASE.npz OUT.npz`` (used by the subprocess path)."""
-    name, case_file, out_file = argv
+    """``python -m lstm_multi.core.parity BACKEND CASE.npz OUT.npz [DEVICE]`` (the subprocess path)."""
+    name, case_file, out_file, *device = argv
     with np.load(case_file) as loaded:
         case = {k: loaded[k] for k in loaded.files}
-    np.savez(out_file, **run_backend(name, case))  # type: ignore[arg-type]  # (as above)
+    np.savez(out_file, **run_backend(name, case, *device))  # type: ignore[arg-type]  # (as above)
     return 0
 
 

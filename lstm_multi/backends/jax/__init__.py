@@ -1,5 +1,6 @@
 """JAX backend (Flax NNX modules, jitted training step)."""
 
+from .device import current_device, place
 from .distributed import DataParallel, initialize_from_env
 from .gru import GRU, GRUScratch
 from .layers import trace
@@ -40,6 +41,7 @@ __all__ = [
     "RNNScratch",
     "Regressor",
     "concat",
+    "current_device",
     "cross_entropy",
     "evaluate",
     "evaluate_loss",
@@ -47,6 +49,7 @@ __all__ = [
     "get_params",
     "loss_and_grads",
     "mse",
+    "place",
     "set_optimizer_state",
     "set_params",
     "tensor",

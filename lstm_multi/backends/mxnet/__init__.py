@@ -10,6 +10,9 @@ from mxnet import npx
 
 npx.set_np()
 
+from .device import current_device, place  # noqa: E402
+
+place()  # the default device: the first GPU MXNet sees, else the CPU (every Gluon array follows it)
 from .distributed import DataParallel  # noqa: E402
 from .gru import GRU, GRUScratch  # noqa: E402  (set_np first: parameters are created as np arrays)
 from .layers import trace  # noqa: E402
@@ -49,6 +52,7 @@ __all__ = [
     "RNNScratch",
     "Regressor",
     "concat",
+    "current_device",
     "cross_entropy",
     "evaluate",
     "evaluate_loss",
@@ -56,6 +60,7 @@ __all__ = [
     "get_params",
     "loss_and_grads",
     "mse",
+    "place",
     "set_optimizer_state",
     "set_params",
     "tensor",

@@ -7,6 +7,7 @@ reference layers as the ``*Scratch`` classes. Choose it by name: ``get_backend("
 or ``LSTM_MULTI_BACKEND=numpy``.
 """
 
+from .device import current_device, place
 from .gru import GRU, GRUScratch
 from .lm import RNNLM, RNNLMScratch
 from .lstm import LSTM, LSTMScratch
@@ -43,6 +44,7 @@ __all__ = [
     "RNNScratch",
     "Regressor",
     "concat",
+    "current_device",
     "cross_entropy",
     "evaluate",
     "evaluate_loss",
@@ -50,6 +52,7 @@ __all__ = [
     "get_params",
     "loss_and_grads",
     "mse",
+    "place",
     "set_optimizer_state",
     "set_params",
     "tensor",

@@ -7,6 +7,7 @@ framework, or Keras was already imported on one, it raises a
 :class:`~lstm_multi.backend.BackendError` saying what to do. See ``_imports.py``.
 """
 
+from .device import current_device, place
 from .distributed import DataParallel
 from .gru import GRU, GRUScratch
 from .lm import RNNLM, RNNLMScratch
@@ -45,6 +46,7 @@ __all__ = [
     "RNNScratch",
     "Regressor",
     "concat",
+    "current_device",
     "cross_entropy",
     "evaluate",
     "evaluate_loss",
@@ -52,6 +54,7 @@ __all__ = [
     "get_params",
     "loss_and_grads",
     "mse",
+    "place",
     "set_optimizer_state",
     "set_params",
     "tensor",

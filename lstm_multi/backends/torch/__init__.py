@@ -1,5 +1,6 @@
 """PyTorch backend."""
 
+from .device import current_device, place
 from .distributed import DataParallel
 from .gru import GRU, GRUScratch
 from .layers import trace
@@ -39,6 +40,7 @@ __all__ = [
     "RNNScratch",
     "Regressor",
     "concat",
+    "current_device",
     "cross_entropy",
     "evaluate",
     "evaluate_loss",
@@ -46,6 +48,7 @@ __all__ = [
     "get_params",
     "loss_and_grads",
     "mse",
+    "place",
     "set_optimizer_state",
     "set_params",
     "tensor",

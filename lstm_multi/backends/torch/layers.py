@@ -24,6 +24,7 @@ from torch import nn
 from ...core.checks import check_sequence, check_state
 from ...core.family import LayerConfig, init_layer_params, resolve_init
 from ...core.params import CanonicalLayer, FusedLayout, fuse_unit, scratch_layout
+from .device import current_device
 
 
 class Layer(CanonicalLayer, nn.Module):
@@ -89,7 +90,7 @@ class ScratchLayer(Layer):
             for name, value in unit.items():
                 self.register_parameter(native_prefix(prefix) + name, nn.Parameter(torch.from_numpy(value)))
             self.unit_names.append(tuple(unit))
-        self.eval()
+        self.eval().to(current_device())  # built on the CPU from NumPy, then moved once
 
     def unit_layout(self, index, prefix, layer, reverse) -> FusedLayout:
         return scratch_layout(self.config, native_prefix(prefix))
@@ -188,7 +189,7 @@ class NativeLayer(Layer):
             for prefix, _, _, _ in config.units():
                 params[prefix + "b_f"][:] = config.forget_bias
         set_params(self, params)  # ... and zeroes the frozen blocks
-        self.eval()
+        self.eval().to(current_device())  # built on the CPU from NumPy, then moved once
 
     def unit_layout(self, index, prefix, layer, reverse) -> FusedLayout:
         s = f"l{layer}{'_reverse' if reverse else ''}"
@@ -265,7 +266,7 @@ def trace(layer: Layer, X, state=None) -> dict[str, np.ndarray]:
         for u, (prefix, _, _, reverse) in enumerate(config.units()):
             if len(outputs) == config.directions:  # layer k-1 complete: its outputs feed layer k
                 layer_input, outputs = torch.cat(outputs, dim=-1), []
-            p = {name: torch.from_numpy(value) for name, value in fuse_unit(config, params, prefix).items()}
+            p = {name: tensor(value) for name, value in fuse_unit(config, params, prefix).items()}
             unit_state = tuple(s[u] for s in parts)
             steps: list[Any] = [None] * T  # steps[t]: {trace name: value}
             for t in range(T - 1, -1, -1) if reverse else range(T):

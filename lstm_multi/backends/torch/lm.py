@@ -13,6 +13,7 @@ from torch.nn import functional as F
 
 from ...core.checks import check_tokens
 from ...core.lm import LanguageModel, check_lm_layer
+from .device import current_device
 from .ops import tensor
 
 
@@ -31,7 +32,7 @@ class RNNLMScratch(LanguageModel, nn.Module):
         check_lm_layer(rnn, vocab_size, embedding_dim)
         self.save_hyperparameters()
         self.init_params()
-        self.eval()
+        self.eval().to(current_device())  # built on the CPU from NumPy, then moved once
 
     def init_params(self):
         for name, value in self.initial_output_params().items():

@@ -11,16 +11,18 @@ from torch.nn import functional as F
 
 from ...core.optim import as_optimizer, export_kept_state, kept_state, restore_kept_state
 from ...core.params import check_params
+from .device import current_device
 
 
 def tensor(array: ArrayLike | torch.Tensor) -> torch.Tensor:
-    """NumPy (or torch) -> torch: floats become float32, integers int64 (what one_hot and losses take)."""
+    """NumPy (or torch) -> torch on the backend's device (:func:`~.device.place`): floats become
+    float32, integers int64 (what one_hot and losses take). A batch is copied to a GPU once, here."""
+    device = current_device()
     if isinstance(array, torch.Tensor):
-        return array.to(torch.float32 if array.is_floating_point() else torch.int64)
+        return array.to(device, torch.float32 if array.is_floating_point() else torch.int64)
     array = np.asarray(array)
-    if np.issubdtype(array.dtype, np.floating):
-        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
-    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.int64))
+    dtype = np.float32 if np.issubdtype(array.dtype, np.floating) else np.int64
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=dtype)).to(device)
 
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:
@@ -75,7 +77,7 @@ def trained_parameters(model):
     if cached is None:
         frozen = model.frozen()
         cached = [
-            (name, p, None if name not in frozen else torch.from_numpy((~frozen[name]).astype(np.float32)))
+            (name, p, None if name not in frozen else torch.from_numpy((~frozen[name]).astype(np.float32)).to(p.device))
             for name, p in named_parameters(model).items()
             if p.requires_grad
         ]
@@ -111,7 +113,7 @@ def _loss_and_param_grads(model, inputs, targets, training: bool):
     grads = list(torch.autograd.grad(loss, params))
     for i, (_, _, keep) in enumerate(trained):
         if keep is not None:
-            grads[i] = grads[i] * keep.to(grads[i].device)  # before the norm and the update
+            grads[i] = grads[i] * keep  # before the norm and the update
     return loss, params, grads
 
 

@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ...core.tasks import models
+from .device import current_device
 from .ops import tensor
 
 
@@ -31,7 +32,7 @@ class TaskModel:
         self.check_head()
         for name, value in self.initial_head_params().items():
             setattr(self, name, nn.Parameter(torch.from_numpy(value)))
-        self.eval()
+        self.eval().to(current_device())  # built on the CPU from NumPy, then moved once
 
     def encode(self, inputs):
         """``(B, T)`` inputs -> the layer's time-major ``(T, B, num_inputs)`` float32 input."""
