@@ -20,8 +20,9 @@ from lstm_multi.core.distributed import block, check_divisible
 from lstm_multi.core.tasks import Parentheses
 from lstm_multi.core.trainer import Trainer
 
-# one pytest-xdist worker runs this module: its tests share the module's fixtures
-pytestmark = pytest.mark.xdist_group("distributed")
+# Tests that share a run of the fixtures below stay on one pytest-xdist worker (--dist loadgroup):
+# the SGD runs, the Adam runs, and the native layer's one-worker run.
+SGD_RUNS, ADAM_RUNS = pytest.mark.xdist_group("distributed-sgd"), pytest.mark.xdist_group("distributed-adam")
 
 # Dropout off: two workers draw other masks than one. Batches of 64 and a last one of 32.
 RUN = [
@@ -93,7 +94,7 @@ def assert_trains_like_one(out, reference, what):
         )
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("optimizer", [pytest.param("sgd", marks=SGD_RUNS), pytest.param("adam", marks=ADAM_RUNS)])
 def test_two_workers_train_like_one(bk, one_worker, two_workers, optimizer):
     if bk.NAME == "numpy":
         pytest.skip("the NumPy reference trains on one worker")
@@ -103,6 +104,7 @@ def test_two_workers_train_like_one(bk, one_worker, two_workers, optimizer):
     assert "sample: " in two.stdout and two.stderr.count("error") == 0
 
 
+@SGD_RUNS
 def test_torchrun_starts_the_workers(bk, tmp_path, one_worker):
     """The multi-machine launch, on one machine: torchrun's c10d rendezvous over localhost."""
     if bk.NAME != "torch":
@@ -144,6 +146,7 @@ def test_torchrun_starts_the_workers(bk, tmp_path, one_worker):
     assert_trains_like_one(tmp_path / "two", one_worker(bk), "torchrun's 2 workers")
 
 
+@ADAM_RUNS
 def test_resume_with_another_worker_count(bk, tmp_path, one_worker, two_workers):
     if bk.NAME == "numpy":
         pytest.skip("the NumPy reference trains on one worker")
@@ -287,7 +290,9 @@ def cluster_envs(backend: str) -> list[dict]:
     ]
 
 
-@pytest.mark.parametrize("impl", ["scratch", "concise"])
+@pytest.mark.parametrize(
+    "impl", [pytest.param("scratch", marks=SGD_RUNS), pytest.param("concise", marks=pytest.mark.xdist_group("native"))]
+)
 def test_processes_over_localhost(bk, tmp_path, one_worker, impl):
     """The multi-machine launch, on one machine: 2 processes joined by jax.distributed (gloo), by
     TF_CONFIG (MultiWorkerMirroredStrategy) or by MXNet's parameter server (dist_sync), one
@@ -364,6 +369,7 @@ def test_a_parameter_server_run_is_checked_before_it_waits(bk, tmp_path, variabl
     assert (proc.returncode, proc.stderr) == (2, f"lstm-multi train: error: {message}\n")
 
 
+@pytest.mark.framework("torch")
 def test_two_torch_workers_on_a_prepared_corpus_train_like_one(tmp_path):
     """``--data``: each torch worker process reads only its rows of a batch (the others stay 0),
     and the run trains like one worker on the whole batch."""
