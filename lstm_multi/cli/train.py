@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 from pathlib import Path
@@ -370,10 +369,10 @@ def run_lock(args: argparse.Namespace) -> contextlib.AbstractContextManager[obje
     """The lock of ``--out`` (``core/runlock.py``), taken by the process that writes the run's files:
     not by data-parallel workers other than 0, nor by the workers ``--workers`` starts (their
     launcher holds it). MXNet parameter-server workers learn their rank later: they take none."""
+    from ..core.distributed import launched_rank
     from ..core.runlock import RunLock
 
-    tf_task = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {}).get("index", 0)
-    if "DMLC_ROLE" in os.environ or os.environ.get("RANK", "0") != "0" or tf_task != 0:
+    if launched_rank() != 0:
         return contextlib.nullcontext()
     resumed = args.resume and Path(args.out) in (Path(args.resume), Path(args.resume).parent)
     return RunLock(args.out, "--resume" if resumed else "--out", parent_ok="WORLD_SIZE" in os.environ)

@@ -19,6 +19,7 @@ TensorFlow see one device unless asked for more before they start:
 
 from __future__ import annotations
 
+import json
 import os
 from typing import TYPE_CHECKING
 
@@ -85,3 +86,18 @@ def too_few_devices(backend: str, workers: int, found: int) -> ValueError:
         f"for them before {backend} starts: lstm_multi.request_host_devices({workers}) (or "
         f"lstm-multi train --workers {workers}, which does it)."
     )
+
+
+def launched_rank() -> int | None:
+    """This process's rank when a launcher started it as one of several: torchrun's ``RANK``,
+    ``JAX_PROCESS_ID``, the task index of ``TF_CONFIG``; 0 when none is set (one process, or
+    the process that starts the others). None for a process of MXNet's parameter server
+    (``DMLC_ROLE``), whose rank is known only once it has joined."""
+    if "DMLC_ROLE" in os.environ:
+        return None
+    if os.environ.get("RANK"):
+        return int(os.environ["RANK"])
+    if os.environ.get("JAX_PROCESS_ID"):
+        return int(os.environ["JAX_PROCESS_ID"])
+    task: dict = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {})
+    return int(task.get("index", 0))
