@@ -14,9 +14,10 @@ from ...core.device import resolve_device
 
 
 def gpus() -> list:
-    """The GPUs JAX sees (``jax.devices("gpu")``, which raises when there is none)."""
+    """This process's GPUs (``jax.local_devices(backend="gpu")``, which raises when there is none;
+    in a multi-process run ``jax.devices()`` also lists the other processes' devices)."""
     try:
-        return jax.devices("gpu")
+        return jax.local_devices(backend="gpu")
     except RuntimeError:
         return []
 
@@ -42,12 +43,13 @@ def place(device: str | None = None) -> str:
     returns its full name (``"cpu"``, ``"gpu:0"``)."""
     seen = gpus()
     name = resolve_device("jax", device, len(seen), why_no_gpu(), framework="JAX")
-    chosen = jax.devices("cpu")[0] if name == "cpu" else seen[int(name.split(":")[1])]
-    jax.config.update("jax_default_device", chosen)
+    if seen:  # with no GPU, JAX's own default is this process's CPU: nothing to force
+        chosen = jax.local_devices(backend="cpu")[0] if name == "cpu" else seen[int(name.split(":")[1])]
+        jax.config.update("jax_default_device", chosen)
     return name
 
 
 def current_device() -> str:
     """The full name of the device new arrays go to (``"cpu"``, ``"gpu:0"``)."""
-    chosen = jax.config.jax_default_device or jax.devices()[0]
+    chosen = jax.config.jax_default_device or jax.local_devices()[0]
     return "cpu" if chosen.platform == "cpu" else f"gpu:{gpus().index(chosen)}"
