@@ -22,7 +22,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="tokenize a large text once into train.bin, val.bin and meta.json (for train --data)",
         formatter_class=DefaultsHelpFormatter,
     )
-    parser.add_argument("source", metavar="FILE_OR_DIR", help="a UTF-8 text file, or a folder: every *.txt under it")
+    parser.add_argument(
+        "source", metavar="FILE_OR_DIR", help="a UTF-8 text file, or a folder: every .txt file in it, sorted"
+    )
     parser.add_argument("--out", required=True, metavar="DATA_DIR", help="the folder to write the token files into")
     add_text_arguments(parser)
     parser.add_argument(
