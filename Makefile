@@ -1,10 +1,12 @@
 # `make train`:    train the Time Machine LM (d2l's recipe) on $(BACKEND), print perplexity and a sample.
 # `make generate`: continue a prefix with the model `make train` saved (runs/latest).
-# `make test`:     the whole test suite: `lint` (ruff, mypy; fails in seconds), `package` (the wheel
-#                  built, installed into a fresh venv and run), `numpy` (the framework-neutral tests),
-#                  one tox environment per framework,
-#                  then `cross` (checkpoints and parity between frameworks and environments), then
-#                  `notebooks` (every notebook executed at quick size).
+# `make test`:     the suite a contributor runs before a pull request: `lint` (ruff, mypy; fails in
+#                  seconds), `package` (the wheel built, installed into a fresh venv and run), `numpy`
+#                  (the framework-neutral tests), one tox environment per framework, then `cross`
+#                  (checkpoints and parity between frameworks and environments), `notebooks` (every
+#                  notebook executed at quick size) and `docs` (the book in headless Chromium).
+# `make test-all`: the whole suite, what CI runs: `make test` with the slow tests too (several framework
+#                  processes at once: data-parallel runs, the benchmark's subprocesses).
 # `make lint`:     ruff check, ruff format --check and mypy only.
 # `make docs`:     the book, a static site in site/ (open site/index.html); `make test` also drives it in
 #                  headless Chromium (tox -e docs: tests/test_book.py).
@@ -33,6 +35,10 @@ generate: env
 test: $(TOX)
 	$(TOX) run -e lint
 	$(TOX) run -e $(ENVS)
+
+test-all: $(TOX)
+	$(TOX) run -e lint
+	LSTM_MULTI_TEST_SLOW=1 $(TOX) run -e $(ENVS)
 
 lint: $(TOX)
 	$(TOX) run -e lint

@@ -8,7 +8,9 @@ Which tests run where (``LSTM_MULTI_BACKEND`` names the tox environment's backen
 - ``cross_environment`` tests (parity and portability between frameworks) run in ``tox -e cross``,
   which holds torch, TensorFlow and JAX together; MXNet, which cannot join it, runs its own;
 - ``other_environments`` tests (runs through another tox environment's interpreter) run where
-  ``LSTM_MULTI_TEST_OTHER_ENVIRONMENTS`` is set (``cross`` and ``mxnet``).
+  ``LSTM_MULTI_TEST_OTHER_ENVIRONMENTS`` is set (``cross`` and ``mxnet``);
+- ``slow`` tests (several framework processes at once: data-parallel runs, the benchmark's
+  subprocesses) run where ``LSTM_MULTI_TEST_SLOW`` is set: ``make test-all``, what CI runs.
 
 Without ``LSTM_MULTI_BACKEND`` (plain ``pytest``) everything installed runs.
 """
@@ -47,6 +49,8 @@ def needs_framework(item: pytest.Item, framework: str) -> bool:
 
 def why_not_here(item: pytest.Item) -> str | None:
     """The reason ``item`` runs in another tox environment than this one, or None."""
+    if item.get_closest_marker("slow") and not os.environ.get("LSTM_MULTI_TEST_SLOW"):
+        return "slow (several framework processes at once): runs in make test-all (LSTM_MULTI_TEST_SLOW=1)"
     asked = not HERE or os.environ.get("LSTM_MULTI_TEST_OTHER_ENVIRONMENTS")
     if item.get_closest_marker("other_environments") and not asked:
         return "runs other environments' interpreters: tested in tox -e cross and tox -e mxnet"

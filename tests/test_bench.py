@@ -56,6 +56,7 @@ def test_measure_reports_every_figure(bk):
     )
 
 
+@pytest.mark.slow
 def test_run_in_subprocesses_and_ratios(bk):
     results = run(
         [bk.NAME], hiddens=(4,), batch_sizes=(2,), num_steps=3, steps=1, gen_tokens=2, min_seconds=0, progress=False

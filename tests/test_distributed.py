@@ -94,6 +94,7 @@ def assert_trains_like_one(out, reference, what):
         )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", [pytest.param("sgd", marks=SGD_RUNS), pytest.param("adam", marks=ADAM_RUNS)])
 def test_two_workers_train_like_one(bk, one_worker, two_workers, optimizer):
     if bk.NAME == "numpy":
@@ -104,6 +105,7 @@ def test_two_workers_train_like_one(bk, one_worker, two_workers, optimizer):
     assert "sample: " in two.stdout and two.stderr.count("error") == 0
 
 
+@pytest.mark.slow
 @SGD_RUNS
 def test_torchrun_starts_the_workers(bk, tmp_path, one_worker):
     """The multi-machine launch, on one machine: torchrun's c10d rendezvous over localhost."""
@@ -146,6 +148,7 @@ def test_torchrun_starts_the_workers(bk, tmp_path, one_worker):
     assert_trains_like_one(tmp_path / "two", one_worker(bk), "torchrun's 2 workers")
 
 
+@pytest.mark.slow
 @ADAM_RUNS
 def test_resume_with_another_worker_count(bk, tmp_path, one_worker, two_workers):
     if bk.NAME == "numpy":
@@ -206,6 +209,7 @@ def test_blocks_and_divisibility():
         Trainer(1, workers=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
 def test_a_signal_stops_every_worker_after_the_same_step(bk, tmp_path, signum):
     """Ctrl-C reaches every process of the terminal's group at slightly different times, SIGTERM
@@ -290,6 +294,7 @@ def cluster_envs(backend: str) -> list[dict]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "impl", [pytest.param("scratch", marks=SGD_RUNS), pytest.param("concise", marks=pytest.mark.xdist_group("native"))]
 )
@@ -369,6 +374,7 @@ def test_a_parameter_server_run_is_checked_before_it_waits(bk, tmp_path, variabl
     assert (proc.returncode, proc.stderr) == (2, f"lstm-multi train: error: {message}\n")
 
 
+@pytest.mark.slow
 @pytest.mark.framework("torch")
 def test_two_torch_workers_on_a_prepared_corpus_train_like_one(tmp_path):
     """``--data``: each torch worker process reads only its rows of a batch (the others stay 0),

@@ -57,7 +57,7 @@ def test_the_python_example_runs(bk, monkeypatch, tmp_path):
     assert (tmp_path / "model.safetensors").stat().st_size > 0
 
 
-@pytest.mark.parametrize("target", ["train", "generate", "test", "docs"])
+@pytest.mark.parametrize("target", ["train", "generate", "test", "test-all", "docs"])
 def test_the_make_targets_exist(target):
     makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
     assert re.search(rf"^{target}:", makefile, flags=re.M)
