@@ -5,10 +5,10 @@ edit and review) paired with ``NN_name.ipynb`` (the same cells with their stored
 and figures, what a repository page shows).
 
     python notebooks/run.py check           # every pair in sync, no volatile metadata, small outputs
-    python notebooks/run.py execute         # run every notebook (quick size: LSTM_MULTI_QUICK=1),
-                                            # one per core at a time; a cell that raises fails; nothing
-                                            # is written; a notebook of exercises runs again with the
-                                            # package's solutions filled in, and every check must pass
+    python notebooks/run.py execute         # run every notebook (quick size: LSTM_MULTI_QUICK=1);
+                                            # a cell that raises fails; nothing is written; a notebook
+                                            # of exercises runs again with the package's solutions
+                                            # filled in, and every check must pass
     python notebooks/run.py store [NAMES]   # run at full size, store the outputs in the .ipynb
 
 Notebooks run with nbclient (a kernel per notebook, each cell's error fails the run),
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import jupytext
@@ -106,31 +105,20 @@ def main(argv=None) -> int:
         problems = check()
         print("\n".join(problems) or f"{len(scripts())} notebooks in sync")
         return 1 if problems else 0
-    if args.command == "execute":  # independent notebooks: one per core (store runs one at a time: it times)
-        found = scripts(args.names)
-        with ProcessPoolExecutor(max_workers=min(len(found), os.cpu_count() or 1)) as pool:
-            runs = [pool.submit(run_quick, script) for script in found]
-            failures = [failure for run in runs if (failure := run.result()) is not None]
-        print("\n".join(failures) or f"{len(found)} notebooks ran at quick size")
-        return 1 if failures else 0
     for script in scripts(args.names):
-        print(f"running {script.name} (full size)", flush=True)
-        nbformat.write(clean(execute(script, quick=False)), script.with_suffix(".ipynb"))
+        print(f"running {script.name} ({'full size' if args.command == 'store' else 'quick'})", flush=True)
+        notebook = execute(script, quick=args.command == "execute")
+        if args.command == "store":
+            nbformat.write(clean(notebook), script.with_suffix(".ipynb"))
+        elif has_exercises(notebook):
+            from lstm_multi.exercises.notebook import failed_checks
+
+            print(f"running {script.name} with the package's solutions filled in", flush=True)
+            failed = failed_checks(execute(script, quick=True, solved=True))
+            if failed:
+                print(f"{script.name}: with the package's solutions, checks failed:\n" + "\n".join(failed))
+                return 1
     return 0
-
-
-def run_quick(script: Path) -> str | None:
-    """Run ``script`` at quick size (a cell that raises raises here), and again with the package's
-    solutions filled in when it has exercises: what failed, or None."""
-    notebook = execute(script, quick=True)
-    print(f"ran {script.name} (quick)", flush=True)
-    if not has_exercises(notebook):
-        return None
-    from lstm_multi.exercises.notebook import failed_checks
-
-    failed = failed_checks(execute(script, quick=True, solved=True))
-    print(f"ran {script.name} with the package's solutions filled in", flush=True)
-    return f"{script.name}: with the package's solutions, checks failed:\n" + "\n".join(failed) if failed else None
 
 
 def has_exercises(notebook) -> bool:
