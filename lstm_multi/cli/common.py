@@ -58,7 +58,8 @@ def non_negative_int(text: str) -> int:
     return value
 
 
-def dropout_rate(text: str) -> float:
+def fraction(text: str) -> float:
+    """A number in [0, 1): a dropout rate, a validation share."""
     value = float(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text}")
@@ -147,7 +148,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, dropout: bool = True) -
     )
     if dropout:
         group.add_argument(
-            "--dropout", type=dropout_rate, default=0.0, help="dropout between stacked layers, in training only"
+            "--dropout", type=fraction, default=0.0, help="dropout between stacked layers, in training only"
         )
     group.add_argument(
         "--peephole",

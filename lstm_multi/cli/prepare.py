@@ -6,14 +6,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from .common import DefaultsHelpFormatter, add_text_arguments, check_output_dir
-
-
-def fraction(text: str) -> float:
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text}")
-    return value
+from .common import DefaultsHelpFormatter, add_text_arguments, check_output_dir, fraction
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
