@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..core.checkpoint import write_atomically
-from . import ExportError
 
 if TYPE_CHECKING:
     import onnx
@@ -66,11 +65,8 @@ REGRESSION_TASKS = ("timeseries",)
 
 
 def write(checkpoint: Checkpoint, out: Path) -> Path:
-    """Write ``checkpoint``'s model as an ONNX file at ``out`` (checked with ONNX's strict checker)."""
-    import importlib.util
-
-    if importlib.util.find_spec("onnx") is None:
-        raise ExportError('The ONNX export needs onnx, which is not installed: pip install "lstm-multi[onnx]"')
+    """Write ``checkpoint``'s model as an ONNX file at ``out`` (checked with ONNX's strict checker;
+    :func:`lstm_multi.formats.export` has checked that onnx is installed)."""
     import onnx
 
     model = build(checkpoint)
