@@ -11,7 +11,9 @@ environment run with that environment's interpreter.
 
 The practical ceiling: the best FLOP/s of a plain matmul of the LSTM's shapes,
 ``(rows, h + V) @ (h + V, 4h)`` with one step's and all steps' rows, timed in the same
-framework (each process times it; a run takes the best rate of a backend and shape); one
+framework by each of its matmul kernels (:func:`matmul_paths`: torch's MKL and oneDNN),
+so that no implementation on that framework can exceed it (each process times it; a run
+takes the best rate of a backend and shape); one
 training token costs ``6 * (4h(V + h) + hV)`` FLOPs (forward 2x, backward 4x the
 multiply-adds), so ``ceiling = FLOP/s / FLOPs per token`` and each implementation
 reports its fraction. Beside it, the element-wise work's bound: the bytes a step must move
@@ -39,7 +41,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .core import allocator
-from .core.types import Tensor
 
 if TYPE_CHECKING:
     from .core.module import Module
@@ -86,40 +87,71 @@ def build(bk: ModuleType, impl: str, vocab: int, hidden: int, lr: float = 1.0, m
 
 def matmul_gflops(
     bk: ModuleType, hidden: int, batch_size: int, vocab: int, num_steps: int = 32, reps: int = 20
-) -> float:
-    """The best FLOP/s (in G) this framework reaches on the LSTM's matmuls: ``(rows, h + V) @
-    (h + V, 4h)`` with ``rows`` one step's batch and all steps' ``num_steps * batch`` (the hoisted
-    input projection, the weight gradients), so that it bounds both the per-step and the
-    whole-sequence products from above. Buffers are reused across repetitions (malloc tuned
-    by ``get_backend``), so page faults are not timed."""
+) -> dict[str, float]:
+    """The best FLOP/s (in G) each of this framework's matmul kernels (:func:`matmul_paths`)
+    reaches on the LSTM's matmuls: ``(rows, h + V) @ (h + V, 4h)`` with ``rows`` one step's
+    batch and all steps' ``num_steps * batch`` (the hoisted input projection, the weight
+    gradients), so that the best of them bounds both the per-step and the whole-sequence
+    products from above. Buffers are reused across repetitions (malloc tuned by
+    ``get_backend``), so page faults are not timed."""
     rng = np.random.default_rng(0)
-    B = bk.tensor(rng.standard_normal((hidden + vocab, 4 * hidden)).astype(np.float32))
-    product = fastest_matmul(bk)
-    best_rate = 0.0
-    for rows in sorted({batch_size, num_steps * batch_size}):
-        A = bk.tensor(rng.standard_normal((rows, hidden + vocab)).astype(np.float32))
-        bk.to_numpy(product(A, B))
-        n = max(2, reps * batch_size // rows)
-        for _ in range(3):
-            start = time.perf_counter()
-            for _ in range(n):
-                out = product(A, B)
-            bk.to_numpy(out)  # waits for asynchronous frameworks
-            seconds = (time.perf_counter() - start) / n
-            best_rate = max(best_rate, 2 * rows * (hidden + vocab) * 4 * hidden / seconds / 1e9)
-    return best_rate
+    B = rng.standard_normal((hidden + vocab, 4 * hidden)).astype(np.float32)
+    rates = {}
+    for name, prepare in matmul_paths(bk).items():
+        best_rate = 0.0
+        for rows in sorted({batch_size, num_steps * batch_size}):
+            product, wait = prepare(rng.standard_normal((rows, hidden + vocab)).astype(np.float32), B)
+            wait(product())
+            n = max(2, reps * batch_size // rows)
+            for _ in range(3):
+                start = time.perf_counter()
+                for _ in range(n):
+                    out = product()
+                wait(out)  # asynchronous frameworks
+                seconds = (time.perf_counter() - start) / n
+                best_rate = max(best_rate, 2 * rows * (hidden + vocab) * 4 * hidden / seconds / 1e9)
+        rates[name] = best_rate
+    return rates
 
 
-def fastest_matmul(bk: ModuleType) -> Callable[[Tensor, Tensor], Tensor]:
-    """``A @ B`` in the framework, by its fastest kernel: MXNet 1.9.1's ``np.dot`` is built without
-    AVX, its oneDNN inner product (what the scratch cells use) is not."""
+MatmulPath = Callable[[np.ndarray, np.ndarray], tuple[Callable[[], Any], Callable[[Any], Any]]]
+
+
+def matmul_paths(bk: ModuleType) -> dict[str, MatmulPath]:
+    """The float32 matmul kernels the framework has here, by name: each takes NumPy ``A, B``
+    and returns ``product()`` (``A @ B`` on the framework's tensors, made once) and ``wait(out)``.
+
+    ``default`` is the framework's ``A @ B`` (torch: MKL's sgemm). torch on the CPU also has
+    oneDNN's inner product (what ``nn.LSTM`` runs on the CPU, so that the ceiling bounds it
+    too); MXNet 1.9.1's ``np.dot`` is built without AVX, so its path is its oneDNN inner
+    product (what the scratch cells use)."""
+
+    def default(A: np.ndarray, B: np.ndarray) -> tuple[Callable[[], Any], Callable[[Any], Any]]:
+        a, b = bk.tensor(A), bk.tensor(B)
+        return (lambda: a @ b), bk.to_numpy
+
     if bk.NAME == "mxnet":
         from mxnet import nd
 
         from .backends.mxnet.layers import matmul
 
-        return lambda A, B: matmul(nd, A, B)
-    return lambda A, B: A @ B
+        def mxnet_onednn(A: np.ndarray, B: np.ndarray) -> tuple[Callable[[], Any], Callable[[Any], Any]]:
+            a, b = bk.tensor(A), bk.tensor(B)
+            return (lambda: matmul(nd, a, b)), bk.to_numpy
+
+        return {"onednn": mxnet_onednn}
+    paths: dict[str, MatmulPath] = {"default": default}
+    if bk.NAME == "torch":
+        import torch
+
+        if torch.backends.mkldnn.is_available() and bk.tensor(np.zeros(1)).device.type == "cpu":
+
+            def torch_onednn(A: np.ndarray, B: np.ndarray) -> tuple[Callable[[], Any], Callable[[Any], Any]]:
+                a, w = torch.from_numpy(A).to_mkldnn(), torch.from_numpy(np.ascontiguousarray(B.T)).to_mkldnn()
+                return (lambda: torch._C._nn.mkldnn_linear(a, w, None)), (lambda out: out.to_dense())
+
+            paths["onednn"] = torch_onednn
+    return paths
 
 
 def peak_gflops() -> dict[str, float]:
@@ -212,7 +244,8 @@ def measure(
         "flops_per_token": flops_per_token(hidden, vocab, model),
         "elementwise_bytes_per_token": elementwise_bytes_per_token(hidden, vocab, model),
     }
-    set_rates(result, matmul_gflops(bk, hidden, batch_size, vocab, num_steps), copy_bandwidth())
+    result["matmul_paths_gflops"] = paths = matmul_gflops(bk, hidden, batch_size, vocab, num_steps)
+    set_rates(result, max(paths.values()), copy_bandwidth())
     return result
 
 

@@ -47,6 +47,11 @@ def test_measure_reports_every_figure(bk):
         assert result[key] >= 0, key
     assert result["train_tokens_per_s"] > 0 and result["peak_rss_mb"] > 10
     assert result["device"] == str(bk.current_device())  # where it ran (the default: a GPU if any)
+    paths = result["matmul_paths_gflops"]  # the ceiling is the best of the framework's kernels
+    assert set(paths) == (
+        {"onednn"} if bk.NAME == "mxnet" else {"default", "onednn"} if bk.NAME == "torch" else {"default"}
+    )
+    assert min(paths.values()) > 0 and result["matmul_gflops"] == max(paths.values())
     tokens = 2 * 3
     assert result["elementwise_bound_s"] == pytest.approx(
         tokens * elementwise_bytes_per_token(4, 28) / (result["copy_gb_per_s"] * 1e9)

@@ -5,6 +5,7 @@ The parity contract itself (outputs, loss, gradients, update against the NumPy r
 tests/test_backends.py and tests/test_family.py.
 """
 
+import functools
 import json
 import os
 import subprocess
@@ -154,41 +155,62 @@ def canonical_layer_grads(layer, X, state, weights):
     return layer.to_canonical(native, grads=True), [bk.to_numpy(g) for g in grads[len(variables) :]]
 
 
-@pytest.mark.parametrize("hoist_input", [False, True])
-@pytest.mark.parametrize("case", CELLS, ids=cell_id)
-def test_scratch_and_native_agree(case, hoist_input):
-    """Outputs, final state (from zeros and from a given state) and the gradients of every
-    parameter, of X and of the initial state: scratch (input half in the loop or hoisted)
-    and Keras, on the same canonical parameters."""
-    name, options = case
-    T, B, d, h = 6, 3, 4, 5
-    scratch = getattr(bk, name + "Scratch")(d, h, hoist_input=hoist_input, **options)
+def layer_results(layer, X, given, weights):
+    """Outputs and final state (from zeros and from ``given``), then the canonical gradients
+    and those of X and the initial state (:func:`canonical_layer_grads`), all in NumPy."""
+    forward = []
+    for state in (None, given):
+        outputs, final = layer(bk.tensor(X), None if state is None else layer.api_state([bk.tensor(s) for s in state]))
+        forward.append([bk.to_numpy(outputs), *map(bk.to_numpy, state_parts(final))])
+    return forward, canonical_layer_grads(layer, X, given, weights)
+
+
+AGREE_SIZES = 6, 3, 4, 5  # T, B, d, h
+
+
+@functools.cache
+def agree_inputs(case_index):
+    """The canonical parameters, X, a given state and the loss weights of one CELLS case, and
+    Keras' results on them: computed once, shared by both hoist_input variants (one
+    xdist_group), since building Keras' gradient graph is most of the case's time."""
+    name, options = CELLS[case_index]
+    T, B, d, h = AGREE_SIZES
     native = getattr(bk, name)(d, h, **options)
-    params = canonical_random(scratch, seed=1)
-    for layer in (scratch, native):
-        bk.set_params(layer, params)
-    config = scratch.config
+    params = canonical_random(native, seed=1)
+    bk.set_params(native, params)
+    config = native.config
     rng = np.random.default_rng(2)
     X = rng.standard_normal((T, B, d)).astype(np.float32)
     given = [(rng.standard_normal(config.state_shape(B)) * 0.5).astype(np.float32) for _ in config.spec.state]
-    for state in (None, given):
-        results = []
-        for layer in (scratch, native):
-            outputs, final = layer(
-                bk.tensor(X), None if state is None else layer.api_state([bk.tensor(s) for s in state])
-            )
-            results.append([bk.to_numpy(outputs), *map(bk.to_numpy, state_parts(final))])
-        assert results[0][0].shape == (T, B, h * config.directions)
-        for what, a, b in zip(("outputs",) + config.spec.state, *results):
-            assert a.shape == ((T, B, h * config.directions) if what == "outputs" else config.state_shape(B))
-            assert_close(a, b, atol=1e-6, what=what)
     weights = [
         rng.standard_normal(s).astype(np.float32)
         for s in [(T, B, h * config.directions)] + [config.state_shape(B)] * len(given)
     ]
-    (g_scratch, inputs_scratch), (g_native, inputs_native) = (
-        canonical_layer_grads(layer, X, given, weights) for layer in (scratch, native)
-    )
+    return params, X, given, weights, layer_results(native, X, given, weights)
+
+
+@pytest.mark.parametrize("hoist_input", [False, True])
+@pytest.mark.parametrize(
+    "case_index",
+    [pytest.param(i, id=cell_id(case), marks=pytest.mark.xdist_group(f"tf-agree-{i}")) for i, case in enumerate(CELLS)],
+)
+def test_scratch_and_native_agree(case_index, hoist_input):
+    """Outputs, final state (from zeros and from a given state) and the gradients of every
+    parameter, of X and of the initial state: scratch (input half in the loop or hoisted)
+    and Keras, on the same canonical parameters."""
+    name, options = CELLS[case_index]
+    T, B, d, h = AGREE_SIZES
+    params, X, given, weights, (native_forward, (g_native, inputs_native)) = agree_inputs(case_index)
+    scratch = getattr(bk, name + "Scratch")(d, h, hoist_input=hoist_input, **options)
+    assert sorted(scratch.canonical_shapes()) == sorted(params)
+    bk.set_params(scratch, params)
+    config = scratch.config
+    scratch_forward, (g_scratch, inputs_scratch) = layer_results(scratch, X, given, weights)
+    for results in zip(scratch_forward, native_forward):  # from zeros, then from the given state
+        assert results[0][0].shape == (T, B, h * config.directions)
+        for what, a, b in zip(("outputs",) + config.spec.state, *results):
+            assert a.shape == ((T, B, h * config.directions) if what == "outputs" else config.state_shape(B))
+            assert_close(a, b, atol=1e-6, what=what)
     assert sorted(g_scratch) == sorted(g_native) == sorted(config.shapes())
     for key in g_scratch:
         ref = g_scratch[key]

@@ -2,8 +2,9 @@
 
 The same parameters as a one-layer :class:`~.lstm.LSTMScratch`, used as the book writes
 the equations: eight separate matmuls per step and no hoisting of the input half, in a
-plain Python ``for`` loop over time. In the compiled training step autograph turns
-that loop into a ``While`` op over a ``TensorArray`` (the book's list of outputs).
+plain Python ``for`` loop over time. Autograph (``tf.autograph.to_graph``: the compiled
+steps themselves trace without it) turns that loop into a ``While`` op over a
+``TensorArray`` (the book's list of outputs).
 ``lstm-multi bench`` measures the fused cell against this.
 """
 
@@ -14,6 +15,7 @@ from .lstm import LSTMScratch
 
 
 class D2LLSTMScratch(LSTMScratch):
+    @tf.autograph.to_graph
     def forward(self, inputs, state=None, training=False):
         if state is None:
             H = C = tf.zeros((tf.shape(inputs)[1], self.num_hiddens))

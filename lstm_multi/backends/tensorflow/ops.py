@@ -207,8 +207,10 @@ def compiled(model, fn, *static):
     functions = model.__dict__.setdefault("_tf_functions", {})  # not tracked by tf.Module
     key = (fn, *static)
     if key not in functions:
+        # autograph off: the steps are straight-line code (a layer's time loop is its own
+        # tf.function), and converting them took a fifth of each trace
         functions[key] = tf.function(
-            functools.partial(fn, model, *static), input_signature=_signature(model, fn, static)
+            functools.partial(fn, model, *static), input_signature=_signature(model, fn, static), autograph=False
         )
     return functions[key]
 

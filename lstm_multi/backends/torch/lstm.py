@@ -43,7 +43,7 @@ def lstm_forward(X, W_x, b, W_h, H, C):
         A[t].addmm_(H, W_h)  # + H W_h: the four gates' pre-activations
         I_F_O[t].sigmoid_()  # I, F, O in one call (d2l's gate order keeps them together)
         C_tilde[t].tanh_()
-        C = torch.addcmul(F[t] * C, I[t], C_tilde[t], out=Cs_[t])  # C = F * C + I * C_tilde
+        C = torch.mul(F[t], C, out=Cs_[t]).addcmul_(I[t], C_tilde[t])  # C = F * C + I * C_tilde
         H = torch.mul(O[t], torch.tanh(C, out=tanh_Cs_[t]), out=outputs_[t])  # H = O * tanh(C)
     return outputs, Cs, gates, tanh_Cs
 
@@ -57,10 +57,14 @@ def lstm_backward(d_outputs, dH, dC, X, W_x, W_h, H0, C0, outputs, Cs, gates, ta
         dC += dH * O * (1 - tanh(C)^2)
         dA_i = dC * C_tilde * I (1 - I)     dA_f = dC * C_prev * F (1 - F)
         dA_o = dH * tanh(C) * O (1 - O)     dA_c = dC * I * (1 - C_tilde^2)
-        dH_prev = dA W_h^T                  dC_prev = dC * F
+        dH_prev = dA W_h^T + d_outputs_prev (one addmm)
+        dC_prev = dC * F
 
     The factors that multiply dC go into one ``(B, 4h)`` buffer ``G``, so that all four
     ``dA`` come from one broadcast product (and one more for the o gate, which takes dH).
+    These factors are made step by step on ``(B, 4h)`` blocks that stay in cache: made for
+    all steps at once before the loop (fewer, larger operations) they were 3-25% slower at
+    batch 1024 on 2 cores, passes over ``(T, B, 4h)`` in memory (benchmarks/README.md).
     The weight gradients are then sums over all steps, one matmul each. Returns
     ``dA (T, B, 4h)``, ``dW_x``, ``db``, ``dW_h``, ``dH0``, ``dC0``.
     """
@@ -72,17 +76,17 @@ def lstm_backward(d_outputs, dH, dC, X, W_x, W_h, H0, C0, outputs, Cs, gates, ta
     C_prev, tanh_C, d_out = (C0,) + Cs.unbind(0)[:-1], tanh_Cs.unbind(0), d_outputs.unbind(0)
     dA_, dA_by_gate, dA_o = dA.unbind(0), dA.view(T, B, 4, h).unbind(0), dA[..., 2 * h : 3 * h].unbind(0)
     W_h_T = W_h.t()
+    dH = dH + d_out[T - 1]
     for t in range(T - 1, -1, -1):
         torch.addcmul(A[t], A[t], A[t], value=-1, out=G)  # sigmoid' = S - S^2 (c is overwritten)
         G_i.mul_(C_tilde[t])
         G_f.mul_(C_prev[t])
         G_o.mul_(tanh_C[t])
         torch.addcmul(I[t], I[t] * C_tilde[t], C_tilde[t], value=-1, out=G_c)  # I * tanh'
-        dH = dH + d_out[t]
         dC = torch.addcmul(dC, dH, torch.addcmul(O[t], O[t] * tanh_C[t], tanh_C[t], value=-1))
         torch.mul(G.view(B, 4, h), dC.unsqueeze(1), out=dA_by_gate[t])
         torch.mul(G_o, dH, out=dA_o[t])  # o takes dH, not dC
-        dH = dA_[t] @ W_h_T
+        dH = torch.addmm(d_out[t - 1], dA_[t], W_h_T) if t else dA_[0] @ W_h_T  # + the output's gradient
         dC = dC.mul_(F[t])
     dA_flat = dA.view(T * B, 4 * h)
     dW_x = X.reshape(T * B, -1).t() @ dA_flat
