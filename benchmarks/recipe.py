@@ -15,6 +15,11 @@ Its history's per-epoch seconds split the whole into:
   first epoch's tracing and compiling (**compile s**);
 - **epochs s**: all 50.
 
+Measure with every environment's bytecode compiled, as ``pip install`` leaves it (uv, which
+tox uses here, does not: ``python -m compileall -q -j 0 .tox/<env>/lib/python3.11/site-packages``)
+and ``PYTHONDONTWRITEBYTECODE`` unset: compiling TensorFlow's Python source at each start added
+12-15 s to its runs on the 2-core EPYC.
+
 Backends run one after another (``--repeats`` rounds, each round every backend once), so
 that every ratio to torch's concise time is of the same hour. Nothing here is a test.
 """

@@ -139,6 +139,10 @@ class ScratchLayer(Layer):
         else:
             xs, input_half = X, lambda X_t: X_t @ W_x + b
 
+        # jax.checkpoint: the backward pass recomputes each step from its saved state instead
+        # of reading a dozen (T, B, h) stacks of intermediates that the scan would otherwise
+        # keep (writing and reading them took half of the LM's gradient at h 32, batch 1024)
+        @jax.checkpoint
         def scan_step(state, x_t):
             state, _ = self.step(self.config, p, state, input_half(x_t))
             return state, state[0]  # (carry to step t+1, output H of step t)
