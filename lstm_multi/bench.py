@@ -114,7 +114,8 @@ def matmul_gflops(
     return rates
 
 
-MatmulPath = Callable[[np.ndarray, np.ndarray], tuple[Callable[[], Any], Callable[[Any], Any]]]
+Prepared = tuple[Callable[[], Any], Callable[[Any], Any]]  # product(), wait(out)
+MatmulPath = Callable[[np.ndarray, np.ndarray], Prepared]
 
 
 def matmul_paths(bk: ModuleType) -> dict[str, MatmulPath]:
@@ -126,7 +127,7 @@ def matmul_paths(bk: ModuleType) -> dict[str, MatmulPath]:
     too); MXNet 1.9.1's ``np.dot`` is built without AVX, so its path is its oneDNN inner
     product (what the scratch cells use)."""
 
-    def default(A: np.ndarray, B: np.ndarray) -> tuple[Callable[[], Any], Callable[[Any], Any]]:
+    def default(A: np.ndarray, B: np.ndarray) -> Prepared:
         a, b = bk.tensor(A), bk.tensor(B)
         return (lambda: a @ b), bk.to_numpy
 
@@ -135,7 +136,7 @@ def matmul_paths(bk: ModuleType) -> dict[str, MatmulPath]:
 
         from .backends.mxnet.layers import matmul
 
-        def mxnet_onednn(A: np.ndarray, B: np.ndarray) -> tuple[Callable[[], Any], Callable[[Any], Any]]:
+        def mxnet_onednn(A: np.ndarray, B: np.ndarray) -> Prepared:
             a, b = bk.tensor(A), bk.tensor(B)
             return (lambda: matmul(nd, a, b)), bk.to_numpy
 
@@ -146,7 +147,7 @@ def matmul_paths(bk: ModuleType) -> dict[str, MatmulPath]:
 
         if torch.backends.mkldnn.is_available() and bk.tensor(np.zeros(1)).device.type == "cpu":
 
-            def torch_onednn(A: np.ndarray, B: np.ndarray) -> tuple[Callable[[], Any], Callable[[Any], Any]]:
+            def torch_onednn(A: np.ndarray, B: np.ndarray) -> Prepared:
                 a, w = torch.from_numpy(A).to_mkldnn(), torch.from_numpy(np.ascontiguousarray(B.T)).to_mkldnn()
                 return (lambda: torch._C._nn.mkldnn_linear(a, w, None)), (lambda out: out.to_dense())
 
