@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import operator
 import os
 import resource
 import statistics
@@ -127,25 +128,26 @@ def matmul_paths(bk: ModuleType) -> dict[str, MatmulPath]:
     too); MXNet 1.9.1's ``np.dot`` is built without AVX, so its path is its oneDNN inner
     product (what the scratch cells use)."""
 
-    def default(A: np.ndarray, B: np.ndarray) -> Prepared:
-        a, b = bk.tensor(A), bk.tensor(B)
-        return (lambda: a @ b), bk.to_numpy
+    def on_tensors(product: Callable[[Any, Any], Any]) -> MatmulPath:
+        """A kernel that takes the backend's own tensors (``bk.tensor``), waited for by ``to_numpy``."""
+
+        def prepare(A: np.ndarray, B: np.ndarray) -> Prepared:
+            a, b = bk.tensor(A), bk.tensor(B)
+            return (lambda: product(a, b)), bk.to_numpy
+
+        return prepare
 
     if bk.NAME == "mxnet":
         from mxnet import nd
 
         from .backends.mxnet.layers import matmul
 
-        def mxnet_onednn(A: np.ndarray, B: np.ndarray) -> Prepared:
-            a, b = bk.tensor(A), bk.tensor(B)
-            return (lambda: matmul(nd, a, b)), bk.to_numpy
-
-        return {"onednn": mxnet_onednn}
-    paths: dict[str, MatmulPath] = {"default": default}
+        return {"onednn": on_tensors(lambda a, b: matmul(nd, a, b))}
+    paths = {"default": on_tensors(operator.matmul)}
     if bk.NAME == "torch":
         import torch
 
-        if torch.backends.mkldnn.is_available() and bk.tensor(np.zeros(1)).device.type == "cpu":
+        if torch.backends.mkldnn.is_available() and bk.current_device().type == "cpu":
 
             def torch_onednn(A: np.ndarray, B: np.ndarray) -> Prepared:
                 a, w = torch.from_numpy(A).to_mkldnn(), torch.from_numpy(np.ascontiguousarray(B.T)).to_mkldnn()
