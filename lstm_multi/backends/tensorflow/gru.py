@@ -61,11 +61,12 @@ class GRUScratch(ScratchLayer):
         init: str | None = None,
         sigma: float | None = None,
         hoist_input: bool = False,
+        jit_compile: bool = False,
     ):
         config = LayerConfig(
             "gru", num_inputs, num_hiddens, num_layers, bidirectional, dropout, reset_after=reset_after
         )
-        super().__init__(config, init=init, sigma=sigma, seed=seed, hoist_input=hoist_input)
+        super().__init__(config, init=init, sigma=sigma, seed=seed, hoist_input=hoist_input, jit_compile=jit_compile)
 
     step = staticmethod(gru_step)
 

@@ -49,7 +49,7 @@ class LSTMScratch(ScratchLayer):
         H = O * tanh(C)
 
     Each unit stores ``W_x (d, 4h)``, ``W_h (h, 4h)``, ``b (4h,)`` in d2l's order i, f, o, c
-    (see :class:`~.layers.ScratchLayer` for the loop, ``hoist_input`` and initialisation;
+    (see :class:`~.layers.ScratchLayer` for the loop, ``hoist_input``, ``jit_compile`` and initialisation;
     ``b_f`` starts at ``forget_bias``).
     """
 
@@ -66,9 +66,10 @@ class LSTMScratch(ScratchLayer):
         init: str | None = None,
         sigma: float | None = None,
         hoist_input: bool = False,
+        jit_compile: bool = False,
     ):
         config = LayerConfig("lstm", num_inputs, num_hiddens, num_layers, bidirectional, dropout, peephole, forget_bias)
-        super().__init__(config, init=init, sigma=sigma, seed=seed, hoist_input=hoist_input)
+        super().__init__(config, init=init, sigma=sigma, seed=seed, hoist_input=hoist_input, jit_compile=jit_compile)
 
     step = staticmethod(lstm_step)
 

@@ -210,7 +210,10 @@ def compiled(model, fn, *static):
         # autograph off: the steps are straight-line code (a layer's time loop is its own
         # tf.function), and converting them took a fifth of each trace
         functions[key] = tf.function(
-            functools.partial(fn, model, *static), input_signature=_signature(model, fn, static), autograph=False
+            functools.partial(fn, model, *static),
+            input_signature=_signature(model, fn, static),
+            autograph=False,
+            jit_compile=model.rnn.jit_compile,
         )
     return functions[key]
 

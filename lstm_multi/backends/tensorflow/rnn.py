@@ -39,9 +39,10 @@ class RNNScratch(ScratchLayer):
         init: str | None = None,
         sigma: float | None = None,
         hoist_input: bool = False,
+        jit_compile: bool = False,
     ):
         config = LayerConfig("rnn", num_inputs, num_hiddens, num_layers, bidirectional, dropout)
-        super().__init__(config, init=init, sigma=sigma, seed=seed, hoist_input=hoist_input)
+        super().__init__(config, init=init, sigma=sigma, seed=seed, hoist_input=hoist_input, jit_compile=jit_compile)
 
     step = staticmethod(rnn_step)
 
