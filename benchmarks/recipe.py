@@ -2,6 +2,7 @@
 
     python benchmarks/recipe.py                                # every framework, concise and scratch
     python benchmarks/recipe.py --backends jax --impls scratch --out benchmarks/results
+    python benchmarks/recipe.py --backends torch tensorflow --impls concise scratch scratch-xla
 
 Each run is ``lstm-multi train --backend B --impl I`` with the CLI's defaults (d2l's recipe:
 50 epochs, h 32, batch 1024, SGD lr 4, clip 1) in the environment that has the backend
@@ -48,6 +49,11 @@ def timed(command: list[str]) -> float:
     return time.perf_counter() - start
 
 
+# the flags of each implementation timed; "scratch-xla" is TensorFlow's scratch cell with XLA
+IMPLS = {"concise": ["--impl", "concise"], "scratch": ["--impl", "scratch"]}
+IMPLS["scratch-xla"] = [*IMPLS["scratch"], "--jit-compile"]
+
+
 def run_recipe(backend: str, impl: str) -> dict[str, float | str]:
     python = python_for(backend)
     import_s = timed([python, "-c", f"import lstm_multi; lstm_multi.get_backend({backend!r})"])
@@ -60,8 +66,7 @@ def run_recipe(backend: str, impl: str) -> dict[str, float | str]:
                 "train",
                 "--backend",
                 backend,
-                "--impl",
-                impl,
+                *IMPLS[impl],
                 "--no-progress",
                 "--out",
                 out,
@@ -104,7 +109,9 @@ def table(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", nargs="+", default=list(FRAMEWORKS), choices=FRAMEWORKS)
-    parser.add_argument("--impls", nargs="+", default=["concise", "scratch"], choices=["scratch", "concise"])
+    parser.add_argument(
+        "--impls", nargs="+", default=["concise", "scratch"], choices=list(IMPLS), help="scratch-xla: TensorFlow only"
+    )
     parser.add_argument("--repeats", type=int, default=1, help="rounds over every backend")
     parser.add_argument("--out", type=Path, help="folder for recipe.md and recipe.json")
     args = parser.parse_args(argv)
@@ -113,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     for round_ in range(args.repeats):
         for backend in backends:
             for impl in args.impls:
+                if impl == "scratch-xla" and backend != "tensorflow":
+                    continue
                 row = {"round": round_, **run_recipe(backend, impl)}
                 print(json.dumps(row), file=sys.stderr, flush=True)
                 rows.append(row)

@@ -95,6 +95,16 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
         f"lstm-multi train: error: Text file {str(tmp_path / 'none.txt')!r} does not exist or is not a file.\n"
     )
 
+    assert main(["train", "--backend", "numpy", "--jit-compile", "--no-progress"]) == 2
+    assert capsys.readouterr().err == (
+        "lstm-multi train: error: --jit-compile has XLA compile the steps of TensorFlow's scratch layers "
+        "(--backend tensorflow --impl scratch), not --backend numpy --impl scratch.\n"
+    )
+    assert main(["train", "--backend", "tensorflow", "--jit-compile", "--workers", "2", "--no-progress"]) == 2
+    assert capsys.readouterr().err == (
+        "lstm-multi train: error: --jit-compile trains on one worker; leave out --workers or --jit-compile.\n"
+    )
+
 
 def test_argument_validation(capsys):
     with pytest.raises(SystemExit) as exit_:

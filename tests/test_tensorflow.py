@@ -121,6 +121,22 @@ def test_xla_compiled_training_learns_as_the_graph_does(cell):
     assert with_dropout[-1] < with_dropout[0] - 0.05
 
 
+def test_cli_jit_compile_trains_as_the_graph_does(tmp_path, capsys):
+    """``train --jit-compile``: the same history as without, to float32 sums in another order."""
+    from lstm_multi.cli import main
+
+    small = ["--backend", "tensorflow", "--hidden", "8", "--epochs", "2", "--batch-size", "64", "--num-steps", "8"]
+    small += ["--num-train", "256", "--num-val", "128", "--no-progress"]
+    histories = []
+    for flags in ([], ["--jit-compile"]):
+        assert main(["train", *small, *flags, "--out", str(tmp_path / str(len(flags)))]) == 0
+        histories.append(json.loads((tmp_path / str(len(flags)) / "history.json").read_text()))
+    capsys.readouterr()
+    for name in ("train_ppl", "val_ppl"):
+        graph, xla = ([r[name] for r in history] for history in histories)
+        assert xla == pytest.approx(graph, rel=1e-4), name
+
+
 def test_clip_none_is_plain_sgd():
     vocab, h, lr = 6, 5, 0.7
     model = build_model(bk, "scratch", vocab, h, lr)

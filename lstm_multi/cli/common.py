@@ -127,6 +127,22 @@ def backend_on_device(args: argparse.Namespace) -> ModuleType:
         raise ValueError(f"--device {err.value}: {err.reason}") from None
 
 
+def check_jit_compile(args: argparse.Namespace) -> None:
+    """``--jit-compile`` is for TensorFlow's scratch layers on one worker (a clear error otherwise)."""
+    from ..backend import backend_name
+
+    if not args.jit_compile:
+        return
+    name = backend_name(args.backend)
+    if name != "tensorflow" or args.impl != "scratch":
+        raise ValueError(
+            f"--jit-compile has XLA compile the steps of TensorFlow's scratch layers (--backend tensorflow "
+            f"--impl scratch), not --backend {name} --impl {args.impl}."
+        )
+    if args.workers > 1:
+        raise ValueError("--jit-compile trains on one worker; leave out --workers or --jit-compile.")
+
+
 def describe_backend(bk: ModuleType) -> str:
     """``"backend torch"`` for the first line of a run; ``"backend torch on cuda:0"`` off the CPU."""
     device = str(bk.current_device())

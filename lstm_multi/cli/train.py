@@ -28,6 +28,7 @@ from .common import (
     backend_on_device,
     can_draw,
     check_device_arguments,
+    check_jit_compile,
     check_output_dir,
     describe_backend,
     describe_init,
@@ -171,6 +172,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     train.add_argument(
+        "--jit-compile",
+        action="store_true",
+        help="TensorFlow's scratch layers: XLA compiles the training step "
+        "(faster at small sizes, slower at h 256 / batch 1024: benchmarks/README.md)",
+    )
+    train.add_argument(
         "--workers",
         type=positive_int,
         default=1,
@@ -228,6 +235,7 @@ def train(args: argparse.Namespace, ckpt: Checkpoint | None) -> int:
     from ..core.tokenfile import TokenFile
     from ..core.trainer import Trainer
 
+    check_jit_compile(args)
     status = start_workers(args)
     if status is not None:
         return status
@@ -257,6 +265,8 @@ def train(args: argparse.Namespace, ckpt: Checkpoint | None) -> int:
         sigma=args.sigma,
         **options,
     )
+    if args.jit_compile:
+        model.rnn.jit_compile = True  # before the first step compiles
     if args.init_from:
         ckpt = load_compatible(args.init_from, model, data)
     elif ckpt is not None:

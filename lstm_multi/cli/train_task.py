@@ -80,6 +80,8 @@ def train_task(
     data = task_data(args)
     vocab = list(ALPHABET) if args.task == "parentheses" else []
     model = task_model(bk, args, options, len(vocab) or 1)
+    if args.jit_compile:
+        model.rnn.jit_compile = True  # before the first step compiles
     if ckpt is not None:
         bk.set_params(model, ckpt.params)
         if ckpt.optimizer is not None:

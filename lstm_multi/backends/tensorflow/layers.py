@@ -195,9 +195,9 @@ class ScratchLayer(Layer):
     training step (2 cores, batch 1024, 32 steps), hoisted vs in the step: 49 vs 38 ms at
     h 32, 0.43 vs 0.36 s at h 256. So by default it stays in the step, as in Keras' cells.
 
-    ``jit_compile=True`` has XLA compile the training step, the loss and the evaluation of a
-    model around the layer (``tf.function(jit_compile=True)``; the layer's own eager calls
-    stay TensorFlow graphs). XLA fuses each step's element-wise work, which pays where
+    ``jit_compile=True`` has XLA compile the training step and the loss's gradient of a
+    model around the layer (``tf.function(jit_compile=True)``; the evaluation and the
+    layer's own eager calls stay TensorFlow graphs). XLA fuses each step's element-wise work, which pays where
     dispatch dominates and loses where the matmuls do (LSTM LM training step, 2 cores,
     32 steps, against the default): 1.2x as fast at h 32 / batch 1024, 2.2-2.5x at h 32 /
     batch 32, 1.3x at h 256 / batch 32, but 0.71-0.85x at h 256 / batch 1024, where XLA's

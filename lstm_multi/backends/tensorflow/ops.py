@@ -213,7 +213,8 @@ def compiled(model, fn, *static):
             functools.partial(fn, model, *static),
             input_signature=_signature(model, fn, static),
             autograph=False,
-            jit_compile=model.rnn.jit_compile,
+            # XLA for the gradient steps only: evaluation is cheap, and XLA compiles each new batch shape
+            jit_compile=model.rnn.jit_compile and fn in (_loss_and_param_grads, _optimizer_step),
         )
     return functions[key]
 
