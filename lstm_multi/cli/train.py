@@ -266,7 +266,7 @@ def train(args: argparse.Namespace, ckpt: Checkpoint | None) -> int:
         **options,
     )
     if args.jit_compile:
-        model.rnn.jit_compile = True  # type: ignore[attr-defined]  # a TensorFlow scratch layer (checked); before the first step compiles
+        model.rnn.jit_compile = True  # type: ignore[attr-defined]  # TF scratch (checked)
     if args.init_from:
         ckpt = load_compatible(args.init_from, model, data)
     elif ckpt is not None:

@@ -81,7 +81,7 @@ def train_task(
     vocab = list(ALPHABET) if args.task == "parentheses" else []
     model = task_model(bk, args, options, len(vocab) or 1)
     if args.jit_compile:
-        model.rnn.jit_compile = True  # type: ignore[attr-defined]  # a TensorFlow scratch layer (checked); before the first step compiles
+        model.rnn.jit_compile = True  # type: ignore[attr-defined]  # TF scratch (checked)
     if ckpt is not None:
         bk.set_params(model, ckpt.params)
         if ckpt.optimizer is not None:
