@@ -102,6 +102,15 @@ def test_xla_compiled_steps_compute_the_same():
     assert_scratch_lm_matches_reference(bk, lstm)
 
 
+def test_xla_step_after_the_graph_evaluation():
+    """An evaluation (a TensorFlow graph) before the first XLA-compiled step: the step traces
+    its own loop in XLA's context, and both see the same loss."""
+    model = bk.RNNLMScratch(bk.LSTMScratch(7, 6, jit_compile=True), 7)
+    tokens = np.random.default_rng(0).integers(0, 7, (8, 10)).astype(np.int32)
+    loss = bk.evaluate_loss(model, tokens, tokens)
+    assert model.training_step((tokens, tokens), SGD(1.0), 1.0) == pytest.approx(loss, rel=1e-6)
+
+
 @pytest.mark.parametrize("cell", ["LSTMScratch", "GRUScratch", "RNNScratch"])
 def test_xla_compiled_training_learns_as_the_graph_does(cell):
     """20 Adam steps of a two-layer LM under XLA and without: the same losses without dropout

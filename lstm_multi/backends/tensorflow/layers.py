@@ -10,9 +10,11 @@ Calling a layer checks the shapes first (clear errors, eagerly) and then runs
 batches already checked in NumPy (inside a trace the batch size is not known). All
 units run inside one ``tf.function`` per layer, :attr:`Layer.recurrence`, traced once:
 its input_signature leaves num_steps and the batch size open, and ``training`` is a
-boolean tensor, so evaluation and training share the trace. A layer with
-``jit_compile`` has a second one, :attr:`Layer.xla_recurrence`, traced only inside the
-XLA-compiled steps (XLA needs the gradient's per-step stacks sized when the loop is traced).
+boolean tensor, so evaluation and training share the trace. A second one,
+:attr:`Layer.xla_recurrence`, is traced only inside XLA-compiled functions (the steps of a
+``jit_compile`` layer's model, or a user's own): XLA needs the gradient's per-step stacks
+sized, which TensorFlow does only for a loop traced in an XLA context, so a trace made
+outside one (an eager call, the evaluation) cannot serve inside one.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from ...core.checks import check_sequence, check_state
 from ...core.family import LayerConfig, init_layer_params, resolve_init
 from ...core.params import CanonicalLayer, FusedLayout, fuse_unit, scratch_layout
 from ._imports import keras, tf
+
+# TensorFlow's own test for "this graph will be compiled by XLA" (what its while loops ask
+# before sizing their gradient stacks); no public API says it
+from tensorflow.python.ops.control_flow_util import GraphOrParentsInXlaContext  # noqa: E402  isort: skip
 
 
 class Layer(CanonicalLayer, tf.Module):
@@ -57,8 +63,7 @@ class Layer(CanonicalLayer, tf.Module):
         # warn of retracing after five layers. Kept out of tf.Module's tracking (it holds self).
         all_units = functools.partial(type(self)._all_units, self)
         self.__dict__["recurrence"] = tf.function(all_units, input_signature=signature)
-        # traced inside XLA-compiled steps only: a loop traced there keeps fixed-size stacks
-        self.__dict__["xla_recurrence"] = tf.function(all_units, input_signature=signature)
+        self.__dict__["xla_recurrence"] = tf.function(all_units, input_signature=signature)  # see the module's doc
 
     def __call__(self, inputs, state=None):
         check_sequence(inputs.shape, self.config)
@@ -74,7 +79,8 @@ class Layer(CanonicalLayer, tf.Module):
             parts = tuple(tf.zeros(shape) for _ in self.config.spec.state)
         else:
             parts = self.state_parts(state)
-        recurrence = self.xla_recurrence if self.jit_compile and tf.inside_function() else self.recurrence
+        in_xla = tf.inside_function() and GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+        recurrence = self.xla_recurrence if in_xla else self.recurrence
         outputs, parts = recurrence(inputs, parts, tf.constant(training))
         return outputs, self.api_state(parts)
 
@@ -197,9 +203,9 @@ class ScratchLayer(Layer):
 
     ``jit_compile=True`` has XLA compile the training step and the loss's gradient of a
     model around the layer (``tf.function(jit_compile=True)``; the evaluation and the
-    layer's own eager calls stay TensorFlow graphs). XLA fuses each step's element-wise work, which pays where
-    dispatch dominates and loses where the matmuls do (LSTM LM training step, 2 cores,
-    32 steps, against the default): 1.2x as fast at h 32 / batch 1024, 2.2-2.5x at h 32 /
+    layer's own eager calls stay TensorFlow graphs). XLA fuses each step's element-wise
+    work, which pays where dispatch dominates and loses where the matmuls do (LSTM LM
+    training step, 2 cores, 32 steps, against the default): 1.2x as fast at h 32 / batch 1024, 2.2-2.5x at h 32 /
     batch 32, 1.3x at h 256 / batch 32, but 0.71-0.85x at h 256 / batch 1024, where XLA's
     matmuls are slower than TensorFlow's oneDNN ones. The first step compiles for 1-2 s
     more, and again for each new batch shape. Off by default; Keras' layers do not take it
